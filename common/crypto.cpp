@@ -1,0 +1,150 @@
+#include "crypto.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+namespace wh {
+
+namespace {
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+constexpr size_t kNonce = 12, kTag = 16;
+const std::string kSealPrefix = "v1:";
+const std::string kSecretPrefix = "whsec_";
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+}  // namespace
+
+std::string base64_encode(const std::string& raw) {
+    std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(&out[0]),
+                            reinterpret_cast<const unsigned char*>(raw.data()), int(raw.size()));
+    out.resize(size_t(n));
+    return out;
+}
+
+bool base64_decode(const std::string& b64, std::string& raw) {
+    if (b64.size() % 4 != 0) return false;
+    for (char c : b64)
+        if (!(isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '='))
+            return false;
+    std::string out(b64.size() / 4 * 3 + 1, '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(&out[0]),
+                            reinterpret_cast<const unsigned char*>(b64.data()), int(b64.size()));
+    if (n < 0) return false;
+    // EVP_DecodeBlock counts padding as zero bytes; drop them.
+    size_t pad = 0;
+    if (!b64.empty() && b64.back() == '=') pad = (b64.size() > 1 && b64[b64.size() - 2] == '=') ? 2 : 1;
+    out.resize(size_t(n) - pad);
+    raw = std::move(out);
+    return true;
+}
+
+std::string random_bytes(size_t n) {
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&out[0]), int(n)) != 1)
+        throw std::runtime_error("RAND_bytes failed");
+    return out;
+}
+
+std::string hmac_sha256(const std::string& key, const std::string& data) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (!HMAC(EVP_sha256(), key.data(), int(key.size()),
+              reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len))
+        throw std::runtime_error("HMAC failed");
+    return std::string(reinterpret_cast<char*>(mac), len);
+}
+
+std::string generate_signing_secret() { return kSecretPrefix + base64_encode(random_bytes(32)); }
+
+std::string sign_webhook(const std::string& secret, const std::string& msg_id,
+                         long long timestamp, const std::string& body) {
+    std::string b64 = secret.compare(0, kSecretPrefix.size(), kSecretPrefix) == 0
+                          ? secret.substr(kSecretPrefix.size())
+                          : secret;
+    std::string key;
+    if (!base64_decode(b64, key)) throw std::runtime_error("malformed signing secret");
+    std::string payload = msg_id + "." + std::to_string(timestamp) + "." + body;
+    return "v1," + base64_encode(hmac_sha256(key, payload));
+}
+
+std::string signature_header(const std::vector<std::string>& secrets, const std::string& msg_id,
+                             long long timestamp, const std::string& body) {
+    std::string out;
+    for (const auto& s : secrets) {
+        if (!out.empty()) out += ' ';
+        out += sign_webhook(s, msg_id, timestamp, body);
+    }
+    return out;
+}
+
+std::string SecretBox::load_key_file(const std::string& path, Key& out) {
+    std::ifstream in(path);
+    if (!in) return "cannot read key file '" + path + "'";
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string hex;
+    for (char c : ss.str())
+        if (!isspace(static_cast<unsigned char>(c))) hex += c;
+    if (hex.size() != 64) return "key file '" + path + "' must hold 64 hex characters (32 bytes)";
+    for (size_t i = 0; i < 32; ++i) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return "key file '" + path + "' holds a non-hex character";
+        out[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    return "";
+}
+
+std::string SecretBox::seal(const std::string& plaintext) const {
+    std::string nonce = random_bytes(kNonce);
+    std::string ct(plaintext.size(), '\0');
+    unsigned char tag[kTag];
+    CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    int len = 0;
+    if (!ctx ||
+        EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                           reinterpret_cast<const unsigned char*>(nonce.data())) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(&ct[0]), &len,
+                          reinterpret_cast<const unsigned char*>(plaintext.data()),
+                          int(plaintext.size())) != 1 ||
+        EVP_EncryptFinal_ex(ctx.get(), nullptr, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, tag) != 1)
+        throw std::runtime_error("AES-GCM encryption failed");
+    return kSealPrefix + base64_encode(nonce + ct + std::string(reinterpret_cast<char*>(tag), kTag));
+}
+
+bool SecretBox::open(const std::string& sealed, std::string& plaintext) const {
+    if (sealed.compare(0, kSealPrefix.size(), kSealPrefix) != 0) return false;
+    std::string raw;
+    if (!base64_decode(sealed.substr(kSealPrefix.size()), raw) || raw.size() < kNonce + kTag)
+        return false;
+    size_t ct_len = raw.size() - kNonce - kTag;
+    std::string out(ct_len, '\0');
+    CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    int len = 0;
+    std::string tag = raw.substr(kNonce + ct_len);
+    if (!ctx ||
+        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                           reinterpret_cast<const unsigned char*>(raw.data())) != 1 ||
+        EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(&out[0]), &len,
+                          reinterpret_cast<const unsigned char*>(raw.data() + kNonce),
+                          int(ct_len)) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, &tag[0]) != 1 ||
+        EVP_DecryptFinal_ex(ctx.get(), nullptr, &len) != 1)
+        return false;
+    plaintext = std::move(out);
+    return true;
+}
+
+}  // namespace wh

@@ -1,0 +1,49 @@
+// Signing secrets, Standard Webhooks signatures and credential encryption (OpenSSL libcrypto).
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace wh {
+
+std::string base64_encode(const std::string& raw);
+// Returns false on malformed input (standard alphabet, padding required).
+bool base64_decode(const std::string& b64, std::string& raw);
+
+// Bytes from the OpenSSL CSPRNG; throws std::runtime_error if it fails.
+std::string random_bytes(size_t n);
+std::string hmac_sha256(const std::string& key, const std::string& data);
+
+// "whsec_" + base64 of 32 random bytes (Standard Webhooks format).
+std::string generate_signing_secret();
+
+// Standard Webhooks: "v1," + base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>")), where key
+// is the base64-decoded part of the secret after "whsec_". Throws on a malformed secret.
+std::string sign_webhook(const std::string& secret, const std::string& msg_id,
+                         long long timestamp, const std::string& body);
+
+// The webhook-signature header value for one or more secrets (space-separated).
+std::string signature_header(const std::vector<std::string>& secrets, const std::string& msg_id,
+                             long long timestamp, const std::string& body);
+
+// AES-256-GCM with a 32-byte key shared by module and worker (WebhookSecretKeyFile).
+// Sealed format: "v1:" + base64(nonce[12] | ciphertext | tag[16]).
+class SecretBox {
+public:
+    using Key = std::array<unsigned char, 32>;
+    explicit SecretBox(const Key& key) : key_(key) {}
+
+    // Reads a key file holding 64 hex characters (whitespace around them ignored).
+    // Returns "" or a message saying what is wrong with the file.
+    static std::string load_key_file(const std::string& path, Key& out);
+
+    std::string seal(const std::string& plaintext) const;
+    // Returns false if the ciphertext is malformed or was not sealed with this key.
+    bool open(const std::string& sealed, std::string& plaintext) const;
+
+private:
+    Key key_;
+};
+
+}  // namespace wh

@@ -1,0 +1,22 @@
+// Logging from the core without knowing where lines go: the module routes them into
+// httpd's error log, the worker to stderr. Every warning or error carries a unique tag
+// (WH00001…) and says what to do about it; tags are listed in the README.
+#pragma once
+
+#include <string>
+
+namespace wh {
+
+enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
+
+using LogSink = void (*)(void* baton, LogLevel level, const std::string& line);
+
+void set_log_sink(LogSink sink, void* baton);
+void log_line(LogLevel level, const std::string& line);
+
+inline void log_error(const std::string& l) { log_line(LogLevel::error, l); }
+inline void log_warn(const std::string& l) { log_line(LogLevel::warn, l); }
+inline void log_info(const std::string& l) { log_line(LogLevel::info, l); }
+inline void log_debug(const std::string& l) { log_line(LogLevel::debug, l); }
+
+}  // namespace wh
