@@ -1,0 +1,119 @@
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "target.hpp"
+
+using namespace wh;
+
+class TargetTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(TargetTest);
+    CPPUNIT_TEST(scope_ids);
+    CPPUNIT_TEST(url_accepts_http_and_https);
+    CPPUNIT_TEST(url_rejections);
+    CPPUNIT_TEST(every_ipv4_notation_of_loopback_is_non_public);
+    CPPUNIT_TEST(non_public_ranges);
+    CPPUNIT_TEST(public_addresses);
+    CPPUNIT_TEST(policy_off_on_and_cidrs);
+    CPPUNIT_TEST(check_target_literals);
+    CPPUNIT_TEST_SUITE_END();
+
+    static IpAddr ip(const std::string& s) {
+        IpAddr a;
+        CPPUNIT_ASSERT_MESSAGE(s, parse_ip_literal(s, a));
+        return a;
+    }
+
+public:
+    void scope_ids() {
+        CPPUNIT_ASSERT(valid_scope_id("r-1.A_b"));
+        CPPUNIT_ASSERT(valid_scope_id(std::string(64, 'x')));
+        CPPUNIT_ASSERT(!valid_scope_id(std::string(65, 'x')));
+        CPPUNIT_ASSERT(!valid_scope_id(""));
+        CPPUNIT_ASSERT(!valid_scope_id("a b"));
+        CPPUNIT_ASSERT(!valid_scope_id("a/b"));
+        CPPUNIT_ASSERT(!valid_scope_id("é"));
+    }
+
+    void url_accepts_http_and_https() {
+        Url u;
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_url("HTTPS://Example.COM:8443/h?x=1", u));
+        CPPUNIT_ASSERT_EQUAL(std::string("https"), u.scheme);
+        CPPUNIT_ASSERT_EQUAL(std::string("example.com"), u.host);
+        CPPUNIT_ASSERT_EQUAL(8443u, u.port);
+        CPPUNIT_ASSERT_EQUAL(std::string("/h?x=1"), u.path);
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_url("http://[::1]/x", u));
+        CPPUNIT_ASSERT_EQUAL(std::string("::1"), u.host);
+        CPPUNIT_ASSERT_EQUAL(80u, u.port);
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_url("https://a.example?q", u));
+        CPPUNIT_ASSERT_EQUAL(std::string("/?q"), u.path);
+    }
+
+    void url_rejections() {
+        Url u;
+        for (const char* bad : {"", "example.com/x", "ftp://example.com/", "http://user:pw@example.com/",
+                                "http://example.com/#frag", "http:///x", "http://exa mple.com/",
+                                "http://example.com:0/", "http://example.com:70000/",
+                                "http://[::1/", "http://[zz::1]/", "http://ex%61mple.com/",
+                                "javascript:alert(1)", "http://example.com/\r\nX: y"})
+            CPPUNIT_ASSERT_MESSAGE(bad, !parse_url(bad, u).empty());
+        CPPUNIT_ASSERT(!parse_url("https://example.com/" + std::string(2040, 'a'), u).empty());
+        CPPUNIT_ASSERT(parse_url("https://example.com/" + std::string(2028, 'a'), u).empty());
+    }
+
+    void every_ipv4_notation_of_loopback_is_non_public() {
+        for (const char* s : {"127.0.0.1", "2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001",
+                              "127.1", "::ffff:127.0.0.1", "[::ffff:7f00:1]", "::1", "[::1]", "::"})
+            CPPUNIT_ASSERT_MESSAGE(s, is_non_public(ip(s)));
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), ip("0x7f.1").str());
+    }
+
+    void non_public_ranges() {
+        for (const char* s : {"10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+                              "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+                              "255.255.255.255", "198.18.0.1", "fe80::1", "fc00::1", "fd12::1",
+                              "ff02::1", "64:ff9b::a00:1", "2002:a00:1::", "2001:db8::1",
+                              "::ffff:10.0.0.1", "::ffff:169.254.169.254"})
+            CPPUNIT_ASSERT_MESSAGE(s, is_non_public(ip(s)));
+    }
+
+    void public_addresses() {
+        for (const char* s : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111",
+                              "64:ff9b::808:808", "::ffff:8.8.8.8"})
+            CPPUNIT_ASSERT_MESSAGE(s, !is_non_public(ip(s)));
+    }
+
+    void policy_off_on_and_cidrs() {
+        AddressPolicy p;
+        CPPUNIT_ASSERT_EQUAL(std::string(), p.parse("Off"));
+        CPPUNIT_ASSERT(!p.permits(ip("127.0.0.1")));
+        CPPUNIT_ASSERT(p.permits(ip("8.8.8.8")));
+        CPPUNIT_ASSERT_EQUAL(std::string(), p.parse("on"));
+        CPPUNIT_ASSERT(p.permits(ip("10.0.0.1")));
+        CPPUNIT_ASSERT_EQUAL(std::string(), p.parse("127.0.0.0/8 ::1/128"));
+        CPPUNIT_ASSERT(p.permits(ip("127.5.6.7")));
+        CPPUNIT_ASSERT(p.permits(ip("::1")));
+        CPPUNIT_ASSERT(p.permits(ip("2130706433")));
+        CPPUNIT_ASSERT(!p.permits(ip("10.0.0.1")));
+        CPPUNIT_ASSERT(!p.permits(ip("169.254.169.254")));
+        CPPUNIT_ASSERT(!p.permits(ip("::2")));
+        CPPUNIT_ASSERT(!p.parse("127.0.0.0/33").empty());
+        CPPUNIT_ASSERT(!p.parse("bogus").empty());
+    }
+
+    void check_target_literals() {
+        AddressPolicy off, loop;
+        off.parse("Off");
+        loop.parse("127.0.0.0/8");
+        Url u;
+        parse_url("http://0x7f.0.0.1:8080/hook", u);
+        CPPUNIT_ASSERT(!check_target(u, off).empty());
+        std::vector<IpAddr> addrs;
+        CPPUNIT_ASSERT_EQUAL(std::string(), check_target(u, loop, &addrs));
+        CPPUNIT_ASSERT_EQUAL(size_t(1), addrs.size());
+        parse_url("http://[::ffff:169.254.169.254]/", u);
+        CPPUNIT_ASSERT(!check_target(u, loop).empty());
+        parse_url("http://localhost/", u);  // names are resolved, then checked
+        CPPUNIT_ASSERT(!check_target(u, off).empty());
+    }
+};
+
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(TargetTest, "target");
