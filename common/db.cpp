@@ -105,8 +105,16 @@ void Db::connect() {
         throw DbError(code ? code : CR_CONNECTION_ERROR, msg);
     }
     // Short lock waits: a worker that cannot get a row quickly should move on.
-    run("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, "
-        "SESSION innodb_lock_wait_timeout = 5, SESSION time_zone = '+00:00'");
+    static const std::string init =
+        "SET SESSION tx_isolation = 'READ-COMMITTED', SESSION innodb_lock_wait_timeout = 5, "
+        "SESSION time_zone = '+00:00'";
+    if (mysql_real_query(conn_, init.data(), init.size()) != 0) {
+        // A session without its settings must not be used: drop it.
+        unsigned code = mysql_errno(conn_);
+        std::string msg = std::string("session setup: ") + mysql_error(conn_);
+        close();
+        throw DbError(code, msg);
+    }
 }
 
 bool Db::ping() {

@@ -8,7 +8,8 @@ int main(int argc, char** argv) {
     if (argc > 1)
         runner.addTest(CppUnit::TestFactoryRegistry::getRegistry(argv[1]).makeTest());
     else
-        runner.addTest(CppUnit::TestFactoryRegistry::getRegistry().makeTest());
+        for (const char* suite : WEBHOOK_UNIT_SUITES)
+            runner.addTest(CppUnit::TestFactoryRegistry::getRegistry(suite).makeTest());
     runner.setOutputter(new CppUnit::CompilerOutputter(&runner.result(), std::cerr));
     return runner.run() ? 0 : 1;
 }

@@ -1,0 +1,240 @@
+// webhook-worker's command line and config file: defaults, override order, bad values.
+#include <cppunit/extensions/HelperMacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "options.hpp"
+
+using namespace wh::worker;
+
+class WorkerOptionsTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(WorkerOptionsTest);
+    CPPUNIT_TEST(defaults);
+    CPPUNIT_TEST(flags_override_the_file);
+    CPPUNIT_TEST(flag_forms);
+    CPPUNIT_TEST(lease_follows_the_request_timeout);
+    CPPUNIT_TEST(bad_values_are_errors);
+    CPPUNIT_TEST(unknown_names_are_errors);
+    CPPUNIT_TEST(required_settings);
+    CPPUNIT_TEST(migrate_subcommand);
+    CPPUNIT_TEST(help_and_version_need_nothing);
+    CPPUNIT_TEST(load_reads_the_config_file);
+    CPPUNIT_TEST_SUITE_END();
+
+    static const char* db() { return "host=127.0.0.1 port=3306 user=u password=p database=d"; }
+
+    static std::map<std::string, std::string> base_file() {
+        return {{"database", db()}, {"secret_key_file", "/etc/wh/key"}};
+    }
+
+    static std::string resolve(const std::vector<std::string>& args,
+                               const std::map<std::string, std::string>& file, Options& o) {
+        CommandLine cl;
+        std::string e = parse_command_line(args, cl);
+        if (!e.empty()) return e;
+        return resolve_options(cl, file, o);
+    }
+
+    static void assert_error(const std::vector<std::string>& args, const std::string& needle,
+                             std::map<std::string, std::string> file = base_file()) {
+        Options o;
+        std::string e = resolve(args, file, o);
+        CPPUNIT_ASSERT_MESSAGE("expected an error mentioning " + needle, !e.empty());
+        CPPUNIT_ASSERT_MESSAGE(e, e.find(needle) != std::string::npos);
+    }
+
+public:
+    void defaults() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(std::string("run"), o.command);
+        CPPUNIT_ASSERT_EQUAL(256u, o.concurrency);
+        CPPUNIT_ASSERT_EQUAL(8u, o.per_endpoint_concurrency);
+        CPPUNIT_ASSERT_EQUAL(5000L, o.connect_timeout_ms);
+        CPPUNIT_ASSERT_EQUAL(15000L, o.request_timeout_ms);
+        CPPUNIT_ASSERT_EQUAL(45u, o.lease_seconds);
+        CPPUNIT_ASSERT_EQUAL(200u, o.poll_interval_ms);
+        CPPUNIT_ASSERT(o.log_level == wh::LogLevel::info);
+        CPPUNIT_ASSERT_EQUAL(size_t(4), o.schedule_ms.size());
+        CPPUNIT_ASSERT_EQUAL(5 * 60000LL, o.schedule_ms[0]);
+        CPPUNIT_ASSERT_EQUAL(24 * 3600000LL, o.schedule_ms[3]);
+        CPPUNIT_ASSERT_EQUAL(std::string("u"), o.db.user);
+        CPPUNIT_ASSERT_EQUAL(std::string("d"), o.db.database);
+        CPPUNIT_ASSERT_EQUAL(std::string("/etc/wh/key"), o.secret_key_file);
+        // default policy: public addresses only
+        wh::IpAddr lo;
+        CPPUNIT_ASSERT(wh::parse_ip_literal("127.0.0.1", lo));
+        CPPUNIT_ASSERT(!o.policy.permits(lo));
+        // host:pid:random
+        CPPUNIT_ASSERT_EQUAL(size_t(2), size_t(std::count(o.worker_id.begin(), o.worker_id.end(), ':')));
+        CPPUNIT_ASSERT(o.worker_id.find(":" + std::to_string(getpid()) + ":") != std::string::npos);
+        Options o2;
+        resolve({}, base_file(), o2);
+        CPPUNIT_ASSERT(o.worker_id != o2.worker_id);  // the random part differs
+    }
+
+    void flags_override_the_file() {
+        auto file = base_file();
+        file["concurrency"] = "10";
+        file["retry_schedule"] = "1m";
+        file["poll_interval_ms"] = "500";
+        file["worker_id"] = "from-file";
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(),
+                             resolve({"--concurrency", "20", "--worker-id=from-flag",
+                                      "--database", "user=x database=y port=3307"},
+                                     file, o));
+        CPPUNIT_ASSERT_EQUAL(20u, o.concurrency);              // flag wins
+        CPPUNIT_ASSERT_EQUAL(std::string("from-flag"), o.worker_id);
+        CPPUNIT_ASSERT_EQUAL(500u, o.poll_interval_ms);        // file value kept
+        CPPUNIT_ASSERT_EQUAL(size_t(1), o.schedule_ms.size());
+        CPPUNIT_ASSERT_EQUAL(60000LL, o.schedule_ms[0]);
+        CPPUNIT_ASSERT_EQUAL(std::string("x"), o.db.user);     // the whole spec comes from the flag
+        CPPUNIT_ASSERT_EQUAL(3307u, o.db.port);
+        CPPUNIT_ASSERT_EQUAL(std::string(), o.db.password);
+    }
+
+    void flag_forms() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(),
+                             resolve({"--retry-schedule=5s,10s", "--allow-private-targets", "127.0.0.0/8,::1/128",
+                                      "--log-level", "debug", "--per-endpoint-concurrency", "2",
+                                      "--connect-timeout-ms", "100", "--request-timeout-ms", "2500",
+                                      "--lease-seconds", "60", "--poll-interval-ms", "50"},
+                                     base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(size_t(2), o.schedule_ms.size());
+        CPPUNIT_ASSERT_EQUAL(10000LL, o.schedule_ms[1]);
+        wh::IpAddr lo, ten, v6;
+        wh::parse_ip_literal("127.0.0.1", lo);
+        wh::parse_ip_literal("10.0.0.1", ten);
+        wh::parse_ip_literal("::1", v6);
+        CPPUNIT_ASSERT(o.policy.permits(lo));
+        CPPUNIT_ASSERT(o.policy.permits(v6));
+        CPPUNIT_ASSERT(!o.policy.permits(ten));
+        CPPUNIT_ASSERT(o.log_level == wh::LogLevel::debug);
+        CPPUNIT_ASSERT_EQUAL(2u, o.per_endpoint_concurrency);
+        CPPUNIT_ASSERT_EQUAL(100L, o.connect_timeout_ms);
+        CPPUNIT_ASSERT_EQUAL(2500L, o.request_timeout_ms);
+        CPPUNIT_ASSERT_EQUAL(60u, o.lease_seconds);
+        CPPUNIT_ASSERT_EQUAL(50u, o.poll_interval_ms);
+        Options on;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--allow-private-targets", "On"}, base_file(), on));
+        CPPUNIT_ASSERT(on.policy.permits(ten));
+    }
+
+    void lease_follows_the_request_timeout() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--request-timeout-ms", "60001"}, base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(91u, o.lease_seconds);  // ceil(60.001) + 30
+        assert_error({"--request-timeout-ms", "60000", "--lease-seconds", "60"}, "lease_seconds");
+        Options ok;
+        CPPUNIT_ASSERT_EQUAL(std::string(),
+                             resolve({"--request-timeout-ms", "60000", "--lease-seconds", "61"}, base_file(), ok));
+    }
+
+    void bad_values_are_errors() {
+        assert_error({"--concurrency", "0"}, "concurrency");
+        assert_error({"--concurrency", "-5"}, "concurrency");
+        assert_error({"--concurrency", "12x"}, "concurrency");
+        assert_error({"--concurrency", ""}, "concurrency");
+        assert_error({"--concurrency", "99999999"}, "concurrency");
+        assert_error({"--poll-interval-ms", "1"}, "poll_interval_ms");
+        assert_error({"--connect-timeout-ms", "abc"}, "connect_timeout_ms");
+        assert_error({"--retry-schedule", "5m,soon"}, "retry_schedule");
+        assert_error({"--retry-schedule", "5x"}, "retry_schedule");
+        assert_error({"--allow-private-targets", "maybe"}, "allow_private_targets");
+        assert_error({"--allow-private-targets", "10.0.0.0/99"}, "allow_private_targets");
+        assert_error({"--allow-private-targets", ""}, "allow_private_targets");
+        assert_error({"--log-level", "verbose"}, "log_level");
+        assert_error({"--worker-id", "has space"}, "worker_id");
+        assert_error({"--worker-id", std::string(101, 'w')}, "worker_id");
+        assert_error({"--database", "user=u"}, "database");
+        assert_error({"--database", "user=u database=d port=zero"}, "port");
+        // bad values in the file are errors too (flags not given)
+        auto file = base_file();
+        file["concurrency"] = "lots";
+        assert_error({}, "concurrency", file);
+        // ... unless a flag overrides them
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--concurrency", "3"}, file, o));
+        CPPUNIT_ASSERT_EQUAL(3u, o.concurrency);
+    }
+
+    void unknown_names_are_errors() {
+        assert_error({"--concurency", "3"}, "--concurency");
+        assert_error({"stray"}, "stray");
+        assert_error({"--concurrency"}, "needs a value");
+        assert_error({"--sql-dir", "/x"}, "--sql-dir");  // a migrate-only flag
+        auto file = base_file();
+        file["concurency"] = "3";
+        assert_error({}, "concurency", file);
+    }
+
+    void required_settings() {
+        assert_error({}, "database is required", {{"secret_key_file", "/k"}});
+        assert_error({}, "secret_key_file is required", {{"database", db()}});
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--database", db(), "--secret-key-file", "/k"}, {}, o));
+    }
+
+    void migrate_subcommand() {
+        Options o;
+        // migrate needs no key file and takes --sql-dir
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"migrate", "--database", db(), "--sql-dir", "/srv/sql"}, {}, o));
+        CPPUNIT_ASSERT_EQUAL(std::string("migrate"), o.command);
+        CPPUNIT_ASSERT_EQUAL(std::string("/srv/sql"), o.sql_dir);
+        CPPUNIT_ASSERT_EQUAL(std::string("d"), o.db.database);
+        // the shared config file may hold the run-time keys
+        auto file = base_file();
+        file["concurrency"] = "4";
+        file["sql_dir"] = "/from/file";
+        Options m;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"migrate"}, file, m));
+        CPPUNIT_ASSERT_EQUAL(std::string("/from/file"), m.sql_dir);
+        // but run-time flags are not migrate flags
+        assert_error({"migrate", "--concurrency", "4"}, "--concurrency");
+        assert_error({"migrate"}, "database is required", {});
+    }
+
+    void help_and_version_need_nothing() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--help"}, {}, o));
+        CPPUNIT_ASSERT_EQUAL(std::string("help"), o.command);
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--version"}, {}, o));
+        CPPUNIT_ASSERT_EQUAL(std::string("version"), o.command);
+        CPPUNIT_ASSERT(usage_text().find("--retry-schedule") != std::string::npos);
+    }
+
+    void load_reads_the_config_file() {
+        char path[] = "/tmp/test_worker_options_XXXXXX";
+        int fd = mkstemp(path);
+        CPPUNIT_ASSERT(fd >= 0);
+        close(fd);
+        {
+            std::ofstream f(path);
+            f << "# worker\ndatabase = host=db.example port=3310 user=w password=a=b database=wh\n"
+                 "secret_key_file = /etc/wh/secret.key\nconcurrency = 12\n\nlog_level = warn\n";
+        }
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), load_options({"--config", path, "--concurrency", "13"}, o));
+        CPPUNIT_ASSERT_EQUAL(13u, o.concurrency);
+        CPPUNIT_ASSERT_EQUAL(std::string("db.example"), o.db.host);
+        CPPUNIT_ASSERT_EQUAL(3310u, o.db.port);
+        CPPUNIT_ASSERT_EQUAL(std::string("a=b"), o.db.password);
+        CPPUNIT_ASSERT(o.log_level == wh::LogLevel::warn);
+        CPPUNIT_ASSERT_EQUAL(std::string(path), o.config_file);
+        {
+            std::ofstream f(path);
+            f << "database = " << db() << "\nsecret_key_file = /k\nthis line has no equals sign\n";
+        }
+        std::string e = load_options({"--config", path}, o);
+        CPPUNIT_ASSERT(e.find("line 3") != std::string::npos);
+        std::remove(path);
+        CPPUNIT_ASSERT(!load_options({"--config", path}, o).empty());  // missing file
+    }
+};
+
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(WorkerOptionsTest, "worker_options");

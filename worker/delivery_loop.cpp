@@ -1,0 +1,549 @@
+#include "delivery_loop.hpp"
+
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+
+#include "payload.hpp"
+#include "target.hpp"
+#include "worker_log.hpp"
+
+#ifndef WEBHOOK_VERSION
+#define WEBHOOK_VERSION "0.0.0"
+#endif
+
+namespace wh::worker {
+
+namespace {
+
+using Job = DeliveryLoop::Job;
+
+// libcurl callbacks: nothing may throw out of them.
+size_t write_cb(char* ptr, size_t size, size_t nmemb, void* userdata) noexcept {
+    size_t n = size * nmemb;
+    try {
+        auto* job = static_cast<Job*>(userdata);
+        size_t room = kMaxReplyBytes - std::min(kMaxReplyBytes, job->reply.size());
+        if (room) job->reply.append(ptr, std::min(n, room));
+    } catch (...) {
+        // keep what we have; the rest of the reply is discarded
+    }
+    return n;  // always "consumed": a long reply is cut, not turned into an error
+}
+
+// Every address libcurl is about to dial is checked against the policy here, after its own
+// DNS resolution: a name that re-resolves to a private address (DNS rebinding) is refused.
+curl_socket_t open_socket_cb(void* clientp, curlsocktype purpose, curl_sockaddr* addr) noexcept {
+    try {
+        auto* job = static_cast<Job*>(clientp);
+        if (purpose != CURLSOCKTYPE_IPCXN || (addr->family != AF_INET && addr->family != AF_INET6))
+            return CURL_SOCKET_BAD;
+        IpAddr ip = ip_from_sockaddr(&addr->addr);
+        if (!job->policy->permits(ip)) {
+            job->blocked = true;
+            job->blocked_address = ip.str();
+            return CURL_SOCKET_BAD;
+        }
+        return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    } catch (...) {
+        return CURL_SOCKET_BAD;
+    }
+}
+
+long long ms_between(DeliveryLoop::Clock::time_point a, DeliveryLoop::Clock::time_point b) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
+
+}  // namespace
+
+DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int signal_fd)
+    : opt_(opt), box_(key), signal_fd_(signal_fd), db_(opt.db) {
+    multi_ = curl_multi_init();
+    if (!multi_) throw std::runtime_error("curl_multi_init failed");
+    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, long(opt_.concurrency));
+    // Fairness between endpoints is the per-endpoint cap's job (several endpoints may share a
+    // host); the per-host limit only stops one host from taking more than every slot.
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(opt_.concurrency));
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long(opt_.concurrency));
+}
+
+DeliveryLoop::~DeliveryLoop() {
+    for (auto& kv : jobs_) {
+        curl_multi_remove_handle(multi_, kv.first);
+        curl_slist_free_all(kv.second->headers);
+        curl_easy_cleanup(kv.first);
+    }
+    jobs_.clear();
+    for (CURL* h : idle_handles_) curl_easy_cleanup(h);
+    if (multi_) curl_multi_cleanup(multi_);
+}
+
+CURL* DeliveryLoop::take_handle() {
+    if (!idle_handles_.empty()) {
+        CURL* h = idle_handles_.back();
+        idle_handles_.pop_back();
+        curl_easy_reset(h);
+        return h;
+    }
+    return curl_easy_init();
+}
+
+void DeliveryLoop::return_handle(CURL* h) {
+    if (idle_handles_.size() < opt_.concurrency) idle_handles_.push_back(h);
+    else curl_easy_cleanup(h);
+}
+
+// ---- database side --------------------------------------------------------------------
+
+void DeliveryLoop::db_down(const DbError& e) {
+    db_.close();
+    if (!db_is_down_) {
+        db_is_down_ = true;
+        db_backoff_ = std::chrono::milliseconds(250);
+        wlog(LogLevel::error,
+             "WH00110: cannot use MariaDB (" + std::string(e.what()) +
+                 "); no new deliveries are claimed and finished attempts are kept in memory until it "
+                 "is back. Retrying with backoff (up to 5 s): check that the server is running and "
+                 "that the 'database' setting is right");
+    } else {
+        db_backoff_ = std::min(db_backoff_ * 2, std::chrono::milliseconds(5000));
+    }
+    next_db_at_ = Clock::now() + db_backoff_;
+}
+
+void DeliveryLoop::db_up() {
+    if (db_is_down_) {
+        db_is_down_ = false;
+        wlog(LogLevel::info, "MariaDB is reachable again; delivery resumes");
+    }
+}
+
+bool DeliveryLoop::db_step(const char* tag, const char* what, const std::function<void()>& fn) {
+    try {
+        fn();
+        return true;
+    } catch (const DbError& e) {
+        if (e.unavailable()) {
+            db_down(e);
+            return false;
+        }
+        if (log_throttle(tag, 60))
+            wlog(LogLevel::error, std::string(tag) + ": " + what + " failed: " + e.what() +
+                                      " (MariaDB error " + std::to_string(e.code()) +
+                                      "). Check that 'webhook-worker migrate' has been run and the "
+                                      "database user has the needed grants; retrying");
+        return true;
+    } catch (const std::exception& e) {
+        if (log_throttle(tag, 60))
+            wlog(LogLevel::error, std::string(tag) + ": " + what + " failed: " + e.what() + "; retrying");
+        return true;
+    }
+}
+
+void DeliveryLoop::db_cycle() {
+    auto now = Clock::now();
+    next_db_at_ = now + std::chrono::milliseconds(opt_.poll_interval_ms);
+    if (!db_.connected()) {
+        try {
+            db_.connect();
+        } catch (const DbError& e) {
+            db_down(e);
+            return;
+        }
+    }
+    db_up();
+    flush_outcomes();
+    if (db_is_down_ || stopping_) return;
+
+    bool more = false;
+    if (!db_step("WH00111", "fan-out of new events", [&] {
+            size_t n = fan_out(db_);
+            if (n) wlog(LogLevel::debug, "fanned out " + std::to_string(n) + " events");
+            more = n >= 500;
+        }))
+        return;
+    if (now >= next_reap_at_) {
+        next_reap_at_ = now + std::chrono::seconds(2);
+        if (!db_step("WH00112", "returning expired leases", [&] {
+                uint64_t n = reap_expired_leases(db_);
+                if (n)
+                    wlog(LogLevel::info, "returned " + std::to_string(n) +
+                                             " deliveries with an expired lease to pending");
+            }))
+            return;
+    }
+    unsigned free_slots = opt_.concurrency - unsigned(std::min<size_t>(jobs_.size(), opt_.concurrency));
+    if (free_slots > 0) {
+        if (!db_step("WH00113", "claiming due deliveries", [&] {
+                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, per_endpoint_,
+                                      opt_.per_endpoint_concurrency);
+                backlog_ = r.full;
+                for (auto& c : r.claimed) start(std::move(c));
+                if (!r.lost.empty()) release(db_, opt_.worker_id, r.lost);
+            }))
+            return;
+    }
+    bool slots_left = jobs_.size() < opt_.concurrency;
+    if (more || (backlog_ && slots_left)) next_db_at_ = now;  // more work waits: go again at once
+}
+
+void DeliveryLoop::record(Outcome o) {
+    if (db_is_down_) {
+        unrecorded_.push_back(std::move(o));
+        return;
+    }
+    Plan plan = plan_after_attempt(o.success, o.attempt_no, opt_.schedule_ms, o.http_status, o.retry_after_s);
+    for (int round = 0; round < 2; ++round) {
+        try {
+            CompleteResult r = complete(db_, opt_.worker_id, o, plan);
+            if (r == CompleteResult::lease_lost) {
+                wlog(LogLevel::warn,
+                     "WH00114: lease lost for " + o.notification_id + " (attempt " + std::to_string(o.attempt_no) +
+                         "): another worker took it over after the lease expired, so this result is dropped. "
+                         "If this repeats, raise lease_seconds above request_timeout_ms");
+                return;
+            }
+            if (o.success) ++n_delivered_;
+            else ++n_failed_attempts_;
+            if (plan.disable_endpoint)
+                wlog(LogLevel::warn, "WH00115: endpoint " + o.endpoint_public_id +
+                                         " answered 410 Gone and was disabled; its deliveries are held "
+                                         "until it is re-enabled (PATCH enabled=true)");
+            if (!o.success && plan.status == Plan::failed)
+                wlog(LogLevel::debug, "notification " + o.notification_id + " failed for good after " +
+                                          std::to_string(o.attempt_no) + " attempts");
+            return;
+        } catch (const DbError& e) {
+            if (e.unavailable()) {
+                db_down(e);
+                unrecorded_.push_back(std::move(o));
+                return;
+            }
+            if (round == 0) {
+                // Retry once with the least possible data (a reply excerpt or message the
+                // server refused must not make the delivery loop forever).
+                o.excerpt.clear();
+                o.error_message = sanitize_text(o.error_message, 200);
+                continue;
+            }
+            wlog(LogLevel::error, "WH00116: could not record attempt " + std::to_string(o.attempt_no) +
+                                      " of " + o.notification_id + ": " + e.what() +
+                                      "; the lease expires and the delivery is retried. Check the schema "
+                                      "('webhook-worker migrate') and the MariaDB error log");
+            return;
+        } catch (const std::exception& e) {
+            wlog(LogLevel::error, "WH00117: could not record attempt of " + o.notification_id + ": " +
+                                      e.what() + "; the lease expires and the delivery is retried");
+            return;
+        }
+    }
+}
+
+void DeliveryLoop::flush_outcomes() {
+    while (!unrecorded_.empty() && !db_is_down_) {
+        Outcome o = std::move(unrecorded_.front());
+        unrecorded_.pop_front();
+        record(std::move(o));  // puts it back if MariaDB went away again
+    }
+}
+
+// ---- sending ----------------------------------------------------------------------------
+
+void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const std::string& msg) {
+    Outcome o;
+    o.delivery_id = c.id;
+    o.attempt_no = c.attempt_no;
+    o.endpoint_id = c.endpoint_id;
+    o.endpoint_public_id = c.endpoint_public_id;
+    o.notification_id = c.event.notification_id;
+    o.error_class = cls;
+    o.error_message = msg;
+    wlog(LogLevel::debug, "delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
+                              " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
+    record(std::move(o));
+}
+
+void DeliveryLoop::start(Claimed c) {
+    auto job = std::make_unique<Job>();
+    job->c = std::move(c);
+    job->policy = &opt_.policy;
+    const Claimed& cl = job->c;
+    const std::string& nid = cl.event.notification_id;
+
+    std::string err;
+    if (!build_payload(cl.event, job->body, &err)) {
+        if (log_throttle("WH00118", 60))
+            wlog(LogLevel::error, "WH00118: notification " + nid + " cannot be built: " + err +
+                                      "; the event row in webhook_events must hold a JSON object");
+        finish_now(cl, "payload", err);
+        return;
+    }
+    Url url;
+    if (std::string e = parse_url(cl.url, url); !e.empty()) {
+        finish_now(cl, "bad-url", "endpoint URL " + e);
+        return;
+    }
+    std::vector<std::string> secrets(1);
+    if (!box_.open(cl.secret_enc, secrets[0])) {
+        if (log_throttle("WH00119", 60))
+            wlog(LogLevel::error, "WH00119: cannot decrypt the signing secret of endpoint " + cl.endpoint_public_id +
+                                      ": secret_key_file is not the key the module (WebhookSecretKeyFile) "
+                                      "sealed it with; give both the same key file");
+        finish_now(cl, "credentials", "the endpoint's signing secret cannot be decrypted with this worker's key");
+        return;
+    }
+    if (cl.prev_secret_enc) {
+        std::string prev;
+        if (box_.open(*cl.prev_secret_enc, prev)) secrets.push_back(std::move(prev));
+    }
+    long long ts = static_cast<long long>(std::time(nullptr));
+    std::string sig;
+    try {
+        sig = signature_header(secrets, nid, ts, job->body);
+    } catch (const std::exception&) {
+        finish_now(cl, "credentials", "the endpoint's signing secret is malformed");
+        return;
+    }
+    std::vector<std::string> hdrs = {
+        "Content-Type: application/json",
+        "Expect:",  // no 100-continue round trip
+        "webhook-id: " + nid,
+        "webhook-timestamp: " + std::to_string(ts),
+        "webhook-signature: " + sig,
+    };
+    if (cl.username && cl.password_enc) {
+        std::string password;
+        if (!box_.open(*cl.password_enc, password)) {
+            if (log_throttle("WH00126", 60))
+                wlog(LogLevel::error, "WH00126: cannot decrypt the password of endpoint " + cl.endpoint_public_id +
+                                          ": secret_key_file is not the key the module (WebhookSecretKeyFile) "
+                                          "sealed it with; give both the same key file");
+            finish_now(cl, "credentials", "the endpoint's password cannot be decrypted with this worker's key");
+            return;
+        }
+        hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + password));
+        std::fill(password.begin(), password.end(), '\0');
+    }
+    for (auto& h : hdrs) {
+        curl_slist* n = curl_slist_append(job->headers, h.c_str());
+        std::fill(h.begin(), h.end(), '\0');
+        if (!n) {
+            curl_slist_free_all(job->headers);
+            job->headers = nullptr;
+            finish_now(cl, "other", "out of memory building headers");
+            return;
+        }
+        job->headers = n;
+    }
+
+    CURL* h = take_handle();
+    if (!h) {
+        curl_slist_free_all(job->headers);
+        job->headers = nullptr;
+        finish_now(cl, "other", "curl_easy_init failed");
+        return;
+    }
+    Job* j = job.get();
+    curl_easy_setopt(h, CURLOPT_URL, cl.url.c_str());
+    curl_easy_setopt(h, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, opt_.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, opt_.request_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");  // never through an environment proxy (SSRF check)
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(j->body.size()));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, j->headers);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_webhook/" WEBHOOK_VERSION);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, j);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, j->errbuf);
+    j->easy = h;
+    j->started = Clock::now();
+    if (curl_multi_add_handle(multi_, h) != CURLM_OK) {
+        curl_slist_free_all(j->headers);
+        j->headers = nullptr;
+        curl_easy_cleanup(h);
+        finish_now(cl, "other", "curl_multi_add_handle failed");
+        return;
+    }
+    ++per_endpoint_[cl.endpoint_id];
+    jobs_[h] = std::move(job);
+}
+
+void DeliveryLoop::collect_done() {
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        CURL* h = m->easy_handle;
+        CURLcode rc = m->data.result;
+        auto it = jobs_.find(h);
+        curl_multi_remove_handle(multi_, h);
+        if (it == jobs_.end()) {
+            curl_easy_cleanup(h);
+            continue;
+        }
+        Job& j = *it->second;
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_off_t retry_after = 0;
+        curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after);
+
+        Outcome o;
+        o.delivery_id = j.c.id;
+        o.attempt_no = j.c.attempt_no;
+        o.endpoint_id = j.c.endpoint_id;
+        o.endpoint_public_id = j.c.endpoint_public_id;
+        o.notification_id = j.c.event.notification_id;
+        o.duration_ms = ms_between(j.started, Clock::now());
+        o.http_status = status >= 100 && status <= 999 ? status : 0;
+        o.retry_after_s = retry_after > 0 ? (long long)retry_after : 0;
+        Verdict v = (rc == CURLE_OK && o.http_status)
+                        ? judge_response(parse_ack_mode(j.c.ack_mode), o.notification_id, status, j.reply)
+                        : judge_transport_error(rc, j.errbuf, j.blocked, j.blocked_address);
+        o.success = v.success;
+        o.error_class = v.error_class;
+        o.error_message = v.success ? "" : v.message;
+        o.excerpt = j.reply.substr(0, kExcerptBytes);
+        if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
+            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": " + v.message +
+                                     ". Change its URL, or allow the range with allow_private_targets");
+        wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
+                                  " to " + o.endpoint_public_id + ": " +
+                                  (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
+                                  " in " + std::to_string(o.duration_ms) + " ms");
+
+        curl_slist_free_all(j.headers);
+        j.headers = nullptr;
+        auto pe = per_endpoint_.find(j.c.endpoint_id);
+        if (pe != per_endpoint_.end() && --pe->second == 0) per_endpoint_.erase(pe);
+        jobs_.erase(it);
+        return_handle(h);
+        if (backlog_) next_db_at_ = Clock::now();  // a slot is free and work is waiting
+        record(std::move(o));
+    }
+}
+
+// ---- shutdown ---------------------------------------------------------------------------
+
+void DeliveryLoop::handle_signals() {
+    signalfd_siginfo si;
+    while (read(signal_fd_, &si, sizeof si) == ssize_t(sizeof si)) {
+        const char* name = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+        if (!stopping_) {
+            stopping_ = true;
+            drain_deadline_ = Clock::now() + std::chrono::seconds(opt_.drain_seconds);
+            wlog(LogLevel::info, std::string("received ") + name + ": no more claims; waiting up to " +
+                                     std::to_string(opt_.drain_seconds) + " s for " +
+                                     std::to_string(jobs_.size()) + " deliveries in flight");
+        } else {
+            leave_now_ = true;
+        }
+    }
+}
+
+void DeliveryLoop::abandon_inflight() {
+    std::vector<uint64_t> ids;
+    for (auto& kv : jobs_) {
+        curl_multi_remove_handle(multi_, kv.first);
+        curl_slist_free_all(kv.second->headers);
+        kv.second->headers = nullptr;
+        ids.push_back(kv.second->c.id);
+        curl_easy_cleanup(kv.first);
+    }
+    jobs_.clear();
+    per_endpoint_.clear();
+    if (ids.empty()) return;
+    try {
+        if (!db_.connected()) db_.connect();
+        uint64_t n = release(db_, opt_.worker_id, ids);
+        wlog(LogLevel::info, "released " + std::to_string(n) + " unfinished deliveries back to pending");
+    } catch (const std::exception& e) {
+        wlog(LogLevel::warn, "WH00121: could not release " + std::to_string(ids.size()) +
+                                 " unfinished deliveries (" + e.what() + "); their leases expire after "
+                                 "lease_seconds and any worker sends them again");
+    }
+}
+
+int DeliveryLoop::run() {
+    wlog(LogLevel::info,
+         "webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
+             " database=" + (opt_.db.socket.empty() ? opt_.db.host + ":" + std::to_string(opt_.db.port)
+                                                    : opt_.db.socket) +
+             "/" + opt_.db.database + " concurrency=" + std::to_string(opt_.concurrency) +
+             " per_endpoint=" + std::to_string(opt_.per_endpoint_concurrency) +
+             " schedule=" + opt_.retry_schedule + " lease=" + std::to_string(opt_.lease_seconds) + "s" +
+             " allow_private_targets=" + opt_.allow_private_targets);
+    for (;;) {
+        auto now = Clock::now();
+        if (now >= next_db_at_) db_cycle();
+        int running = 0;
+        curl_multi_perform(multi_, &running);
+        collect_done();
+
+        now = Clock::now();
+        if (stopping_) {
+            if (jobs_.empty()) break;
+            if (now >= drain_deadline_) {
+                wlog(LogLevel::warn, "WH00122: " + std::to_string(jobs_.size()) +
+                                         " deliveries still in flight at the drain deadline; giving them "
+                                         "back to pending so another worker sends them");
+                abandon_inflight();
+                break;
+            }
+        }
+
+        long timeout = 1000;
+        if (next_db_at_ <= now) timeout = 0;
+        else timeout = std::min<long>(timeout, long(ms_between(now, next_db_at_)) + 1);
+        if (stopping_) timeout = std::min<long>(timeout, 100);
+        curl_waitfd extra{};
+        extra.fd = signal_fd_;
+        extra.events = CURL_WAIT_POLLIN;
+        int numfds = 0;
+        CURLMcode mc = curl_multi_poll(multi_, signal_fd_ >= 0 ? &extra : nullptr,
+                                       signal_fd_ >= 0 ? 1 : 0, int(timeout), &numfds);
+        if (mc != CURLM_OK) {
+            wlog(LogLevel::error, std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
+                                      "; the worker stops (restart it)");
+            return 1;
+        }
+        if (signal_fd_ >= 0 && (extra.revents & CURL_WAIT_POLLIN)) handle_signals();
+        if (leave_now_) {
+            wlog(LogLevel::warn, "WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
+                                     " deliveries in flight; their leases expire after lease_seconds and "
+                                     "any worker sends them again");
+            return 0;
+        }
+    }
+    // Last chance for results that finished while MariaDB was away.
+    if (!unrecorded_.empty()) {
+        try {
+            if (!db_.connected()) db_.connect();
+            db_is_down_ = false;
+        } catch (const DbError&) {
+        }
+        flush_outcomes();
+        if (!unrecorded_.empty())
+            wlog(LogLevel::warn, "WH00125: " + std::to_string(unrecorded_.size()) +
+                                     " attempt results could not be recorded (MariaDB unreachable); those "
+                                     "deliveries are sent again once their leases expire");
+    }
+    wlog(LogLevel::info, "webhook-worker stopped: " + std::to_string(n_delivered_) + " delivered, " +
+                             std::to_string(n_failed_attempts_) + " failed attempts recorded");
+    return 0;
+}
+
+}  // namespace wh::worker

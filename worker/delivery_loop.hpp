@@ -1,0 +1,93 @@
+// The delivery loop: one thread, libcurl multi + short MariaDB transactions.
+// fan-out → reap → claim → send (curl_multi_poll, woken by a signalfd) → judge → record.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crypto.hpp"
+#include "db.hpp"
+#include "options.hpp"
+#include "store.hpp"
+
+namespace wh::worker {
+
+// Largest reply kept for judging; the attempt row stores the first 4096 bytes of it.
+constexpr size_t kMaxReplyBytes = 64 * 1024;
+constexpr size_t kExcerptBytes = 4096;
+
+class DeliveryLoop {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    // signal_fd: a signalfd for SIGTERM/SIGINT (already blocked), or -1 for none.
+    DeliveryLoop(const Options& opt, const SecretBox::Key& key, int signal_fd);
+    ~DeliveryLoop();
+    DeliveryLoop(const DeliveryLoop&) = delete;
+    DeliveryLoop& operator=(const DeliveryLoop&) = delete;
+
+    // Runs until a signal; returns the process exit code. Throws only on set-up failure.
+    int run();
+
+    // One in-flight attempt; libcurl's callbacks see it through CURLOPT_PRIVATE and the
+    // write/open-socket data pointers.
+    struct Job {
+        Claimed c;
+        std::string body;
+        curl_slist* headers = nullptr;
+        std::string reply;
+        bool blocked = false;
+        std::string blocked_address;
+        const AddressPolicy* policy = nullptr;
+        Clock::time_point started;
+        CURL* easy = nullptr;
+        char errbuf[CURL_ERROR_SIZE] = {0};
+    };
+
+private:
+    void db_cycle();
+    bool db_step(const char* tag, const char* what, const std::function<void()>& fn);
+    void db_down(const DbError& e);
+    void db_up();
+
+    void start(Claimed c);
+    void finish_now(const Claimed& c, const std::string& cls, const std::string& msg);
+    void collect_done();
+    void record(Outcome o);
+    void flush_outcomes();
+    void handle_signals();
+    void abandon_inflight();
+    CURL* take_handle();
+    void return_handle(CURL* h);
+
+    const Options& opt_;
+    SecretBox box_;
+    int signal_fd_;
+    Db db_;
+    CURLM* multi_ = nullptr;
+    std::map<CURL*, std::unique_ptr<Job>> jobs_;
+    std::map<uint64_t, unsigned> per_endpoint_;
+    std::vector<CURL*> idle_handles_;
+    std::deque<Outcome> unrecorded_;  // finished while MariaDB was unreachable
+
+    bool db_is_down_ = false;
+    std::chrono::milliseconds db_backoff_{0};
+    Clock::time_point next_db_at_{};
+    Clock::time_point next_reap_at_{};
+    bool backlog_ = false;
+
+    bool stopping_ = false;
+    bool leave_now_ = false;
+    Clock::time_point drain_deadline_{};
+
+    unsigned long long n_delivered_ = 0, n_failed_attempts_ = 0;
+};
+
+}  // namespace wh::worker

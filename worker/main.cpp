@@ -1,0 +1,115 @@
+// webhook-worker: the delivery daemon of mod_webhook (see docs/internals.md).
+#include <curl/curl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "crypto.hpp"
+#include "db.hpp"
+#include "delivery_loop.hpp"
+#include "migrate.hpp"
+#include "options.hpp"
+#include "worker_log.hpp"
+
+#ifndef WEBHOOK_VERSION
+#define WEBHOOK_VERSION "0.0.0"
+#endif
+#ifndef WEBHOOK_SQL_DIR
+#define WEBHOOK_SQL_DIR "/usr/local/share/mod_webhook/sql"
+#endif
+
+using namespace wh;
+using namespace wh::worker;
+
+namespace {
+
+int run_migrate(const Options& opt) {
+    std::string dir = opt.sql_dir.empty() ? std::string(WEBHOOK_SQL_DIR) : opt.sql_dir;
+    try {
+        Db db(opt.db);
+        db.connect();
+        MigrationResult r = migrate(db, dir);
+        for (const auto& f : r.applied) std::cout << "applied " << f << "\n";
+        if (r.applied.empty()) std::cout << "nothing to apply\n";
+        std::cout << "schema version " << r.version << "\n";
+        return 0;
+    } catch (const DbError& e) {
+        wlog(LogLevel::error, "WH00102: migration failed: " + std::string(e.what()) +
+                                  " (MariaDB error " + std::to_string(e.code()) +
+                                  "); check the 'database' setting, that the server runs and that the user "
+                                  "may create tables; it is safe to run again");
+    } catch (const std::exception& e) {
+        wlog(LogLevel::error, "WH00103: migration failed: " + std::string(e.what()) +
+                                  "; check --sql-dir (now '" + dir + "')");
+    }
+    return 1;
+}
+
+int run_worker(const Options& opt) {
+    SecretBox::Key key;
+    if (std::string e = SecretBox::load_key_file(opt.secret_key_file, key); !e.empty()) {
+        wlog(LogLevel::error, "WH00101: " + e + ": secret_key_file must name the module's "
+                                                "WebhookSecretKeyFile (64 hex characters), readable by this user");
+        return 2;
+    }
+    // Signals are read from a signalfd in the loop; block them before any thread exists
+    // (libcurl's resolver threads inherit the mask).
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) {
+        wlog(LogLevel::error, "WH00104: cannot block SIGTERM/SIGINT; the worker cannot stop cleanly, so it does not start");
+        return 1;
+    }
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) {
+        wlog(LogLevel::error, "WH00105: signalfd failed; the worker cannot stop cleanly, so it does not start");
+        return 1;
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        wlog(LogLevel::error, "WH00106: curl_global_init failed; check the libcurl and OpenSSL installation");
+        close(sfd);
+        return 1;
+    }
+    int rc;
+    try {
+        DeliveryLoop loop(opt, key, sfd);
+        rc = loop.run();
+    } catch (const std::exception& e) {
+        wlog(LogLevel::error, std::string("WH00107: fatal: ") + e.what() + "; restart the worker");
+        rc = 1;
+    }
+    curl_global_cleanup();
+    close(sfd);
+    return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    Options opt;
+    std::string err = load_options(args, opt);
+    if (!err.empty()) {
+        wh::log_error("WH00100: webhook-worker: " + err + " (see webhook-worker --help)");
+        return 2;
+    }
+    if (opt.command == "help") {
+        std::cout << usage_text();
+        return 0;
+    }
+    if (opt.command == "version") {
+        std::cout << "webhook-worker " WEBHOOK_VERSION "\n";
+        return 0;
+    }
+    set_log_level(opt.log_level);
+    db_library_init();
+    int rc = opt.command == "migrate" ? run_migrate(opt) : run_worker(opt);
+    mysql_library_end();
+    return rc;
+}
