@@ -53,8 +53,7 @@ std::string parse_db_config(const std::string& spec, DbConfig& out) {
 bool DbError::unavailable() const {
     // Client-side connection errors (2000-2999) and the server refusing connections.
     return (code_ >= 2000 && code_ < 3000) || code_ == 1040 /* too many connections */ ||
-           code_ == 1053 /* shutdown in progress */ || code_ == 1927 /* connection killed */ ||
-           code_ == 0;
+           code_ == 1053 /* shutdown in progress */ || code_ == 1927 /* connection killed */;
 }
 
 size_t Rows::col(const std::string& name) const {

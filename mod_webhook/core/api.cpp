@@ -1,0 +1,309 @@
+// Request dispatch for the two handlers: route, method, auth, content type, body, then
+// the operation. All DB access goes through store.cpp (wh::Db).
+#include <cstring>
+
+#include "crypto.hpp"
+#include "http.hpp"
+#include "log.hpp"
+#include "problem.hpp"
+#include "router.hpp"
+#include "store.hpp"
+#include "util.hpp"
+#include "validate.hpp"
+
+namespace wh::api {
+
+std::string HttpRequest::header(const std::string& name) const {
+    auto it = headers.find(ascii_lower(name));
+    return it == headers.end() ? std::string() : it->second;
+}
+
+namespace {
+
+HttpResponse not_found() { return problem(404, "no such resource"); }
+
+HttpResponse ok_json(int status, const json_t* j) { return json_response(status, wh::json_dump(j)); }
+
+// Checks Content-Type and parses the body; returns a response when the request fails.
+std::optional<HttpResponse> read_json(const HttpRequest& req, JsonPtr& out) {
+    if (!is_json_content_type(req.content_type))
+        return problem(415, "send the body as application/json (Content-Type: application/json)");
+    std::string err;
+    out = parse_json_body(req.body, err);
+    if (!out) return problem(400, err);
+    return std::nullopt;
+}
+
+const SecretBox& box(const HttpRequest& req) {
+    if (!req.config.box)
+        throw std::runtime_error("WH00015: no secret key is loaded; set WebhookSecretKeyFile");
+    return *req.config.box;
+}
+
+// ---- webhook-api ----
+
+HttpResponse get_event_types(const HttpRequest& req) {
+    JsonPtr root(json_object());
+    json_t* arr = json_array();
+    for (const auto& t : load_event_types(req.db)) {
+        json_t* o = json_object();
+        json_object_set_new(o, "code", json_text(t.code));
+        json_object_set_new(o, "module", json_text(t.module));
+        json_object_set_new(o, "dataType", json_text(t.data_type));
+        json_object_set_new(o, "description", json_text(t.description));
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(root.get(), "eventTypes", arr);
+    return ok_json(200, root.get());
+}
+
+HttpResponse post_endpoint(const HttpRequest& req, const Principal& who) {
+    JsonPtr body;
+    if (auto r = read_json(req, body)) return *r;
+    EndpointInput in;
+    FieldErrors errs = validate_endpoint_create(body.get(), load_catalogue(req.db), req.config, in);
+    if (!errs.empty()) return problem(422, "the endpoint is invalid; see errors", errs);
+    if (!who.may_manage(in.scope_kind, in.scope_id))
+        return problem(403, "you may not manage endpoints of " + in.scope_kind + " '" + in.scope_id + "'",
+                       {{in.scope_kind == "reseller" ? "resellerId" : "portfolioId",
+                         "not a scope you manage"}});
+    const SecretBox& sb = box(req);
+    std::string secret = wh::generate_signing_secret();
+    std::string password_enc = in.password ? sb.seal(*in.password) : std::string();
+    EndpointRow row = create_endpoint(req.db, in, password_enc, sb.seal(secret), req.user);
+    wh::log_info("endpoint " + row.public_id + " registered by " + req.user + " for " +
+                 row.scope_kind + " " + row.scope_id);
+    HttpResponse r = ok_json(201, endpoint_json(row, &secret).get());
+    std::string base = req.base_path;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    r.set_header("Location", base + "/endpoints/" + row.public_id);
+    return r;
+}
+
+HttpResponse get_endpoints(const HttpRequest& req, const Principal& who) {
+    ListQuery q;
+    FieldErrors errs = validate_list_query(parse_query(req.query), q);
+    if (!errs.empty()) return problem(422, "invalid query parameters; see errors", errs);
+    auto res = list_endpoints(req.db, who, q);
+    if (!res) return problem(422, "invalid query parameters; see errors",
+                             {{"after", "not an endpoint of yours; use the 'next' of the previous page"}});
+    JsonPtr root(json_object());
+    json_t* arr = json_array();
+    for (const auto& row : res->rows) json_array_append_new(arr, endpoint_json(row).release());
+    json_object_set_new(root.get(), "endpoints", arr);
+    json_object_set_new(root.get(), "next", res->next ? json_text(*res->next) : json_null());
+    return ok_json(200, root.get());
+}
+
+HttpResponse get_endpoint(const HttpRequest& req, const Principal& who, const std::string& id) {
+    auto ep = find_endpoint(req.db, id);
+    if (!ep || !who.may_manage(ep->scope_kind, ep->scope_id)) return not_found();
+    return ok_json(200, endpoint_json(*ep).get());
+}
+
+HttpResponse patch_endpoint_req(const HttpRequest& req, const Principal& who, const std::string& id) {
+    JsonPtr body;
+    if (auto r = read_json(req, body)) return *r;
+    // 404 before 422, so a caller learns nothing about other scopes' ids.
+    auto ep = find_endpoint(req.db, id);
+    if (!ep || !who.may_manage(ep->scope_kind, ep->scope_id)) return not_found();
+    EndpointPatch p;
+    FieldErrors errs = validate_endpoint_patch(body.get(), load_catalogue(req.db), req.config, p);
+    if (!errs.empty()) return problem(422, "the change is invalid; see errors", errs);
+    std::string password_enc = p.password ? box(req).seal(*p.password) : std::string();
+    auto row = patch_endpoint(req.db, who, id, p, password_enc);
+    if (!row) return not_found();
+    return ok_json(200, endpoint_json(*row).get());
+}
+
+HttpResponse delete_endpoint_req(const HttpRequest& req, const Principal& who, const std::string& id) {
+    if (!delete_endpoint(req.db, who, id)) return not_found();
+    wh::log_info("endpoint " + id + " deleted by " + req.user);
+    HttpResponse r;
+    r.status = 204;
+    return r;
+}
+
+HttpResponse rotate_req(const HttpRequest& req, const Principal& who, const std::string& id) {
+    std::string secret = wh::generate_signing_secret();
+    auto row = rotate_secret(req.db, who, id, box(req).seal(secret));
+    if (!row) return not_found();
+    wh::log_info("endpoint " + id + " secret rotated by " + req.user);
+    return ok_json(200, endpoint_json(*row, &secret).get());
+}
+
+// ---- deliveries ----
+
+std::optional<EndpointRow> visible_endpoint(const HttpRequest& req, const Principal& who, const std::string& id) {
+    auto ep = find_endpoint(req.db, id);
+    if (!ep || !who.may_manage(ep->scope_kind, ep->scope_id)) return std::nullopt;
+    return ep;
+}
+
+std::optional<DeliveryRow> visible_delivery(const HttpRequest& req, const Principal& who, const std::string& id) {
+    auto d = find_delivery(req.db, id);
+    if (!d || !who.may_manage(d->scope_kind, d->scope_id)) return std::nullopt;
+    return d;
+}
+
+HttpResponse get_endpoint_deliveries(const HttpRequest& req, const Principal& who, const std::string& id) {
+    DeliveryListQuery q;
+    FieldErrors errs = validate_delivery_query(parse_query(req.query), q);
+    auto ep = visible_endpoint(req, who, id);
+    if (!ep) return not_found();
+    if (!errs.empty()) return problem(422, "invalid query parameters; see errors", errs);
+    auto page = list_deliveries(req.db, ep->id, q);
+    if (!page) return problem(422, "invalid query parameters; see errors",
+                              {{"after", "not a delivery of this endpoint; use the 'next' of the previous page"}});
+    JsonPtr root(json_object());
+    json_t* arr = json_array();
+    for (const auto& d : page->rows) json_array_append_new(arr, delivery_json(d).release());
+    json_object_set_new(root.get(), "deliveries", arr);
+    json_object_set_new(root.get(), "next", page->next ? json_text(*page->next) : json_null());
+    return ok_json(200, root.get());
+}
+
+HttpResponse get_delivery(const HttpRequest& req, const Principal& who, const std::string& id) {
+    auto d = visible_delivery(req, who, id);
+    if (!d) return not_found();
+    std::vector<AttemptRow> attempts = load_attempts(req.db, d->id);
+    return ok_json(200, delivery_json(*d, &attempts).get());
+}
+
+HttpResponse redeliver_req(const HttpRequest& req, const Principal& who, const std::string& id) {
+    auto d = visible_delivery(req, who, id);
+    if (!d) return not_found();
+    std::string status;
+    if (!redeliver(req.db, d->id, status))
+        return problem(409, status == "inflight" ? "the delivery is being sent right now; try again when it is done"
+                                                 : "a " + status + " delivery is not sent again");
+    wh::log_info("delivery " + id + " queued again by " + req.user);
+    JsonPtr root(json_object());
+    json_object_set_new(root.get(), "notificationId", json_text(id));
+    json_object_set_new(root.get(), "status", json_string("pending"));
+    return ok_json(202, root.get());
+}
+
+HttpResponse recover_req(const HttpRequest& req, const Principal& who, const std::string& id) {
+    JsonPtr body;
+    if (auto r = read_json(req, body)) return *r;
+    auto ep = visible_endpoint(req, who, id);
+    if (!ep) return not_found();
+    std::string since;
+    FieldErrors errs = validate_recover(body.get(), since);
+    if (!errs.empty()) return problem(422, "the request is invalid; see errors", errs);
+    uint64_t n = recover_failed(req.db, ep->id, since);
+    wh::log_info("endpoint " + id + ": " + std::to_string(n) + " failed deliveries queued again by " + req.user);
+    JsonPtr root(json_object());
+    json_object_set_new(root.get(), "requeued", json_integer(json_int_t(n)));
+    return ok_json(202, root.get());
+}
+
+HttpResponse dispatch_api(const HttpRequest& req) {
+    RouteMatch m = match_route(Handler::api, req.path);
+    if (m.route == Route::none) return not_found();
+    if (!method_allowed(m, req.method)) {
+        HttpResponse r = problem(405, "method " + req.method + " is not allowed here");
+        r.set_header("Allow", allow_header(m));
+        return r;
+    }
+    if (req.user.empty()) {
+        wh::log_warn("WH00009: a webhook-api request arrived without an authenticated user; "
+                     "protect the webhook-api <Location> with AuthType/Require valid-user");
+        return problem(401, "authentication is required");
+    }
+    Principal who = load_principal(req.db, req.user);
+    if (!who.known()) {
+        wh::log_info("WH00016: user '" + req.user + "' has no row in webhook_principals; "
+                     "add one to let it manage endpoints");
+        return problem(403, "this user may not manage any webhook endpoints");
+    }
+    const bool get = req.method == "GET" || req.method == "HEAD";
+    switch (m.route) {
+        case Route::event_types: return get_event_types(req);
+        case Route::endpoints: return get ? get_endpoints(req, who) : post_endpoint(req, who);
+        case Route::endpoint:
+            if (get) return get_endpoint(req, who, m.id);
+            if (req.method == "PATCH") return patch_endpoint_req(req, who, m.id);
+            return delete_endpoint_req(req, who, m.id);
+        case Route::endpoint_rotate: return rotate_req(req, who, m.id);
+        case Route::endpoint_deliveries: return get_endpoint_deliveries(req, who, m.id);
+        case Route::endpoint_recover: return recover_req(req, who, m.id);
+        case Route::delivery: return get_delivery(req, who, m.id);
+        case Route::delivery_redeliver: return redeliver_req(req, who, m.id);
+        default: return not_found();
+    }
+}
+
+// ---- webhook-events ----
+
+HttpResponse dispatch_events(const HttpRequest& req) {
+    RouteMatch m = match_route(Handler::events, req.path);
+    if (m.route == Route::none) return not_found();
+    if (!method_allowed(m, req.method)) {
+        HttpResponse r = problem(405, "method " + req.method + " is not allowed here");
+        r.set_header("Allow", allow_header(m));
+        return r;
+    }
+    JsonPtr body;
+    if (auto r = read_json(req, body)) return *r;
+    std::vector<EventInput> events;
+    bool is_array = false;
+    FieldErrors errs = validate_events(body.get(), req.header("Idempotency-Key"),
+                                       load_catalogue(req.db), events, is_array);
+    if (!errs.empty()) return problem(422, "the event is invalid; nothing was stored; see errors", errs);
+    std::vector<EventResult> results = insert_events(req.db, events);
+    auto one = [](const EventResult& e) {
+        json_t* o = json_object();
+        json_object_set_new(o, "eventId", json_text(e.event_id));
+        if (e.duplicate) json_object_set_new(o, "duplicate", json_true());
+        return o;
+    };
+    JsonPtr root;
+    if (is_array) {
+        root.reset(json_array());
+        for (const auto& e : results) json_array_append_new(root.get(), one(e));
+    } else {
+        root.reset(one(results.at(0)));
+    }
+    return ok_json(202, root.get());
+}
+
+}  // namespace
+
+HttpResponse handle(Handler handler, const HttpRequest& req) noexcept {
+    try {
+        try {
+            return handler == Handler::api ? dispatch_api(req) : dispatch_events(req);
+        } catch (const wh::DbError& e) {
+            HttpResponse r;
+            if (e.unavailable()) {
+                wh::log_error(std::string("WH00010: MariaDB is unreachable (") + e.what() +
+                              "); answering 503. Check that MariaDB runs and WebhookDatabase is right");
+                r = problem(503, "the database is unavailable; retry later");
+                r.set_header("Retry-After", "2");
+            } else if (e.retryable()) {
+                wh::log_warn(std::string("WH00011: database busy (") + e.what() +
+                             "); answering 503. Persistent lock waits need a look at long transactions");
+                r = problem(503, "the database is busy; retry later");
+                r.set_header("Retry-After", "2");
+            } else {
+                wh::log_error(std::string("WH00012: database error (") + e.what() + ", code " +
+                              std::to_string(e.code()) + "); check the schema is migrated");
+                r = problem(500, "internal error; see the server's error log");
+            }
+            r.drop_db = true;
+            return r;
+        } catch (const std::exception& e) {
+            wh::log_error(std::string("WH00013: unexpected error: ") + e.what() +
+                          "; report this with the request that caused it");
+            return problem(500, "internal error; see the server's error log");
+        }
+    } catch (...) {
+        HttpResponse r;
+        r.status = 500;
+        return r;
+    }
+}
+
+}  // namespace wh::api

@@ -1,0 +1,64 @@
+// The module's configuration records (httpd keeps them in APR pools, so they are plain
+// data) and their merge rules, kept free of httpd headers so they are unit-tested
+// (tests/unit/test_api_config.cpp). Every field starts "unset" (NULL / -1 / 0); a merge
+// keeps the child's value only when it is set; getters apply the defaults.
+#pragma once
+
+#include <type_traits>
+
+namespace wh::api {
+
+constexpr long long kDefaultMaxBody = 1048576;  // WebhookMaxBodySize default (1 MiB)
+
+struct ServerConf {
+    // Directives (RSRC_CONF).
+    const char* db_spec;        // WebhookDatabase
+    const char* key_file;       // WebhookSecretKeyFile (resolved against ServerRoot)
+    const char* allow_private;  // WebhookAllowPrivateTargets (raw argument text)
+    // Runtime, never merged: the key is loaded in post_config (parent, as root), the DB
+    // pool is created in child_init (one per child process).
+    int key_loaded;
+    unsigned char key[32];
+    void* pool;
+};
+
+struct DirConf {
+    const char* location;  // path of the section the record was created for
+    long long max_body;    // WebhookMaxBodySize; -1 = unset
+};
+
+static_assert(std::is_trivial<ServerConf>::value && std::is_standard_layout<ServerConf>::value,
+              "config records live in APR pools: they must be plain data");
+static_assert(std::is_trivial<DirConf>::value && std::is_standard_layout<DirConf>::value,
+              "config records live in APR pools: they must be plain data");
+
+// A fresh record: everything unset (what apr_pcalloc gives, plus the -1 sentinels).
+inline void init_server_conf(ServerConf& c) { c = ServerConf{}; }
+inline void init_dir_conf(DirConf& c, const char* location) {
+    c = DirConf{};
+    c.location = location;
+    c.max_body = -1;
+}
+
+// out = add where set, else base. Runtime fields start unset.
+inline void merge_server_conf(const ServerConf& base, const ServerConf& add, ServerConf& out) {
+    out = ServerConf{};
+    out.db_spec = add.db_spec ? add.db_spec : base.db_spec;
+    out.key_file = add.key_file ? add.key_file : base.key_file;
+    out.allow_private = add.allow_private ? add.allow_private : base.allow_private;
+}
+
+inline void merge_dir_conf(const DirConf& base, const DirConf& add, DirConf& out) {
+    out.location = add.location ? add.location : base.location;
+    out.max_body = add.max_body != -1 ? add.max_body : base.max_body;
+}
+
+// Getters: the defaults live here and nowhere else.
+inline long long max_body_size(const DirConf* d) {
+    return d && d->max_body > 0 ? d->max_body : kDefaultMaxBody;
+}
+inline const char* allow_private_targets(const ServerConf* c) {
+    return c && c->allow_private ? c->allow_private : "Off";
+}
+
+}  // namespace wh::api

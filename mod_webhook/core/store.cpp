@@ -1,0 +1,453 @@
+#include "store.hpp"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "log.hpp"
+
+namespace wh::api {
+
+namespace {
+
+const char* kEndpointCols =
+    "e.id, e.public_id, e.url, e.scope_kind, e.scope_id, e.username, "
+    "(e.password_enc IS NOT NULL) AS has_password, e.ack_mode, e.enabled, e.disabled_reason, "
+    "e.description, e.created_at, e.updated_at";
+
+std::string cell(const Rows::Row& r, size_t i) { return r[i] ? *r[i] : std::string(); }
+
+EndpointRow row_to_endpoint(const Rows& rows, size_t i) {
+    const auto& r = rows[i];
+    EndpointRow e;
+    e.id = std::stoull(cell(r, 0));
+    e.public_id = cell(r, 1);
+    e.url = cell(r, 2);
+    e.scope_kind = cell(r, 3);
+    e.scope_id = cell(r, 4);
+    e.username = r[5];
+    e.has_password = cell(r, 6) == "1";
+    e.ack_mode = cell(r, 7);
+    e.enabled = cell(r, 8) == "1";
+    e.disabled_reason = r[9];
+    e.description = r[10];
+    e.created_at = cell(r, 11);
+    e.updated_at = cell(r, 12);
+    return e;
+}
+
+void load_subscriptions(wh::Db& db, std::vector<EndpointRow>& eps) {
+    if (eps.empty()) return;
+    std::string sql =
+        "SELECT endpoint_id, event_code FROM webhook_endpoint_subscriptions WHERE endpoint_id IN (";
+    Params params;
+    std::map<uint64_t, size_t> index;
+    for (size_t i = 0; i < eps.size(); ++i) {
+        sql += i ? ",?" : "?";
+        params.emplace_back(static_cast<unsigned long long>(eps[i].id));
+        index[eps[i].id] = i;
+    }
+    sql += ") ORDER BY endpoint_id, event_code";
+    Rows rows = db.query(sql, params);
+    for (const auto& r : rows.rows) {
+        auto it = index.find(std::stoull(cell(r, 0)));
+        if (it != index.end()) eps[it->second].event_types.push_back(cell(r, 1));
+    }
+}
+
+std::optional<EndpointRow> find_by(wh::Db& db, const std::string& where, const Params& params,
+                                   bool for_update) {
+    Rows rows = db.query(std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints e WHERE " +
+                             where + (for_update ? " FOR UPDATE" : ""),
+                         params);
+    if (rows.empty()) return std::nullopt;
+    std::vector<EndpointRow> v{row_to_endpoint(rows, 0)};
+    load_subscriptions(db, v);
+    return v[0];
+}
+
+void insert_subscriptions(wh::Db& db, uint64_t id, const std::vector<std::string>& codes) {
+    if (codes.empty()) return;
+    std::string sql = "INSERT INTO webhook_endpoint_subscriptions (endpoint_id, event_code) VALUES ";
+    Params params;
+    for (size_t i = 0; i < codes.size(); ++i) {
+        sql += i ? ",(?,?)" : "(?,?)";
+        params.emplace_back(static_cast<unsigned long long>(id));
+        params.emplace_back(codes[i]);
+    }
+    db.exec(sql, params);
+}
+
+// Locks a visible endpoint inside the current transaction.
+std::optional<EndpointRow> lock_visible(wh::Db& db, const Principal& who, const std::string& public_id) {
+    auto ep = find_by(db, "e.public_id = ? AND e.deleted_at IS NULL", {public_id}, true);
+    if (!ep || !who.may_manage(ep->scope_kind, ep->scope_id)) return std::nullopt;
+    return ep;
+}
+
+}  // namespace
+
+std::vector<EventTypeRow> load_event_types(wh::Db& db) {
+    Rows rows = db.query(
+        "SELECT code, module, data_type, description FROM webhook_event_types ORDER BY module, code");
+    std::vector<EventTypeRow> out;
+    for (const auto& r : rows.rows) out.push_back({cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3)});
+    return out;
+}
+
+Catalogue load_catalogue(wh::Db& db) {
+    Catalogue c;
+    for (const auto& r : db.query("SELECT code FROM webhook_event_types").rows) c.insert(cell(r, 0));
+    return c;
+}
+
+Principal load_principal(wh::Db& db, const std::string& username) {
+    Rows rows = db.query("SELECT kind, scope_id FROM webhook_principals WHERE username = ?", {username});
+    std::vector<std::pair<std::string, std::string>> v;
+    for (const auto& r : rows.rows) v.emplace_back(cell(r, 0), cell(r, 1));
+    return principal_from_rows(v);
+}
+
+std::optional<EndpointRow> find_endpoint(wh::Db& db, const std::string& public_id, bool for_update) {
+    return find_by(db, "e.public_id = ? AND e.deleted_at IS NULL", {public_id}, for_update);
+}
+
+EndpointRow create_endpoint(wh::Db& db, const EndpointInput& in, const std::string& password_enc,
+                            const std::string& secret_enc, const std::string& created_by) {
+    return wh::with_transaction(db, [&](wh::Db& db) {
+        Rows ins = db.query(
+            "INSERT INTO webhook_endpoints (url, scope_kind, scope_id, username, password_enc, "
+            "secret_enc, ack_mode, enabled, description, created_by) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            {in.url, in.scope_kind, in.scope_id, in.username,
+             in.password ? Param(password_enc) : Param(), secret_enc, in.ack_mode, in.enabled,
+             in.description, created_by.empty() ? Param() : Param(created_by)});
+        if (ins.empty()) throw std::runtime_error("INSERT ... RETURNING gave no row");
+        uint64_t id = std::stoull(cell(ins[0], 0));
+        insert_subscriptions(db, id, in.event_types);
+        auto row = find_by(db, "e.id = ?", {static_cast<unsigned long long>(id)}, false);
+        if (!row) throw std::runtime_error("the new endpoint vanished");
+        return *row;
+    });
+}
+
+std::optional<ListResult> list_endpoints(wh::Db& db, const Principal& who, const ListQuery& q) {
+    std::string where = "e.deleted_at IS NULL";
+    Params params;
+    if (!who.admin) {
+        std::string vis;
+        auto add_scope = [&](const char* kind, const std::set<std::string>& ids) {
+            if (ids.empty()) return;
+            if (!vis.empty()) vis += " OR ";
+            vis += std::string("(e.scope_kind = '") + kind + "' AND e.scope_id IN (";
+            bool first = true;
+            for (const auto& id : ids) {
+                vis += first ? "?" : ",?";
+                first = false;
+                params.emplace_back(id);
+            }
+            vis += "))";
+        };
+        add_scope("reseller", who.resellers);
+        add_scope("portfolio", who.portfolios);
+        if (vis.empty()) vis = "0";
+        where += " AND (" + vis + ")";
+    }
+    if (q.reseller_id) {
+        where += " AND e.scope_kind = 'reseller' AND e.scope_id = ?";
+        params.emplace_back(*q.reseller_id);
+    }
+    if (q.portfolio_id) {
+        where += " AND e.scope_kind = 'portfolio' AND e.scope_id = ?";
+        params.emplace_back(*q.portfolio_id);
+    }
+    if (q.after) {
+        // The cursor may name an endpoint deleted since; it must be the caller's, though.
+        Rows c = db.query("SELECT id, scope_kind, scope_id FROM webhook_endpoints WHERE public_id = ?",
+                          {*q.after});
+        if (c.empty() || !who.may_manage(cell(c[0], 1), cell(c[0], 2))) return std::nullopt;
+        where += " AND e.id > ?";
+        params.emplace_back(static_cast<unsigned long long>(std::stoull(cell(c[0], 0))));
+    }
+    params.emplace_back(q.limit + 1);
+    Rows rows = db.query(std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints e WHERE " +
+                             where + " ORDER BY e.id LIMIT ?",
+                         params);
+    ListResult out;
+    for (size_t i = 0; i < rows.size() && i < q.limit; ++i) out.rows.push_back(row_to_endpoint(rows, i));
+    if (rows.size() > q.limit && !out.rows.empty()) out.next = out.rows.back().public_id;
+    load_subscriptions(db, out.rows);
+    return out;
+}
+
+std::optional<EndpointRow> patch_endpoint(wh::Db& db, const Principal& who,
+                                          const std::string& public_id, const EndpointPatch& p,
+                                          const std::string& password_enc) {
+    return wh::with_transaction(db, [&](wh::Db& db) -> std::optional<EndpointRow> {
+        auto ep = lock_visible(db, who, public_id);
+        if (!ep) return std::nullopt;
+        std::string set = "updated_at = NOW(3)";
+        Params params;
+        if (p.url) {
+            set += ", url = ?";
+            params.emplace_back(*p.url);
+        }
+        if (p.set_credentials) {
+            set += ", username = ?, password_enc = ?";
+            params.emplace_back(p.username);
+            params.emplace_back(p.username ? Param(password_enc) : Param());
+        }
+        if (p.set_description) {
+            set += ", description = ?";
+            params.emplace_back(p.description);
+        }
+        if (p.ack_mode) {
+            set += ", ack_mode = ?";
+            params.emplace_back(*p.ack_mode);
+        }
+        if (p.enabled) {
+            set += ", enabled = ?";
+            params.emplace_back(*p.enabled);
+            // Re-enabling clears why it was disabled (e.g. a 410 from the receiver).
+            if (*p.enabled) set += ", disabled_reason = NULL";
+        }
+        params.emplace_back(static_cast<unsigned long long>(ep->id));
+        db.exec("UPDATE webhook_endpoints SET " + set + " WHERE id = ?", params);
+        if (p.event_types) {
+            db.exec("DELETE FROM webhook_endpoint_subscriptions WHERE endpoint_id = ?",
+                    {static_cast<unsigned long long>(ep->id)});
+            insert_subscriptions(db, ep->id, *p.event_types);
+        }
+        return find_by(db, "e.id = ?", {static_cast<unsigned long long>(ep->id)}, false);
+    });
+}
+
+bool delete_endpoint(wh::Db& db, const Principal& who, const std::string& public_id) {
+    return wh::with_transaction(db, [&](wh::Db& db) {
+        auto ep = lock_visible(db, who, public_id);
+        if (!ep) return false;
+        unsigned long long id = ep->id;
+        db.exec("UPDATE webhook_endpoints SET deleted_at = NOW(3), updated_at = NOW(3) WHERE id = ?", {id});
+        db.exec("UPDATE webhook_deliveries SET status = 'cancelled' WHERE endpoint_id = ? AND status = 'pending'",
+                {id});
+        return true;
+    });
+}
+
+std::optional<EndpointRow> rotate_secret(wh::Db& db, const Principal& who,
+                                         const std::string& public_id,
+                                         const std::string& secret_enc) {
+    return wh::with_transaction(db, [&](wh::Db& db) -> std::optional<EndpointRow> {
+        auto ep = lock_visible(db, who, public_id);
+        if (!ep) return std::nullopt;
+        unsigned long long id = ep->id;
+        db.exec("UPDATE webhook_endpoints SET prev_secret_enc = secret_enc, "
+                "prev_secret_expires_at = NOW(3) + INTERVAL 24 HOUR, secret_enc = ?, "
+                "updated_at = NOW(3) WHERE id = ?",
+                {secret_enc, id});
+        return find_by(db, "e.id = ?", {id}, false);
+    });
+}
+
+namespace {
+
+const char* kDeliveryCols =
+    "SELECT d.id, d.notification_id, ep.public_id, ep.scope_kind, ep.scope_id, ev.public_id, "
+    "ev.event_code, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_http_status, "
+    "d.last_error, d.delivered_at, d.created_at, d.updated_at "
+    "FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
+    "JOIN webhook_events ev ON ev.id = d.event_id WHERE ep.deleted_at IS NULL AND ";
+
+DeliveryRow row_to_delivery(const Rows::Row& r) {
+    DeliveryRow d;
+    d.id = std::stoull(cell(r, 0));
+    d.notification_id = cell(r, 1);
+    d.endpoint_public_id = cell(r, 2);
+    d.scope_kind = cell(r, 3);
+    d.scope_id = cell(r, 4);
+    d.event_public_id = cell(r, 5);
+    d.event_code = cell(r, 6);
+    d.status = cell(r, 7);
+    d.attempts = unsigned(std::stoul(cell(r, 8)));
+    d.next_attempt_at = r[9];
+    d.last_attempt_at = r[10];
+    d.last_http_status = r[11];
+    d.last_error = r[12];
+    d.delivered_at = r[13];
+    d.created_at = cell(r, 14);
+    d.updated_at = cell(r, 15);
+    return d;
+}
+
+}  // namespace
+
+std::optional<DeliveryRow> find_delivery(wh::Db& db, const std::string& notification_id) {
+    Rows rows = db.query(std::string(kDeliveryCols) + "d.notification_id = ?", {notification_id});
+    if (rows.empty()) return std::nullopt;
+    return row_to_delivery(rows[0]);
+}
+
+std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id) {
+    Rows rows = db.query(
+        "SELECT attempt_no, started_at, duration_ms, outcome, http_status, error_class, error_message, "
+        "response_excerpt FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt_no, id",
+        {static_cast<unsigned long long>(delivery_id)});
+    std::vector<AttemptRow> out;
+    for (const auto& r : rows.rows) {
+        AttemptRow a;
+        a.attempt_no = unsigned(std::stoul(cell(r, 0)));
+        a.started_at = cell(r, 1);
+        a.duration_ms = std::stoll(cell(r, 2));
+        a.outcome = cell(r, 3);
+        a.http_status = r[4];
+        a.error_class = r[5];
+        a.error_message = r[6];
+        a.response_excerpt = r[7];
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+std::optional<DeliveryPage> list_deliveries(wh::Db& db, uint64_t endpoint_id, const DeliveryListQuery& q) {
+    std::string where = "d.endpoint_id = ?";
+    Params params{static_cast<unsigned long long>(endpoint_id)};
+    if (q.status) {
+        where += " AND d.status = ?";
+        params.emplace_back(*q.status);
+    }
+    if (q.after) {
+        Rows c = db.query("SELECT id FROM webhook_deliveries WHERE notification_id = ? AND endpoint_id = ?",
+                          {*q.after, static_cast<unsigned long long>(endpoint_id)});
+        if (c.empty()) return std::nullopt;
+        where += " AND d.id < ?";
+        params.emplace_back(static_cast<unsigned long long>(std::stoull(cell(c[0], 0))));
+    }
+    params.emplace_back(q.limit + 1);
+    Rows rows = db.query(std::string(kDeliveryCols) + where + " ORDER BY d.id DESC LIMIT ?", params);
+    DeliveryPage page;
+    for (size_t i = 0; i < rows.size() && i < q.limit; ++i) page.rows.push_back(row_to_delivery(rows[i]));
+    if (rows.size() > q.limit && !page.rows.empty()) page.next = page.rows.back().notification_id;
+    return page;
+}
+
+bool redeliver(wh::Db& db, uint64_t delivery_id, std::string& status) {
+    unsigned long long id = delivery_id;
+    // One statement: atomic against the worker's claim (CLIENT_FOUND_ROWS: matched rows count).
+    uint64_t n = db.exec("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = NOW(3) "
+                         "WHERE id = ? AND status IN ('pending', 'failed', 'delivered')",
+                         {id});
+    Rows r = db.query("SELECT status FROM webhook_deliveries WHERE id = ?", {id});
+    status = r.empty() ? std::string() : cell(r[0], 0);
+    return n > 0;
+}
+
+uint64_t recover_failed(wh::Db& db, uint64_t endpoint_id, const std::string& since_db) {
+    return db.exec("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = NOW(3) "
+                   "WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?",
+                   {static_cast<unsigned long long>(endpoint_id), since_db});
+}
+
+namespace {
+
+// locking = a locking read, which sees the latest committed row whatever the isolation level
+// (needed after a duplicate-key error: a plain read may use an older snapshot).
+std::optional<std::string> find_idempotent(wh::Db& db, const std::string& reseller, const std::string& key,
+                                           bool locking = false) {
+    Rows r = db.query(std::string("SELECT public_id FROM webhook_events WHERE reseller_id = ? AND "
+                                  "idempotency_key = ?") + (locking ? " LOCK IN SHARE MODE" : ""),
+                      {reseller, key});
+    if (r.empty()) return std::nullopt;
+    return cell(r[0], 0);
+}
+
+void add_event_values(std::string& sql, Params& params, const EventInput& e) {
+    sql += "(?,?,?,?,";
+    params.emplace_back(e.event_code);
+    params.emplace_back(e.reseller_id);
+    params.emplace_back(e.portfolio_id);
+    params.emplace_back(e.merchant_id);
+    if (e.event_date) {
+        sql += "?,";
+        params.emplace_back(*e.event_date);
+    } else {
+        sql += "DEFAULT,";  // the column's default: now, in epoch ms
+    }
+    sql += "?,?)";
+    params.emplace_back(e.data_json);
+    params.emplace_back(e.idempotency_key);
+}
+
+const char* kEventInsert =
+    "INSERT INTO webhook_events (event_code, reseller_id, portfolio_id, merchant_id, event_date, "
+    "data, idempotency_key) VALUES ";
+
+}  // namespace
+
+std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>& events) {
+    return wh::with_transaction(db, [&](wh::Db& db) {
+        std::vector<EventResult> out(events.size());
+        std::map<std::pair<std::string, std::string>, std::string> batch_keys;
+        // Events without a key go in multi-row INSERTs of up to 100 rows.
+        std::vector<size_t> pending;
+        auto flush = [&]() {
+            if (pending.empty()) return;
+            std::string sql = kEventInsert;
+            Params params;
+            for (size_t k = 0; k < pending.size(); ++k) {
+                if (k) sql += ",";
+                add_event_values(sql, params, events[pending[k]]);
+            }
+            sql += " RETURNING id, public_id";
+            Rows rows = db.query(sql, params);
+            if (rows.size() != pending.size()) throw std::runtime_error("INSERT ... RETURNING row count mismatch");
+            // Auto-increment ids grow in VALUES order within one statement.
+            std::vector<std::pair<unsigned long long, std::string>> ids;
+            for (const auto& r : rows.rows) ids.emplace_back(std::stoull(cell(r, 0)), cell(r, 1));
+            std::sort(ids.begin(), ids.end());
+            for (size_t k = 0; k < pending.size(); ++k) out[pending[k]].event_id = ids[k].second;
+            pending.clear();
+        };
+        for (size_t i = 0; i < events.size(); ++i) {
+            const EventInput& e = events[i];
+            if (!e.idempotency_key) {
+                pending.push_back(i);
+                if (pending.size() >= 100) flush();
+                continue;
+            }
+            flush();  // keep the batch's order in the table
+            auto bk = std::make_pair(e.reseller_id, *e.idempotency_key);
+            auto seen = batch_keys.find(bk);
+            if (seen != batch_keys.end()) {
+                out[i] = {seen->second, true};
+                continue;
+            }
+            if (auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key)) {
+                out[i] = {*first, true};
+                batch_keys[bk] = *first;
+                continue;
+            }
+            std::string sql = kEventInsert;
+            Params params;
+            add_event_values(sql, params, e);
+            sql += " RETURNING public_id";
+            try {
+                Rows rows = db.query(sql, params);
+                if (rows.empty()) throw std::runtime_error("INSERT ... RETURNING gave no row");
+                out[i] = {cell(rows[0], 0), false};
+            } catch (const DbError& err) {
+                // Another request inserted the same key since our SELECT and committed.
+                if (!err.duplicate_key()) throw;
+                auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key, true);
+                if (!first) throw;
+                wh::log_debug("duplicate idempotency key raced with a concurrent request; "
+                              "answering with the first event " + *first);
+                out[i] = {*first, true};
+            }
+            batch_keys[bk] = out[i].event_id;
+        }
+        flush();
+        return out;
+    });
+}
+
+}  // namespace wh::api

@@ -1,0 +1,81 @@
+// SQL for the API, all through wh::Db (common/db.hpp). Throws wh::DbError.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db.hpp"
+#include "principal.hpp"
+#include "render.hpp"
+#include "validate.hpp"
+
+namespace wh::api {
+
+struct EventTypeRow {
+    std::string code, module, data_type, description;
+};
+
+std::vector<EventTypeRow> load_event_types(wh::Db& db);
+Catalogue load_catalogue(wh::Db& db);
+Principal load_principal(wh::Db& db, const std::string& username);
+
+// A live (not deleted) endpoint by public id, or nullopt. for_update locks the row (inside
+// a transaction).
+std::optional<EndpointRow> find_endpoint(wh::Db& db, const std::string& public_id,
+                                         bool for_update = false);
+
+// Inserts endpoint + subscriptions in one transaction; returns the stored row.
+EndpointRow create_endpoint(wh::Db& db, const EndpointInput& in, const std::string& password_enc,
+                            const std::string& secret_enc, const std::string& created_by);
+
+struct ListResult {
+    std::vector<EndpointRow> rows;
+    std::optional<std::string> next;
+};
+// nullopt when the cursor is not an endpoint the principal can see.
+std::optional<ListResult> list_endpoints(wh::Db& db, const Principal& who, const ListQuery& q);
+
+// Applies a validated patch to a visible endpoint; nullopt when it is gone or not the
+// principal's. password_enc is the sealed new password when the patch sets credentials.
+std::optional<EndpointRow> patch_endpoint(wh::Db& db, const Principal& who,
+                                          const std::string& public_id, const EndpointPatch& p,
+                                          const std::string& password_enc);
+
+// Soft delete + cancel pending deliveries; false when not found/visible.
+bool delete_endpoint(wh::Db& db, const Principal& who, const std::string& public_id);
+
+// New sealed secret; the old one stays valid for 24 h. nullopt when not found/visible.
+std::optional<EndpointRow> rotate_secret(wh::Db& db, const Principal& who,
+                                         const std::string& public_id,
+                                         const std::string& secret_enc);
+
+// ---- deliveries ----
+
+// A delivery of a live (not deleted) endpoint by notification id, or nullopt.
+std::optional<DeliveryRow> find_delivery(wh::Db& db, const std::string& notification_id);
+std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id);
+
+struct DeliveryPage {
+    std::vector<DeliveryRow> rows;  // newest first
+    std::optional<std::string> next;
+};
+// nullopt when the cursor is not a delivery of this endpoint.
+std::optional<DeliveryPage> list_deliveries(wh::Db& db, uint64_t endpoint_id, const DeliveryListQuery& q);
+
+// Makes a pending/failed/delivered delivery due now (the worker sends it again). Returns
+// false when it is in flight or cancelled (status tells which).
+bool redeliver(wh::Db& db, uint64_t delivery_id, std::string& status);
+
+// Makes every failed delivery of the endpoint created since `since_db` (UTC) due now.
+uint64_t recover_failed(wh::Db& db, uint64_t endpoint_id, const std::string& since_db);
+
+struct EventResult {
+    std::string event_id;
+    bool duplicate = false;
+};
+// Inserts all events in one transaction (all or nothing); duplicates by
+// (resellerId, idempotencyKey) return the first event's id and store nothing.
+std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>& events);
+
+}  // namespace wh::api

@@ -1,0 +1,29 @@
+// Small pure helpers shared by the core.
+#pragma once
+
+#include <jansson.h>
+
+#include <map>
+#include <string>
+
+namespace wh::api {
+
+// True when s is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool valid_utf8(const std::string& s);
+// Number of code points in a valid UTF-8 string.
+size_t utf8_length(const std::string& s);
+// A JSON string for any bytes: invalid UTF-8 sequences become U+FFFD. Never null.
+json_t* json_text(const std::string& s);
+
+// Decodes %XX and '+' of one query component.
+std::string url_decode(const std::string& s);
+// "a=1&b=2" -> {a:1, b:2}; later keys win; empty keys skipped.
+std::map<std::string, std::string> parse_query(const std::string& qs);
+
+// "2026-11-26 03:38:06.123" (DB, UTC) -> "2026-11-26T03:38:06.123Z" (RFC 3339).
+std::string rfc3339_from_db(const std::string& db_time);
+
+// Lower-cases ASCII.
+std::string ascii_lower(std::string s);
+
+}  // namespace wh::api

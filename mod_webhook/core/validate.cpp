@@ -1,0 +1,543 @@
+#include "validate.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "target.hpp"
+#include "util.hpp"
+
+namespace wh::api {
+
+namespace {
+
+std::string str_of(const json_t* v) {
+    return std::string(json_string_value(v), json_string_length(v));
+}
+
+void add(FieldErrors& errs, const std::string& field, const std::string& message) {
+    errs.push_back({field, message});
+}
+
+void check_unknown(const json_t* obj, const std::set<std::string>& known, const std::string& prefix,
+                   FieldErrors& errs) {
+    const char* key;
+    json_t* value;
+    json_object_foreach(const_cast<json_t*>(obj), key, value) {
+        (void)value;
+        if (!known.count(key)) add(errs, prefix + key, "unknown field");
+    }
+}
+
+bool check_url(const json_t* v, const ApiConfig& cfg, FieldErrors& errs, std::string& out) {
+    if (!json_is_string(v)) {
+        add(errs, "url", "must be a string");
+        return false;
+    }
+    std::string s = str_of(v);
+    wh::Url u;
+    std::string e = wh::parse_url(s, u);
+    if (e.empty()) e = cfg.check_target ? cfg.check_target(u, cfg.policy)
+                                        : wh::check_target(u, cfg.policy);
+    if (!e.empty()) {
+        add(errs, "url", e);
+        return false;
+    }
+    out = s;
+    return true;
+}
+
+bool check_event_types(const json_t* v, const Catalogue& cat, FieldErrors& errs,
+                       std::vector<std::string>& out) {
+    if (!json_is_array(v)) {
+        add(errs, "eventTypes", "must be an array of event type codes");
+        return false;
+    }
+    if (json_array_size(v) == 0) {
+        add(errs, "eventTypes", "must name at least one event type");
+        return false;
+    }
+    bool ok = true;
+    std::set<std::string> seen;
+    size_t i;
+    json_t* item;
+    json_array_foreach(const_cast<json_t*>(v), i, item) {
+        std::string field = "eventTypes[" + std::to_string(i) + "]";
+        if (!json_is_string(item)) {
+            add(errs, field, "must be a string");
+            ok = false;
+            continue;
+        }
+        std::string code = str_of(item);
+        if (!cat.count(code)) {
+            add(errs, field, "unknown event type '" + code + "' (see GET /event-types)");
+            ok = false;
+        } else if (!seen.insert(code).second) {
+            add(errs, field, "duplicate event type '" + code + "'");
+            ok = false;
+        } else {
+            out.push_back(code);
+        }
+    }
+    return ok;
+}
+
+bool has_control_chars(const std::string& s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c == 0x7F) return true;
+    return false;
+}
+
+bool check_username(const json_t* v, FieldErrors& errs, std::string& out) {
+    if (!json_is_string(v)) {
+        add(errs, "username", "must be a string");
+        return false;
+    }
+    std::string s = str_of(v);
+    if (s.empty() || utf8_length(s) > kMaxUsername) {
+        add(errs, "username", "must be 1-" + std::to_string(kMaxUsername) + " characters");
+        return false;
+    }
+    if (s.find(':') != std::string::npos || has_control_chars(s)) {
+        add(errs, "username", "must not contain ':' or control characters (HTTP Basic)");
+        return false;
+    }
+    out = s;
+    return true;
+}
+
+bool check_password(const json_t* v, FieldErrors& errs, std::string& out) {
+    if (!json_is_string(v)) {
+        add(errs, "password", "must be a string");
+        return false;
+    }
+    std::string s = str_of(v);
+    if (s.empty() || s.size() > kMaxPassword) {
+        add(errs, "password", "must be 1-" + std::to_string(kMaxPassword) + " bytes");
+        return false;
+    }
+    out = s;
+    return true;
+}
+
+bool check_description(const json_t* v, FieldErrors& errs, std::optional<std::string>& out) {
+    if (json_is_null(v)) {
+        out.reset();
+        return true;
+    }
+    if (!json_is_string(v)) {
+        add(errs, "description", "must be a string or null");
+        return false;
+    }
+    std::string s = str_of(v);
+    if (utf8_length(s) > kMaxDescription) {
+        add(errs, "description", "must be at most " + std::to_string(kMaxDescription) + " characters");
+        return false;
+    }
+    out = s;
+    return true;
+}
+
+bool check_ack_mode(const json_t* v, FieldErrors& errs, std::string& out) {
+    if (json_is_string(v)) {
+        std::string s = str_of(v);
+        if (s == "notification-id" || s == "status") {
+            out = s;
+            return true;
+        }
+    }
+    add(errs, "ackMode", "must be \"notification-id\" or \"status\"");
+    return false;
+}
+
+bool check_enabled(const json_t* v, FieldErrors& errs, bool& out) {
+    if (!json_is_boolean(v)) {
+        add(errs, "enabled", "must be true or false");
+        return false;
+    }
+    out = json_is_true(v);
+    return true;
+}
+
+// A scope/merchant id member; absent or null -> nullopt.
+std::optional<std::string> check_id(const json_t* v, const std::string& field, FieldErrors& errs,
+                                    bool& bad) {
+    bad = false;
+    if (!v || json_is_null(v)) return std::nullopt;
+    if (!json_is_string(v) || !wh::valid_scope_id(str_of(v))) {
+        add(errs, field, "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+        bad = true;
+        return std::nullopt;
+    }
+    return str_of(v);
+}
+
+const std::set<std::string> kEndpointFields = {"url",      "resellerId",  "portfolioId",
+                                               "eventTypes", "username",  "password",
+                                               "description", "ackMode",  "enabled"};
+
+}  // namespace
+
+bool is_json_content_type(const std::string& content_type) {
+    std::string ct = content_type.substr(0, content_type.find(';'));
+    size_t b = ct.find_first_not_of(" \t");
+    size_t e = ct.find_last_not_of(" \t");
+    if (b == std::string::npos) return false;
+    return ascii_lower(ct.substr(b, e - b + 1)) == "application/json";
+}
+
+JsonPtr parse_json_body(const std::string& body, std::string& error) {
+    if (body.empty()) {
+        error = "the request body is empty; send a JSON document";
+        return nullptr;
+    }
+    // Jansson rejects invalid UTF-8 and duplicate keys; we say so in the detail.
+    std::string err;
+    JsonPtr j = wh::json_parse(body, &err);
+    if (!j) error = "malformed JSON: " + err;
+    return j;
+}
+
+FieldErrors validate_endpoint_create(const json_t* body, const Catalogue& catalogue,
+                                     const ApiConfig& config, EndpointInput& out) {
+    FieldErrors errs;
+    if (!json_is_object(body)) {
+        add(errs, "", "the request body must be a JSON object");
+        return errs;
+    }
+    check_unknown(body, kEndpointFields, "", errs);
+
+    const json_t* url = json_object_get(body, "url");
+    if (!url) add(errs, "url", "is required");
+    else check_url(url, config, errs, out.url);
+
+    bool bad_r, bad_p;
+    auto reseller = check_id(json_object_get(body, "resellerId"), "resellerId", errs, bad_r);
+    auto portfolio = check_id(json_object_get(body, "portfolioId"), "portfolioId", errs, bad_p);
+    if (!bad_r && !bad_p) {
+        if (reseller && portfolio) {
+            add(errs, "resellerId", "give exactly one of resellerId and portfolioId, not both");
+            add(errs, "portfolioId", "give exactly one of resellerId and portfolioId, not both");
+        } else if (!reseller && !portfolio) {
+            add(errs, "resellerId", "exactly one of resellerId and portfolioId is required");
+            add(errs, "portfolioId", "exactly one of resellerId and portfolioId is required");
+        } else if (reseller) {
+            out.scope_kind = "reseller";
+            out.scope_id = *reseller;
+        } else {
+            out.scope_kind = "portfolio";
+            out.scope_id = *portfolio;
+        }
+    }
+
+    const json_t* types = json_object_get(body, "eventTypes");
+    if (!types) add(errs, "eventTypes", "is required");
+    else check_event_types(types, catalogue, errs, out.event_types);
+
+    const json_t* user = json_object_get(body, "username");
+    const json_t* pass = json_object_get(body, "password");
+    if (user && json_is_null(user)) user = nullptr;
+    if (pass && json_is_null(pass)) pass = nullptr;
+    std::string u, p;
+    bool user_ok = user && check_username(user, errs, u);
+    bool pass_ok = pass && check_password(pass, errs, p);
+    if (user && !pass) add(errs, "password", "is required when username is given");
+    if (pass && !user) add(errs, "username", "is required when password is given");
+    if (user_ok && pass_ok) {
+        out.username = u;
+        out.password = p;
+    }
+
+    if (const json_t* d = json_object_get(body, "description")) check_description(d, errs, out.description);
+    if (const json_t* a = json_object_get(body, "ackMode")) check_ack_mode(a, errs, out.ack_mode);
+    if (const json_t* e = json_object_get(body, "enabled")) check_enabled(e, errs, out.enabled);
+    return errs;
+}
+
+FieldErrors validate_endpoint_patch(const json_t* body, const Catalogue& catalogue,
+                                    const ApiConfig& config, EndpointPatch& out) {
+    FieldErrors errs;
+    if (!json_is_object(body)) {
+        add(errs, "", "the request body must be a JSON object");
+        return errs;
+    }
+    check_unknown(body, kEndpointFields, "", errs);  // scope fields get their own message
+    for (const char* k : {"resellerId", "portfolioId"})
+        if (json_object_get(body, k))
+            add(errs, k, "cannot be changed; register a new endpoint for another scope");
+
+    if (const json_t* url = json_object_get(body, "url")) {
+        std::string s;
+        if (check_url(url, config, errs, s)) out.url = s;
+    }
+    if (const json_t* types = json_object_get(body, "eventTypes")) {
+        std::vector<std::string> v;
+        if (check_event_types(types, catalogue, errs, v)) out.event_types = v;
+    }
+    const json_t* user = json_object_get(body, "username");
+    const json_t* pass = json_object_get(body, "password");
+    if (user || pass) {
+        if (!user) {
+            add(errs, "username", "send username and password together (both null to remove them)");
+        } else if (!pass) {
+            add(errs, "password", "send username and password together (both null to remove them)");
+        } else if (json_is_null(user) && json_is_null(pass)) {
+            out.set_credentials = true;  // remove
+        } else if (json_is_null(user) || json_is_null(pass)) {
+            add(errs, json_is_null(user) ? "username" : "password",
+                "both username and password must be null to remove the credentials");
+        } else {
+            std::string u, p;
+            bool ok = check_username(user, errs, u);
+            ok = check_password(pass, errs, p) && ok;
+            if (ok) {
+                out.set_credentials = true;
+                out.username = u;
+                out.password = p;
+            }
+        }
+    }
+    if (const json_t* d = json_object_get(body, "description")) {
+        if (check_description(d, errs, out.description)) out.set_description = true;
+    }
+    if (const json_t* a = json_object_get(body, "ackMode")) {
+        std::string s;
+        if (check_ack_mode(a, errs, s)) out.ack_mode = s;
+    }
+    if (const json_t* e = json_object_get(body, "enabled")) {
+        bool b;
+        if (check_enabled(e, errs, b)) out.enabled = b;
+    }
+    return errs;
+}
+
+FieldErrors validate_list_query(const std::map<std::string, std::string>& query, ListQuery& out) {
+    FieldErrors errs;
+    auto it = query.find("resellerId");
+    if (it != query.end()) {
+        if (wh::valid_scope_id(it->second)) out.reseller_id = it->second;
+        else add(errs, "resellerId", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+    }
+    it = query.find("portfolioId");
+    if (it != query.end()) {
+        if (wh::valid_scope_id(it->second)) out.portfolio_id = it->second;
+        else add(errs, "portfolioId", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+    }
+    if (out.reseller_id && out.portfolio_id)
+        add(errs, "portfolioId", "filter by resellerId or by portfolioId, not both");
+    it = query.find("limit");
+    if (it != query.end()) {
+        const std::string& s = it->second;
+        bool digits = !s.empty() && s.size() <= 4 &&
+                      s.find_first_not_of("0123456789") == std::string::npos;
+        unsigned v = digits ? unsigned(std::stoul(s)) : 0;
+        if (!digits || v < 1 || v > kMaxListLimit)
+            add(errs, "limit", "must be an integer from 1 to " + std::to_string(kMaxListLimit));
+        else out.limit = v;
+    }
+    it = query.find("after");
+    if (it != query.end()) {
+        if (!it->second.empty() && it->second.size() <= 32 && wh::valid_scope_id(it->second))
+            out.after = it->second;
+        else add(errs, "after", "must be the id of an endpoint (the 'next' of the previous page)");
+    }
+    return errs;
+}
+
+FieldErrors validate_delivery_query(const std::map<std::string, std::string>& query,
+                                    DeliveryListQuery& out) {
+    FieldErrors errs;
+    ListQuery lq;
+    std::map<std::string, std::string> paging;
+    for (const char* k : {"limit"})
+        if (query.count(k)) paging[k] = query.at(k);
+    for (const auto& e : validate_list_query(paging, lq)) errs.push_back(e);
+    out.limit = lq.limit;
+    auto it = query.find("status");
+    if (it != query.end()) {
+        static const std::set<std::string> kStatuses = {"pending", "inflight", "delivered", "failed", "cancelled"};
+        if (kStatuses.count(it->second)) out.status = it->second;
+        else add(errs, "status", "must be one of pending, inflight, delivered, failed, cancelled");
+    }
+    it = query.find("after");
+    if (it != query.end()) {
+        if (!it->second.empty() && it->second.size() <= 32 && wh::valid_scope_id(it->second))
+            out.after = it->second;
+        else add(errs, "after", "must be a notificationId (the 'next' of the previous page)");
+    }
+    return errs;
+}
+
+bool rfc3339_to_db(const std::string& t, std::string& out) {
+    // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
+    auto digits = [&](size_t pos, size_t n, int& v) {
+        if (pos + n > t.size()) return false;
+        v = 0;
+        for (size_t i = pos; i < pos + n; ++i) {
+            if (t[i] < '0' || t[i] > '9') return false;
+            v = v * 10 + (t[i] - '0');
+        }
+        return true;
+    };
+    int Y, M, D, h, m, sec;
+    if (t.size() < 20 || !digits(0, 4, Y) || t[4] != '-' || !digits(5, 2, M) || t[7] != '-' ||
+        !digits(8, 2, D) || (t[10] != 'T' && t[10] != 't') || !digits(11, 2, h) || t[13] != ':' ||
+        !digits(14, 2, m) || t[16] != ':' || !digits(17, 2, sec))
+        return false;
+    size_t i = 19;
+    int millis = 0;
+    if (i < t.size() && t[i] == '.') {
+        size_t start = ++i;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+        if (i == start) return false;
+        std::string frac = t.substr(start, std::min<size_t>(3, i - start));
+        while (frac.size() < 3) frac += '0';
+        millis = std::stoi(frac);
+    }
+    int offset_min = 0;
+    if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
+        ++i;
+    } else if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+        int oh, om;
+        if (!digits(i + 1, 2, oh) || i + 3 >= t.size() || t[i + 3] != ':' || !digits(i + 4, 2, om) || oh > 23 || om > 59)
+            return false;
+        offset_min = (oh * 60 + om) * (t[i] == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return false;
+    }
+    if (i != t.size()) return false;
+    static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > kDays[M - 1] || (M == 2 && D == 29 && !leap) || h > 23 ||
+        m > 59 || sec > 60)
+        return false;
+    std::tm tm{};
+    tm.tm_year = Y - 1900;
+    tm.tm_mon = M - 1;
+    tm.tm_mday = D;
+    tm.tm_hour = h;
+    tm.tm_min = m;
+    tm.tm_sec = sec > 59 ? 59 : sec;  // a leap second counts as :59
+    time_t utc = timegm(&tm) - time_t(offset_min) * 60;
+    std::tm u{};
+    if (!gmtime_r(&utc, &u) || u.tm_year + 1900 > 9999) return false;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", u.tm_year + 1900, u.tm_mon + 1,
+                  u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec, millis);
+    out = buf;
+    return true;
+}
+
+FieldErrors validate_recover(const json_t* body, std::string& since) {
+    FieldErrors errs;
+    if (!json_is_object(body)) {
+        add(errs, "", "the request body must be a JSON object");
+        return errs;
+    }
+    check_unknown(body, {"since"}, "", errs);
+    const json_t* v = json_object_get(body, "since");
+    if (!v) add(errs, "since", "is required");
+    else if (!json_is_string(v) || !rfc3339_to_db(str_of(v), since))
+        add(errs, "since", "must be an RFC 3339 date-time such as 2026-11-26T00:00:00Z");
+    return errs;
+}
+
+namespace {
+
+const std::set<std::string> kEventFields = {"eventCode", "resellerId", "portfolioId", "merchantId",
+                                            "eventDate", "data",       "idempotencyKey"};
+
+bool check_idempotency_key(const std::string& key, const std::string& field, FieldErrors& errs) {
+    if (key.empty() || utf8_length(key) > kMaxIdempotencyKey || has_control_chars(key)) {
+        add(errs, field, "must be 1-" + std::to_string(kMaxIdempotencyKey) +
+                             " characters without control characters");
+        return false;
+    }
+    return true;
+}
+
+void validate_event(const json_t* item, const std::string& prefix, const Catalogue& catalogue,
+                    FieldErrors& errs, EventInput& ev) {
+    if (!json_is_object(item)) {
+        add(errs, prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1),
+            "an event must be a JSON object");
+        return;
+    }
+    check_unknown(item, kEventFields, prefix, errs);
+
+    const json_t* code = json_object_get(item, "eventCode");
+    if (!code) add(errs, prefix + "eventCode", "is required");
+    else if (!json_is_string(code)) add(errs, prefix + "eventCode", "must be a string");
+    else if (!catalogue.count(str_of(code)))
+        add(errs, prefix + "eventCode", "unknown event type '" + str_of(code) + "' (see GET /event-types)");
+    else ev.event_code = str_of(code);
+
+    for (const char* k : {"resellerId", "portfolioId"}) {
+        const json_t* v = json_object_get(item, k);
+        bool bad;
+        auto id = check_id(v, prefix + k, errs, bad);
+        if (!bad && !id) add(errs, prefix + k, "is required");
+        if (id) (std::strcmp(k, "resellerId") == 0 ? ev.reseller_id : ev.portfolio_id) = *id;
+    }
+    bool bad;
+    ev.merchant_id = check_id(json_object_get(item, "merchantId"), prefix + "merchantId", errs, bad);
+
+    const json_t* date = json_object_get(item, "eventDate");
+    if (date && !json_is_null(date)) {
+        if (!json_is_integer(date) || json_integer_value(date) < 0 ||
+            json_integer_value(date) > kMaxEventDate)
+            add(errs, prefix + "eventDate", "must be an integer number of milliseconds since 1970-01-01T00:00:00Z");
+        else ev.event_date = json_integer_value(date);
+    }
+
+    const json_t* data = json_object_get(item, "data");
+    if (!data) add(errs, prefix + "data", "is required");
+    else if (!json_is_object(data)) add(errs, prefix + "data", "must be a JSON object");
+    else ev.data_json = wh::json_dump(data);
+
+    const json_t* key = json_object_get(item, "idempotencyKey");
+    if (key && !json_is_null(key)) {
+        if (!json_is_string(key)) add(errs, prefix + "idempotencyKey", "must be a string");
+        else if (check_idempotency_key(str_of(key), prefix + "idempotencyKey", errs))
+            ev.idempotency_key = str_of(key);
+    }
+}
+
+}  // namespace
+
+FieldErrors validate_events(const json_t* body, const std::string& header_key,
+                            const Catalogue& catalogue, std::vector<EventInput>& out,
+                            bool& is_array) {
+    FieldErrors errs;
+    out.clear();
+    is_array = json_is_array(body);
+    if (is_array) {
+        size_t n = json_array_size(body);
+        if (n == 0) add(errs, "", "the array must contain at least one event");
+        if (n > kMaxBatch)
+            add(errs, "", "at most " + std::to_string(kMaxBatch) + " events per request, got " + std::to_string(n));
+        if (!header_key.empty())
+            add(errs, "Idempotency-Key",
+                "the header is only for a single event; give each event an idempotencyKey instead");
+        if (!errs.empty()) return errs;
+        out.resize(n);
+        for (size_t i = 0; i < n; ++i)
+            validate_event(json_array_get(body, i), "[" + std::to_string(i) + "].", catalogue, errs, out[i]);
+    } else if (json_is_object(body)) {
+        out.resize(1);
+        validate_event(body, "", catalogue, errs, out[0]);
+        if (!header_key.empty() && !out[0].idempotency_key &&
+            check_idempotency_key(header_key, "Idempotency-Key", errs))
+            out[0].idempotency_key = header_key;
+        if (!header_key.empty() && out[0].idempotency_key && *out[0].idempotency_key != header_key)
+            add(errs, "Idempotency-Key", "differs from the body's idempotencyKey; send one of them");
+    } else {
+        add(errs, "", "the request body must be an event object or an array of events");
+    }
+    if (!errs.empty()) out.clear();
+    return errs;
+}
+
+}  // namespace wh::api

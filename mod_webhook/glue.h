@@ -1,0 +1,31 @@
+/* The httpd-facing entry points of mod_webhook, implemented in C++ (glue.cpp) and wired
+ * into the module record by mod_webhook.c. Every one of them catches all exceptions. */
+#ifndef MOD_WEBHOOK_GLUE_H
+#define MOD_WEBHOOK_GLUE_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void* wh_create_server_config(apr_pool_t* p, server_rec* s);
+void* wh_merge_server_config(apr_pool_t* p, void* base, void* add);
+void* wh_create_dir_config(apr_pool_t* p, char* dir);
+void* wh_merge_dir_config(apr_pool_t* p, void* base, void* add);
+
+const char* wh_cmd_database(cmd_parms* cmd, void* dconf, const char* arg);
+const char* wh_cmd_secret_key_file(cmd_parms* cmd, void* dconf, const char* arg);
+const char* wh_cmd_allow_private_targets(cmd_parms* cmd, void* dconf, const char* args);
+const char* wh_cmd_max_body_size(cmd_parms* cmd, void* dconf, const char* arg);
+
+int wh_post_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s);
+void wh_child_init(apr_pool_t* pchild, server_rec* s);
+int wh_handler(request_rec* r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

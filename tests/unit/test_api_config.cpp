@@ -1,0 +1,105 @@
+// The module's config records: unset sentinels, merge keeps the child's value only when
+// set, getters apply defaults (mod_auth_openidc's discipline, see apache-module-craft.md).
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <cstring>
+
+#include "module_config.hpp"
+
+using namespace wh::api;
+
+// Adding a field to a record must come with a merge rule and a line in this test.
+static_assert(sizeof(ServerConf) == 3 * sizeof(const char*) + 8 + 32 + sizeof(void*),
+              "ServerConf changed: update merge_server_conf and ApiConfigTest");
+static_assert(sizeof(DirConf) == sizeof(const char*) + sizeof(long long),
+              "DirConf changed: update merge_dir_conf and ApiConfigTest");
+
+class ApiConfigTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(ApiConfigTest);
+    CPPUNIT_TEST(fresh_records_are_unset);
+    CPPUNIT_TEST(server_merge_keeps_child_only_when_set);
+    CPPUNIT_TEST(server_merge_drops_runtime_state);
+    CPPUNIT_TEST(dir_merge_keeps_child_only_when_set);
+    CPPUNIT_TEST(getters_apply_defaults);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void fresh_records_are_unset() {
+        ServerConf s;
+        std::memset(&s, 0x5a, sizeof s);
+        init_server_conf(s);
+        CPPUNIT_ASSERT(!s.db_spec && !s.key_file && !s.allow_private && !s.key_loaded && !s.pool);
+        DirConf d;
+        init_dir_conf(d, "/loc");
+        CPPUNIT_ASSERT_EQUAL(-1LL, d.max_body);
+        CPPUNIT_ASSERT_EQUAL(std::string("/loc"), std::string(d.location));
+    }
+
+    void server_merge_keeps_child_only_when_set() {
+        ServerConf base, add, out;
+        init_server_conf(base);
+        init_server_conf(add);
+        base.db_spec = "main-db";
+        base.key_file = "main-key";
+        base.allow_private = "On";
+        merge_server_conf(base, add, out);  // vhost sets nothing: inherits everything
+        CPPUNIT_ASSERT_EQUAL(std::string("main-db"), std::string(out.db_spec));
+        CPPUNIT_ASSERT_EQUAL(std::string("main-key"), std::string(out.key_file));
+        CPPUNIT_ASSERT_EQUAL(std::string("On"), std::string(out.allow_private));
+        add.db_spec = "vhost-db";
+        add.allow_private = "Off";
+        merge_server_conf(base, add, out);  // vhost overrides two, inherits one
+        CPPUNIT_ASSERT_EQUAL(std::string("vhost-db"), std::string(out.db_spec));
+        CPPUNIT_ASSERT_EQUAL(std::string("main-key"), std::string(out.key_file));
+        CPPUNIT_ASSERT_EQUAL(std::string("Off"), std::string(out.allow_private));
+        init_server_conf(base);
+        add.key_file = "vhost-key";
+        merge_server_conf(base, add, out);  // only the child set them
+        CPPUNIT_ASSERT_EQUAL(std::string("vhost-key"), std::string(out.key_file));
+        CPPUNIT_ASSERT_EQUAL(std::string("vhost-db"), std::string(out.db_spec));
+    }
+
+    void server_merge_drops_runtime_state() {
+        ServerConf base, add, out;
+        init_server_conf(base);
+        init_server_conf(add);
+        base.key_loaded = add.key_loaded = 1;
+        base.pool = add.pool = &base;
+        merge_server_conf(base, add, out);
+        CPPUNIT_ASSERT(!out.key_loaded && !out.pool);
+    }
+
+    void dir_merge_keeps_child_only_when_set() {
+        DirConf base, add, out;
+        init_dir_conf(base, nullptr);
+        init_dir_conf(add, "/webhooks/v1");
+        base.max_body = 500;
+        merge_dir_conf(base, add, out);
+        CPPUNIT_ASSERT_EQUAL(500LL, out.max_body);
+        CPPUNIT_ASSERT_EQUAL(std::string("/webhooks/v1"), std::string(out.location));
+        add.max_body = 100;
+        merge_dir_conf(base, add, out);
+        CPPUNIT_ASSERT_EQUAL(100LL, out.max_body);
+        DirConf nested;
+        init_dir_conf(nested, nullptr);
+        merge_dir_conf(out, nested, out);  // a section without a location keeps the parent's
+        CPPUNIT_ASSERT_EQUAL(std::string("/webhooks/v1"), std::string(out.location));
+        CPPUNIT_ASSERT_EQUAL(100LL, out.max_body);
+    }
+
+    void getters_apply_defaults() {
+        DirConf d;
+        init_dir_conf(d, nullptr);
+        CPPUNIT_ASSERT_EQUAL(1048576LL, max_body_size(&d));
+        CPPUNIT_ASSERT_EQUAL(1048576LL, max_body_size(nullptr));
+        d.max_body = 10;
+        CPPUNIT_ASSERT_EQUAL(10LL, max_body_size(&d));
+        ServerConf s;
+        init_server_conf(s);
+        CPPUNIT_ASSERT_EQUAL(std::string("Off"), std::string(allow_private_targets(&s)));
+        s.allow_private = "127.0.0.0/8";
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.0/8"), std::string(allow_private_targets(&s)));
+    }
+};
+
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(ApiConfigTest, "api_config");

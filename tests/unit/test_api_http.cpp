@@ -1,0 +1,314 @@
+// Routing, 404/405 with Allow, 401, 415, 400, 503 and the problem+json shape, through the
+// core's handle() without a database (none of these paths may touch it, except 503).
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "http.hpp"
+#include "json.hpp"
+#include "principal.hpp"
+#include "problem.hpp"
+#include "render.hpp"
+#include "router.hpp"
+#include "util.hpp"
+
+using namespace wh::api;
+
+namespace {
+
+// A Db that is never connected by these tests (port 1 on loopback refuses at once if it is).
+wh::DbConfig unreachable_db() {
+    wh::DbConfig c;
+    c.host = "127.0.0.1";
+    c.port = 1;
+    c.user = "nobody";
+    c.database = "none";
+    c.connect_timeout = 1;
+    return c;
+}
+
+struct Fixture {
+    wh::Db db{unreachable_db()};
+    ApiConfig cfg;
+    HttpRequest req{db, cfg};
+    Fixture(const std::string& method, const std::string& path) {
+        req.method = method;
+        req.path = path;
+        req.user = "someone";
+        req.base_path = "/webhooks/v1";
+    }
+};
+
+wh::JsonPtr body_json(const HttpResponse& r) {
+    std::string err;
+    wh::JsonPtr j = wh::json_parse(r.body, &err);
+    if (!j) throw std::runtime_error("response body is not JSON: " + r.body);
+    return j;
+}
+
+}  // namespace
+
+class ApiHttpTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(ApiHttpTest);
+    CPPUNIT_TEST(routes_api);
+    CPPUNIT_TEST(routes_events);
+    CPPUNIT_TEST(allow_header);
+    CPPUNIT_TEST(route_below_location);
+    CPPUNIT_TEST(problem_shape);
+    CPPUNIT_TEST(handle_404);
+    CPPUNIT_TEST(handle_405_allow);
+    CPPUNIT_TEST(handle_401_without_user);
+    CPPUNIT_TEST(handle_events_415);
+    CPPUNIT_TEST(handle_events_400);
+    CPPUNIT_TEST(handle_503_when_db_unreachable);
+    CPPUNIT_TEST(principal_scopes);
+    CPPUNIT_TEST(endpoint_rendering);
+    CPPUNIT_TEST(delivery_rendering);
+    CPPUNIT_TEST(util_helpers);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void routes_api() {
+        CPPUNIT_ASSERT(match_route(Handler::api, "/event-types").route == Route::event_types);
+        CPPUNIT_ASSERT(match_route(Handler::api, "/endpoints").route == Route::endpoints);
+        CPPUNIT_ASSERT(match_route(Handler::api, "/endpoints/").route == Route::endpoints);
+        RouteMatch m = match_route(Handler::api, "/endpoints/ep_123");
+        CPPUNIT_ASSERT(m.route == Route::endpoint);
+        CPPUNIT_ASSERT_EQUAL(std::string("ep_123"), m.id);
+        m = match_route(Handler::api, "/endpoints/ep_9/rotate-secret");
+        CPPUNIT_ASSERT(m.route == Route::endpoint_rotate);
+        CPPUNIT_ASSERT_EQUAL(std::string("ep_9"), m.id);
+        m = match_route(Handler::api, "/endpoints/ep_9/deliveries");
+        CPPUNIT_ASSERT(m.route == Route::endpoint_deliveries && m.id == "ep_9");
+        m = match_route(Handler::api, "/endpoints/ep_9/recover");
+        CPPUNIT_ASSERT(m.route == Route::endpoint_recover && m.id == "ep_9");
+        m = match_route(Handler::api, "/deliveries/ntf_1");
+        CPPUNIT_ASSERT(m.route == Route::delivery && m.id == "ntf_1");
+        m = match_route(Handler::api, "/deliveries/ntf_1/redeliver");
+        CPPUNIT_ASSERT(m.route == Route::delivery_redeliver && m.id == "ntf_1");
+        CPPUNIT_ASSERT_EQUAL(std::string("POST"), wh::api::allow_header(m));
+        for (const char* bad : {"", "/", "/events", "/endpoints/a/b", "/deliveries", "/deliveries/x/y", "/endpoints//x", "/endpoints/../event-types",
+                                "/event-types/x", "/EVENT-TYPES"})
+            CPPUNIT_ASSERT_MESSAGE(bad, match_route(Handler::api, bad).route == Route::none);
+    }
+
+    void routes_events() {
+        for (const char* ok : {"", "/", "/events", "/events/"})
+            CPPUNIT_ASSERT_MESSAGE(ok, match_route(Handler::events, ok).route == Route::events);
+        for (const char* bad : {"/event-types", "/endpoints", "/events/x", "/x"})
+            CPPUNIT_ASSERT_MESSAGE(bad, match_route(Handler::events, bad).route == Route::none);
+    }
+
+    void allow_header() {
+        RouteMatch m = match_route(Handler::api, "/endpoints");
+        CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD, POST"), wh::api::allow_header(m));
+        CPPUNIT_ASSERT(method_allowed(m, "HEAD"));
+        CPPUNIT_ASSERT(!method_allowed(m, "DELETE"));
+        m = match_route(Handler::api, "/endpoints/ep_1");
+        CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD, PATCH, DELETE"), wh::api::allow_header(m));
+        CPPUNIT_ASSERT(!method_allowed(m, "POST"));
+        CPPUNIT_ASSERT_EQUAL(std::string("POST"), wh::api::allow_header(match_route(Handler::events, "")));
+    }
+
+    void route_below_location() {
+        std::string route, base;
+        resolve_route(Handler::api, "/webhooks/v1/endpoints/ep_1", {"/webhooks/v1"}, route, base);
+        CPPUNIT_ASSERT_EQUAL(std::string("/endpoints/ep_1"), route);
+        CPPUNIT_ASSERT_EQUAL(std::string("/webhooks/v1"), base);
+        resolve_route(Handler::api, "/webhooks/v1/event-types", {"/webhooks/v1/"}, route, base);
+        CPPUNIT_ASSERT_EQUAL(std::string("/event-types"), route);
+        CPPUNIT_ASSERT_EQUAL(std::string("/webhooks/v1"), base);
+        // a nested section without SetHandler: the candidate that yields a real route wins
+        resolve_route(Handler::api, "/w/endpoints", {"/w/endpoints", "/w"}, route, base);
+        CPPUNIT_ASSERT_EQUAL(std::string("/endpoints"), route);
+        CPPUNIT_ASSERT_EQUAL(std::string("/w"), base);
+        // events at its own location, or at /events below a shared one
+        resolve_route(Handler::events, "/hooks/events", {"/hooks/events"}, route, base);
+        CPPUNIT_ASSERT(match_route(Handler::events, route).route == Route::events);
+        resolve_route(Handler::events, "/hooks/events", {"/hooks"}, route, base);
+        CPPUNIT_ASSERT_EQUAL(std::string("/events"), route);
+        // not a path-segment prefix, regex sections and no candidates: whole URI
+        resolve_route(Handler::api, "/webhooks/v10/endpoints", {"/webhooks/v1", "^/webhooks"}, route, base);
+        CPPUNIT_ASSERT_EQUAL(std::string("/webhooks/v10/endpoints"), route);
+        CPPUNIT_ASSERT_EQUAL(std::string(""), base);
+        resolve_route(Handler::api, "/endpoints", {}, route, base);
+        CPPUNIT_ASSERT_EQUAL(std::string("/endpoints"), route);
+    }
+
+    void problem_shape() {
+        HttpResponse r = problem(422, "bad", {{"url", "is required"}, {"[3].eventCode", "unknown"}});
+        CPPUNIT_ASSERT_EQUAL(422, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+        wh::JsonPtr j = body_json(r);
+        CPPUNIT_ASSERT_EQUAL(std::string("about:blank"), wh::json_str(j.get(), "type"));
+        CPPUNIT_ASSERT_EQUAL(std::string("Unprocessable Content"), wh::json_str(j.get(), "title"));
+        CPPUNIT_ASSERT_EQUAL(json_int_t(422), json_integer_value(json_object_get(j.get(), "status")));
+        CPPUNIT_ASSERT_EQUAL(std::string("bad"), wh::json_str(j.get(), "detail"));
+        json_t* errs = json_object_get(j.get(), "errors");
+        CPPUNIT_ASSERT_EQUAL(size_t(2), json_array_size(errs));
+        CPPUNIT_ASSERT_EQUAL(std::string("[3].eventCode"), wh::json_str(json_array_get(errs, 1), "field"));
+        CPPUNIT_ASSERT_EQUAL(std::string("unknown"), wh::json_str(json_array_get(errs, 1), "message"));
+        // errors is present (empty) even without field errors
+        wh::JsonPtr k = body_json(problem(404, "x"));
+        CPPUNIT_ASSERT(json_is_array(json_object_get(k.get(), "errors")));
+        CPPUNIT_ASSERT_EQUAL(std::string("Not Found"), wh::json_str(k.get(), "title"));
+        // client text that is not UTF-8 still gives valid JSON
+        HttpResponse bad = problem(400, std::string("bad \xff byte"));
+        CPPUNIT_ASSERT(wh::json_parse(bad.body));
+    }
+
+    void handle_404() {
+        Fixture f("GET", "/nothing");
+        HttpResponse r = handle(Handler::api, f.req);
+        CPPUNIT_ASSERT_EQUAL(404, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+        CPPUNIT_ASSERT(!f.db.connected());
+        Fixture g("POST", "/other");
+        CPPUNIT_ASSERT_EQUAL(404, handle(Handler::events, g.req).status);
+    }
+
+    void handle_405_allow() {
+        Fixture f("PUT", "/endpoints/ep_1");
+        HttpResponse r = handle(Handler::api, f.req);
+        CPPUNIT_ASSERT_EQUAL(405, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD, PATCH, DELETE"), r.header("Allow"));
+        Fixture g("GET", "/events");
+        r = handle(Handler::events, g.req);
+        CPPUNIT_ASSERT_EQUAL(405, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("POST"), r.header("Allow"));
+        Fixture h("DELETE", "/event-types");
+        CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD"), handle(Handler::api, h.req).header("Allow"));
+    }
+
+    void handle_401_without_user() {
+        Fixture f("GET", "/endpoints");
+        f.req.user = "";
+        HttpResponse r = handle(Handler::api, f.req);
+        CPPUNIT_ASSERT_EQUAL(401, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+    }
+
+    void handle_events_415() {
+        for (const char* ct : {"", "text/plain", "application/x-www-form-urlencoded"}) {
+            Fixture f("POST", "/events");
+            f.req.content_type = ct;
+            f.req.body = "{}";
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(ct, 415, handle(Handler::events, f.req).status);
+        }
+    }
+
+    void handle_events_400() {
+        for (const std::string& body : {std::string("{"), std::string(""), std::string("{\"a\":\"\xff\"}"),
+                                        std::string("nul\x00l", 5)}) {
+            Fixture f("POST", "");
+            f.req.content_type = "application/json; charset=utf-8";
+            f.req.body = body;
+            HttpResponse r = handle(Handler::events, f.req);
+            CPPUNIT_ASSERT_EQUAL(400, r.status);
+            CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+        }
+    }
+
+    void handle_503_when_db_unreachable() {
+        Fixture f("POST", "/events");
+        f.req.content_type = "application/json";
+        f.req.body = R"({"eventCode":"billing.subscription-created","resellerId":"R","portfolioId":"P","data":{}})";
+        HttpResponse r = handle(Handler::events, f.req);
+        CPPUNIT_ASSERT_EQUAL(503, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("2"), r.header("Retry-After"));
+        CPPUNIT_ASSERT(r.drop_db);
+        Fixture g("GET", "/event-types");
+        r = handle(Handler::api, g.req);
+        CPPUNIT_ASSERT_EQUAL(503, r.status);
+        CPPUNIT_ASSERT(r.drop_db);
+    }
+
+    void principal_scopes() {
+        Principal none = principal_from_rows({});
+        CPPUNIT_ASSERT(!none.known());
+        Principal r = principal_from_rows({{"reseller", "R1"}, {"portfolio", "P1"}});
+        CPPUNIT_ASSERT(r.known());
+        CPPUNIT_ASSERT(r.may_manage("reseller", "R1"));
+        CPPUNIT_ASSERT(r.may_manage("portfolio", "P1"));
+        CPPUNIT_ASSERT(!r.may_manage("reseller", "P1"));
+        CPPUNIT_ASSERT(!r.may_manage("portfolio", "R1"));
+        CPPUNIT_ASSERT(!r.may_manage("reseller", "R2"));
+        Principal a = principal_from_rows({{"admin", ""}});
+        CPPUNIT_ASSERT(a.may_manage("reseller", "anything") && a.may_manage("portfolio", "x"));
+    }
+
+    void endpoint_rendering() {
+        EndpointRow row;
+        row.public_id = "ep_1";
+        row.url = "https://a.example/";
+        row.scope_kind = "portfolio";
+        row.scope_id = "P1";
+        row.has_password = true;
+        row.username = "u";
+        row.ack_mode = "status";
+        row.created_at = "2026-11-26 03:38:06.123";
+        row.updated_at = "2026-11-26 03:38:07.000";
+        row.event_types = {"a.b", "c.d"};
+        wh::JsonPtr j = endpoint_json(row);
+        CPPUNIT_ASSERT_EQUAL(std::string("ep_1"), wh::json_str(j.get(), "id"));
+        CPPUNIT_ASSERT_EQUAL(std::string("P1"), wh::json_str(j.get(), "portfolioId"));
+        CPPUNIT_ASSERT(!json_object_get(j.get(), "resellerId"));
+        CPPUNIT_ASSERT(json_is_true(json_object_get(j.get(), "hasPassword")));
+        CPPUNIT_ASSERT(!json_object_get(j.get(), "password"));
+        CPPUNIT_ASSERT(!json_object_get(j.get(), "secret"));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(j.get(), "description")));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(j.get(), "disabledReason")));
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:38:06.123Z"), wh::json_str(j.get(), "createdAt"));
+        CPPUNIT_ASSERT_EQUAL(size_t(2), json_array_size(json_object_get(j.get(), "eventTypes")));
+        std::string secret = "whsec_x";
+        wh::JsonPtr k = endpoint_json(row, &secret);
+        CPPUNIT_ASSERT_EQUAL(secret, wh::json_str(k.get(), "secret"));
+    }
+
+    void delivery_rendering() {
+        DeliveryRow d;
+        d.notification_id = "ntf_1";
+        d.endpoint_public_id = "ep_1";
+        d.event_public_id = "evt_1";
+        d.event_code = "a.b";
+        d.status = "failed";
+        d.attempts = 5;
+        d.next_attempt_at = "2026-11-26 03:00:00.000";
+        d.last_http_status = "503";
+        d.created_at = d.updated_at = "2026-11-26 02:00:00.000";
+        std::vector<AttemptRow> attempts(1);
+        attempts[0].attempt_no = 1;
+        attempts[0].started_at = "2026-11-26 02:00:00.100";
+        attempts[0].duration_ms = 12;
+        attempts[0].outcome = "failure";
+        attempts[0].http_status = "503";
+        attempts[0].response_excerpt = std::string("bin\xff");
+        wh::JsonPtr j = delivery_json(d, &attempts);
+        CPPUNIT_ASSERT_EQUAL(std::string("ntf_1"), wh::json_str(j.get(), "notificationId"));
+        CPPUNIT_ASSERT_EQUAL(json_int_t(5), json_integer_value(json_object_get(j.get(), "attemptCount")));
+        CPPUNIT_ASSERT_EQUAL(json_int_t(503), json_integer_value(json_object_get(j.get(), "lastHttpStatus")));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(j.get(), "nextAttemptAt")));  // only while pending
+        json_t* a = json_array_get(json_object_get(j.get(), "attempts"), 0);
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T02:00:00.100Z"), wh::json_str(a, "startedAt"));
+        CPPUNIT_ASSERT_EQUAL(json_int_t(503), json_integer_value(json_object_get(a, "httpStatus")));
+        CPPUNIT_ASSERT(json_is_string(json_object_get(a, "responseExcerpt")));  // non-UTF-8 bytes still render
+        wh::JsonPtr list_item = delivery_json(d);
+        CPPUNIT_ASSERT(!json_object_get(list_item.get(), "attempts"));
+        d.status = "pending";
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:00:00.000Z"),
+                             wh::json_str(delivery_json(d).get(), "nextAttemptAt"));
+    }
+
+    void util_helpers() {
+        auto q = parse_query("a=1&b=x%20y+z&&c&a=2&=v");
+        CPPUNIT_ASSERT_EQUAL(std::string("2"), q["a"]);
+        CPPUNIT_ASSERT_EQUAL(std::string("x y z"), q["b"]);
+        CPPUNIT_ASSERT_EQUAL(std::string(""), q["c"]);
+        CPPUNIT_ASSERT(!q.count(""));
+        CPPUNIT_ASSERT_EQUAL(std::string("100%"), url_decode("100%"));
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:38:06.000Z"), rfc3339_from_db("2026-11-26 03:38:06"));
+        CPPUNIT_ASSERT(valid_utf8("h\xc3\xa9"));
+        CPPUNIT_ASSERT(!valid_utf8("\xed\xa0\x80"));  // surrogate
+        CPPUNIT_ASSERT_EQUAL(size_t(2), utf8_length("h\xc3\xa9"));
+    }
+};
+
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(ApiHttpTest, "api_http");
