@@ -305,10 +305,16 @@ extern "C" const char* wh_cmd_secret_key_file(cmd_parms* cmd, void*, const char*
 
 extern "C" const char* wh_cmd_allow_private_targets(cmd_parms* cmd, void*, const char* args) {
     try {
+        // Words may be quoted together or given one by one: split as httpd does.
+        std::string words;
+        for (const char* rest = args ? args : ""; *rest;) {
+            const char* w = ap_getword_conf(cmd->temp_pool, &rest);
+            if (*w) words += std::string(words.empty() ? "" : " ") + w;
+        }
         wh::AddressPolicy policy;
-        std::string err = policy.parse(args ? args : "");
+        std::string err = policy.parse(words);
         if (!err.empty()) return cmd_error(cmd, "WH00004", err + "; use Off, On, or CIDRs like 127.0.0.0/8 ::1/128");
-        server_conf(cmd->server)->allow_private = apr_pstrdup(cmd->pool, args);
+        server_conf(cmd->server)->allow_private = apr_pstrdup(cmd->pool, words.c_str());
         return nullptr;
     } catch (const std::exception& e) {
         return cmd_error(cmd, "WH00004", e.what());

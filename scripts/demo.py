@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""`scripts/stack demo`: the product end to end on the local stack.
+
+Starts scripts/demo_receiver.py on 127.0.0.1, registers it through POST /endpoints for all
+event types (with Basic credentials, resellerId demo-reseller), sends one event of each
+type through POST /events, waits (bounded) until every one is delivered, and prints what
+was delivered from webhook_deliveries/webhook_attempts and the receiver's log. Exits 1 if
+any notification is missing. The endpoint is deleted and the receiver stopped at the end.
+"""
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+RESELLER = "demo-reseller"
+PORTFOLIO = "demo-portfolio"
+MERCHANT = "demo-merchant-001"
+
+SAMPLE_DATA = {
+    "processing.return-processed": {"transactionId": "tx_7001", "amount": 4999, "currency": "USD",
+                                    "returnCode": "R01", "reason": "Insufficient funds"},
+    "processing.noc-processed": {"transactionId": "tx_7002", "changeCode": "C01",
+                                 "correctedData": "123456789", "field": "accountNumber"},
+    "processing.chargeback-processed": {"transactionId": "tx_7003", "amount": 12000, "currency": "USD",
+                                        "reasonCode": "10.4", "dueDate": "2026-12-15"},
+    "processing.reversal-processed": {"transactionId": "tx_7004", "amount": 2500, "currency": "USD",
+                                      "originalTransactionId": "tx_6990"},
+    "billing.payment-option-created": {"paymentOptionId": "po_301", "type": "card", "last4": "4242",
+                                       "customerId": "cus_88"},
+    "billing.payment-option-modified": {"paymentOptionId": "po_301", "active": False,
+                                        "customerId": "cus_88"},
+    "billing.subscription-created": {"subscriptionId": "sub_501", "customerId": "cus_88",
+                                     "plan": "monthly-basic", "amount": 1999, "status": "active"},
+    "billing.subscription-modified": {"subscriptionId": "sub_501", "previousStatus": "active",
+                                      "status": "paused"},
+    "billing.transaction-created": {"billingTransactionId": "bt_9001", "invoiceId": "inv_77",
+                                    "amount": 1999, "currency": "USD"},
+    "billing.allocation-created": {"allocationId": "al_11", "paymentId": "pay_55", "invoiceId": "inv_77",
+                                   "amount": 1999},
+    "management.merchant-created": {"merchantId": MERCHANT, "name": "Corner Coffee LLC",
+                                    "status": "active"},
+    "management.merchant-modified": {"merchantId": MERCHANT, "changes": {"name": "Corner Coffee Inc."}},
+    "management.terminal-created": {"terminalId": "term_12", "merchantId": MERCHANT, "model": "V400m"},
+    "management.terminal-modified": {"terminalId": "term_12", "merchantId": MERCHANT, "enabled": False},
+}
+
+
+def die(msg):
+    print("[demo] error: %s" % msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def read_env(state):
+    path = os.path.join(state, "env")
+    if not os.path.exists(path):
+        die("%s missing: run scripts/stack up" % path)
+    values = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                values[k] = v
+    return values
+
+
+def event_types(repo):
+    """(code, dataType) of every type seeded by sql/002_event_types.sql."""
+    with open(os.path.join(repo, "sql", "002_event_types.sql"), encoding="utf-8") as f:
+        text = f.read()
+    found = re.findall(r"\(\s*'([a-z]+\.[a-z-]+)'\s*,\s*'[a-z]+'\s*,\s*'([a-z]+)'", text)
+    if len(found) != 14:
+        die("expected 14 event types in sql/002_event_types.sql, found %d" % len(found))
+    return found
+
+
+def http(method, url, doc=None, auth=None, timeout=15):
+    data = json.dumps(doc).encode() if doc is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Accept", "application/json")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        status = e.code
+    try:
+        return status, json.loads(body.decode()) if body else None
+    except ValueError:
+        return status, body.decode("utf-8", "replace")
+
+
+def sql(env, query):
+    cmd = ["mariadb", "--no-defaults", "--batch", "--skip-column-names", "--raw",
+           "--socket=" + env["WEBHOOK_DB_SOCKET"], "--user=" + env["WEBHOOK_DB_USER"],
+           "--database=" + env["WEBHOOK_DB_NAME"], "-e", query]
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, MYSQL_PWD=env["WEBHOOK_DB_PASSWORD"]))
+    if p.returncode != 0:
+        die("mariadb: %s" % p.stderr.strip())
+    return [tuple(None if c == "NULL" else c for c in line.split("\t")) for line in p.stdout.splitlines()]
+
+
+def quote(s):
+    return "'" + str(s).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--state-dir", required=True)
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--timeout", type=float, default=float(os.environ.get("WEBHOOK_DEMO_TIMEOUT", "30")))
+    args = ap.parse_args()
+
+    env = read_env(args.state_dir)
+    base = env["WEBHOOK_BASE_URL"].rstrip("/")
+    admin = (env["WEBHOOK_API_USER"], env["WEBHOOK_API_PASSWORD"])
+    types = event_types(args.repo)
+
+    work = os.path.join(args.state_dir, "demo")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work, mode=0o700)
+    port_file = os.path.join(work, "port")
+    secret_file = os.path.join(work, "secret")
+    log_file = os.path.join(work, "receiver.log")
+    user, password = "demo-receiver", secrets.token_hex(12)
+
+    receiver = subprocess.Popen(
+        [sys.executable, os.path.join(args.repo, "scripts", "demo_receiver.py"), "--port", "0",
+         "--port-file", port_file, "--secret-file", secret_file, "--log", log_file],
+        env=dict(os.environ, DEMO_RECEIVER_USER=user, DEMO_RECEIVER_PASSWORD=password),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(work, "receiver.stderr"), "w"))
+    endpoint_id = None
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(port_file):
+            if receiver.poll() is not None or time.monotonic() > deadline:
+                die("the demo receiver did not start (see %s/receiver.stderr)" % work)
+            time.sleep(0.05)
+        port = int(open(port_file).read())
+        url = "http://127.0.0.1:%d/notifications" % port
+        print("[demo] receiver %s (pid %d), log %s" % (url, receiver.pid, log_file))
+
+        status, ep = http("POST", base + "/endpoints", {
+            "url": url, "resellerId": RESELLER, "eventTypes": [c for c, _ in types],
+            "username": user, "password": password, "description": "scripts/stack demo receiver"},
+            auth=admin)
+        if status != 201 or not isinstance(ep, dict) or "secret" not in ep:
+            die("POST %s/endpoints answered %s: %r" % (base, status, ep))
+        endpoint_id = ep["id"]
+        tmp = secret_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(ep["secret"] + "\n")
+        os.replace(tmp, secret_file)
+        print("[demo] registered endpoint %s for %s (%d event types)" % (endpoint_id, RESELLER, len(types)))
+
+        sent = []  # (code, dataType, eventId)
+        now_ms = int(time.time() * 1000)
+        for i, (code, data_type) in enumerate(types):
+            status, body = http("POST", base + "/events", {
+                "eventCode": code, "resellerId": RESELLER, "portfolioId": PORTFOLIO,
+                "merchantId": MERCHANT, "eventDate": now_ms + i, "data": SAMPLE_DATA.get(code, {"demo": True})})
+            if status != 202 or not isinstance(body, dict) or "eventId" not in body:
+                die("POST %s/events (%s) answered %s: %r" % (base, code, status, body))
+            sent.append((code, data_type, body["eventId"]))
+        print("[demo] sent %d events; waiting up to %.0f s for delivery" % (len(sent), args.timeout))
+
+        ids = ",".join(quote(e) for _, _, e in sent)
+        query = ("SELECT e.public_id, d.notification_id, d.status, d.attempts, "
+                 "(SELECT a.http_status FROM webhook_attempts a WHERE a.delivery_id = d.id "
+                 " ORDER BY a.attempt_no DESC, a.id DESC LIMIT 1), "
+                 "(SELECT COUNT(*) FROM webhook_attempts a WHERE a.delivery_id = d.id) "
+                 "FROM webhook_events e JOIN webhook_deliveries d ON d.event_id = e.id "
+                 "JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
+                 "WHERE e.public_id IN (%s) AND ep.public_id = %s" % (ids, quote(endpoint_id)))
+        deadline = time.monotonic() + args.timeout
+        while True:
+            rows = {r[0]: r for r in sql(env, query)}
+            done = sum(1 for r in rows.values() if r[2] == "delivered")
+            if done == len(sent) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+
+        received = {}
+        if os.path.exists(log_file):
+            with open(log_file) as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if entry.get("verified"):
+                        received.setdefault(entry.get("notificationId"), entry)
+
+        fmt = "%-33s %-11s %-28s %-10s %8s %6s  %s"
+        print()
+        print(fmt % ("EVENT TYPE", "DATA TYPE", "NOTIFICATION", "STATUS", "ATTEMPTS", "HTTP", "RECEIVER"))
+        missing = 0
+        for code, data_type, event_id in sent:
+            r = rows.get(event_id)
+            ntf, st, att, http_status = (r[1], r[2], r[5], r[4] or "-") if r else ("-", "no delivery", "0", "-")
+            entry = received.get(ntf)
+            if entry and entry.get("eventCode") == code and entry.get("dataType") == data_type:
+                seen = "verified" + (" (signature + Basic auth)")
+            elif entry:
+                seen = "verified but envelope differs: %s/%s" % (entry.get("eventCode"), entry.get("dataType"))
+            else:
+                seen = "NOT RECEIVED"
+            ok = st == "delivered" and entry is not None and entry.get("eventCode") == code
+            missing += 0 if ok else 1
+            print(fmt % (code, data_type, ntf, st, att, http_status, seen))
+        print()
+        if missing:
+            print("[demo] %d of %d notifications were not delivered and verified (logs: %s, %s)"
+                  % (missing, len(sent), env.get("WEBHOOK_WORKER_LOG"), log_file))
+            return 1
+        print("[demo] all %d notifications delivered, verified and acknowledged" % len(sent))
+        return 0
+    finally:
+        if endpoint_id:
+            status, _ = http("DELETE", base + "/endpoints/" + endpoint_id, auth=admin)
+            if status != 204:
+                print("[demo] warning: DELETE endpoint %s answered %s" % (endpoint_id, status), file=sys.stderr)
+        receiver.terminate()
+        try:
+            receiver.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            receiver.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
