@@ -2,7 +2,13 @@
 
 #include <errmsg.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <random>
 #include <sstream>
+#include <thread>
 
 namespace wh {
 
@@ -62,6 +68,12 @@ size_t Rows::col(const std::string& name) const {
     throw std::out_of_range("no column " + name);
 }
 
+void deadlock_backoff(int attempt) {
+    thread_local std::minstd_rand rng(std::random_device{}());
+    int ms = std::min(attempt, 10) * 2 + int(rng() % 8);
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
 void db_library_init() { mysql_library_init(0, nullptr, nullptr); }
 
 Db::Db(DbConfig cfg) : cfg_(std::move(cfg)) {}
@@ -69,10 +81,16 @@ Db::Db(DbConfig cfg) : cfg_(std::move(cfg)) {}
 Db::~Db() { close(); }
 
 void Db::close() {
+    close_statements();
     if (conn_) {
         mysql_close(conn_);
         conn_ = nullptr;
     }
+}
+
+void Db::close_statements() noexcept {
+    for (auto& kv : stmts_) mysql_stmt_close(kv.second);
+    stmts_.clear();
 }
 
 void Db::fail(const char* what) {
@@ -214,6 +232,159 @@ void Db::exec_script(const std::string& sql) {
         if (more > 0) fail("script");
         if (more < 0) break;
     }
+}
+
+// ---- prepared statements ------------------------------------------------------------------
+
+namespace {
+
+bool connection_error(unsigned code) {
+    return (code >= 2000 && code < 3000) || code == 1927 || code == 1053;
+}
+
+constexpr unsigned kNeedReprepare = 1615;  // ER_NEED_REPREPARE: a table changed under it
+
+}  // namespace
+
+void Db::fail_stmt(MYSQL_STMT* stmt, const std::string& sql, const char* what) {
+    unsigned code = mysql_stmt_errno(stmt);
+    std::string msg = std::string(what) + ": " + mysql_stmt_error(stmt);
+    if (!code) {  // some failures are reported on the connection only
+        code = conn_ ? mysql_errno(conn_) : 0;
+        if (code) msg = std::string(what) + ": " + mysql_error(conn_);
+    }
+    auto it = stmts_.find(sql);
+    if (it == stmts_.end() || it->second != stmt) mysql_stmt_close(stmt);  // not cached yet
+    if (connection_error(code)) close();  // drops every statement with the connection
+    throw DbError(code, msg);
+}
+
+MYSQL_STMT* Db::execute_prepared(const std::string& sql, const Params& params) {
+    for (int round = 0;; ++round) {
+        connect();
+        MYSQL_STMT* stmt;
+        auto it = stmts_.find(sql);
+        if (it != stmts_.end()) {
+            stmt = it->second;
+        } else {
+            stmt = mysql_stmt_init(conn_);
+            if (!stmt) throw DbError(CR_OUT_OF_MEMORY, "mysql_stmt_init failed");
+            if (mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0) fail_stmt(stmt, sql, "prepare");
+            my_bool update_max = 1;  // result buffers are sized from the stored result
+            mysql_stmt_attr_set(stmt, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+            stmts_[sql] = stmt;
+        }
+        if (mysql_stmt_param_count(stmt) != params.size())
+            throw DbError(0, "expected " + std::to_string(mysql_stmt_param_count(stmt)) + " parameters, got " +
+                                 std::to_string(params.size()) + " for: " + sql);
+        std::vector<MYSQL_BIND> binds(params.size());
+        std::vector<unsigned long> lengths(params.size());
+        std::vector<unsigned long long> numbers(params.size());
+        for (size_t i = 0; i < params.size(); ++i) {
+            const Param& p = params[i];
+            MYSQL_BIND& b = binds[i];
+            b = MYSQL_BIND{};
+            if (p.is_null()) {
+                b.buffer_type = MYSQL_TYPE_NULL;
+            } else if (p.quoted()) {
+                // Bytes with their length: NULs and invalid UTF-8 reach the server as sent.
+                lengths[i] = p.text().size();
+                b.buffer_type = MYSQL_TYPE_STRING;
+                b.buffer = const_cast<char*>(p.text().data());
+                b.buffer_length = lengths[i];
+                b.length = &lengths[i];
+            } else {
+                const std::string& t = p.text();  // an integer written by Param
+                b.buffer_type = MYSQL_TYPE_LONGLONG;
+                if (!t.empty() && t[0] == '-') {
+                    long long v = std::strtoll(t.c_str(), nullptr, 10);
+                    std::memcpy(&numbers[i], &v, sizeof v);
+                } else {
+                    numbers[i] = std::strtoull(t.c_str(), nullptr, 10);
+                    b.is_unsigned = 1;
+                }
+                b.buffer = &numbers[i];
+            }
+        }
+        if (!binds.empty() && mysql_stmt_bind_param(stmt, binds.data()) != 0) fail_stmt(stmt, sql, "bind");
+        if (mysql_stmt_execute(stmt) != 0) {
+            if (round == 0 && mysql_stmt_errno(stmt) == kNeedReprepare) {
+                stmts_.erase(sql);
+                mysql_stmt_close(stmt);
+                continue;  // prepare it again once
+            }
+            fail_stmt(stmt, sql, "execute");
+        }
+        return stmt;
+    }
+}
+
+uint64_t Db::exec_prepared(const std::string& sql, const Params& params) {
+    MYSQL_STMT* stmt = execute_prepared(sql, params);
+    if (mysql_stmt_field_count(stmt) > 0) {  // rows nobody asked for: discard them
+        if (mysql_stmt_store_result(stmt) != 0) fail_stmt(stmt, sql, "store result");
+        mysql_stmt_free_result(stmt);
+    }
+    return mysql_stmt_affected_rows(stmt);
+}
+
+Rows Db::query_prepared(const std::string& sql, const Params& params) {
+    MYSQL_STMT* stmt = execute_prepared(sql, params);
+    Rows out;
+    unsigned n = mysql_stmt_field_count(stmt);
+    if (n == 0) return out;
+    if (mysql_stmt_store_result(stmt) != 0) fail_stmt(stmt, sql, "store result");
+    struct FreeResult {
+        MYSQL_STMT* s;
+        ~FreeResult() { mysql_stmt_free_result(s); }
+    } free_result{stmt};
+    std::unique_ptr<MYSQL_RES, decltype(&mysql_free_result)> meta(mysql_stmt_result_metadata(stmt),
+                                                                  &mysql_free_result);
+    if (!meta) fail_stmt(stmt, sql, "result metadata");
+    MYSQL_FIELD* fields = mysql_fetch_fields(meta.get());
+    std::vector<MYSQL_BIND> binds(n);
+    std::vector<std::vector<char>> bufs(n);
+    std::vector<unsigned long> lengths(n);
+    std::vector<my_bool> nulls(n), errors(n);
+    for (unsigned i = 0; i < n; ++i) {
+        out.columns.emplace_back(fields[i].name);
+        // Numbers and dates come back converted to text; 64 bytes hold any of them.
+        bufs[i].resize(std::max<unsigned long>(fields[i].max_length, 64) + 1);
+        binds[i] = MYSQL_BIND{};
+        binds[i].buffer_type = MYSQL_TYPE_STRING;
+        binds[i].buffer = bufs[i].data();
+        binds[i].buffer_length = bufs[i].size();
+        binds[i].length = &lengths[i];
+        binds[i].is_null = &nulls[i];
+        binds[i].error = &errors[i];
+    }
+    if (mysql_stmt_bind_result(stmt, binds.data()) != 0) fail_stmt(stmt, sql, "bind result");
+    for (;;) {
+        int rc = mysql_stmt_fetch(stmt);
+        if (rc == MYSQL_NO_DATA) break;
+        if (rc == 1) fail_stmt(stmt, sql, "fetch");
+        Rows::Row r(n);
+        for (unsigned i = 0; i < n; ++i) {
+            if (nulls[i]) continue;
+            if (lengths[i] <= bufs[i].size()) {
+                r[i] = std::string(bufs[i].data(), lengths[i]);
+                continue;
+            }
+            // Longer than max_length promised (MYSQL_DATA_TRUNCATED): fetch that cell again.
+            std::string big(lengths[i], '\0');
+            MYSQL_BIND b{};
+            unsigned long len = 0;
+            b.buffer_type = MYSQL_TYPE_STRING;
+            b.buffer = &big[0];
+            b.buffer_length = big.size();
+            b.length = &len;
+            if (mysql_stmt_fetch_column(stmt, &b, i, 0) != 0) fail_stmt(stmt, sql, "fetch column");
+            big.resize(std::min<unsigned long>(len, big.size()));
+            r[i] = std::move(big);
+        }
+        out.rows.push_back(std::move(r));
+    }
+    return out;
 }
 
 uint64_t Db::last_insert_id() const { return conn_ ? mysql_insert_id(conn_) : 0; }

@@ -5,6 +5,7 @@
 #include <mysql.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -110,6 +111,17 @@ public:
     // Runs a script of several statements separated by ';' (migrations).
     void exec_script(const std::string& sql);
 
+    // The same, as server-side prepared statements (binary protocol): the statement is
+    // prepared once per connection and cached by its SQL text (so keep the text fixed: no
+    // dynamic IN lists here — those stay on exec/query). Strings are bound as
+    // MYSQL_TYPE_STRING with their length (binary data passes), integers as LONGLONG, NULL
+    // as NULL; cells come back as text, like query(). The cache dies with the connection
+    // (close(), a broken connection) and statements are prepared again after reconnect.
+    uint64_t exec_prepared(const std::string& sql, const Params& params = {});
+    Rows query_prepared(const std::string& sql, const Params& params = {});
+    // Statements cached on this connection (tests, diagnostics).
+    size_t prepared_count() const { return stmts_.size(); }
+
     uint64_t last_insert_id() const;
     std::string escape(const std::string& s);
     // Expands ? placeholders; exposed for unit tests.
@@ -124,9 +136,14 @@ public:
 private:
     [[noreturn]] void fail(const char* what);
     void run(const std::string& sql);
+    // Prepared path: the cached statement for sql (prepared now if new), executed with params.
+    MYSQL_STMT* execute_prepared(const std::string& sql, const Params& params);
+    [[noreturn]] void fail_stmt(MYSQL_STMT* stmt, const std::string& sql, const char* what);
+    void close_statements() noexcept;
 
     DbConfig cfg_;
     MYSQL* conn_ = nullptr;
+    std::map<std::string, MYSQL_STMT*> stmts_;  // per connection, see exec_prepared
 };
 
 // Rolls back unless commit() was called: nothing is ever half-written.
@@ -148,10 +165,16 @@ private:
     bool done_ = false;
 };
 
-// Runs fn(db) inside a transaction, retrying deadlocks a few times.
+// Pause before retrying a deadlocked transaction: a few ms, growing, with jitter so that the
+// transactions that collided do not collide again in lock-step.
+void deadlock_backoff(int attempt);
+
+// Runs fn(db) inside a transaction, retrying deadlocks (and lock wait timeouts) up to
+// `attempts` times in all.
 template <typename Fn>
-auto with_transaction(Db& db, Fn&& fn) -> decltype(fn(db)) {
+auto with_transaction(Db& db, Fn&& fn, int attempts = 3) -> decltype(fn(db)) {
     for (int attempt = 1;; ++attempt) {
+        if (attempt > 1) deadlock_backoff(attempt);
         try {
             Transaction tx(db);
             if constexpr (std::is_void_v<decltype(fn(db))>) {
@@ -164,7 +187,7 @@ auto with_transaction(Db& db, Fn&& fn) -> decltype(fn(db)) {
                 return result;
             }
         } catch (const DbError& e) {
-            if (!e.retryable() || attempt >= 3) throw;
+            if (!e.retryable() || attempt >= attempts) throw;
         }
     }
 }

@@ -1,6 +1,9 @@
 // The thin httpd glue of mod_webhook: config structs and directives, post_config key
 // loading, the per-child DB pool, body reading, logging, and the handler that adapts a
 // request_rec to the httpd-free core (core/). No exception ever leaves this file.
+#include <strings.h>
+
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -15,12 +18,14 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_expr.h"
 #include "apr_buckets.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "util_filter.h"
 
 #include "glue.h"
+#include "metrics_glue.h"  // operations engineer
 
 #include "crypto.hpp"
 #include "db.hpp"
@@ -30,6 +35,7 @@
 #include "problem.hpp"
 #include "router.hpp"
 #include "target.hpp"
+#include "wakeup.hpp"
 
 extern "C" {
 APLOG_USE_MODULE(webhook);
@@ -69,7 +75,11 @@ class DbPool {
 public:
     explicit DbPool(wh::DbConfig cfg) : cfg_(std::move(cfg)) {}
 
-    std::unique_ptr<wh::Db> acquire() {
+    // stalled is set when a pooled connection did not answer its ping within the read
+    // timeout: the server hangs, and connecting again would wait as long once more, so the
+    // caller answers 503 at once (the request's wait stays within WebhookDatabaseTimeout).
+    std::unique_ptr<wh::Db> acquire(bool& stalled) {
+        stalled = false;
         std::unique_ptr<wh::Db> db;
         {
             std::lock_guard<std::mutex> lock(mu_);
@@ -81,7 +91,13 @@ public:
         if (!db) return std::make_unique<wh::Db>(cfg_);
         // Like mod_dbd: check a pooled connection before use. A dead one is closed by
         // ping() and the first statement reconnects.
-        if (db->connected()) db->ping();
+        if (db->connected()) {
+            auto t0 = std::chrono::steady_clock::now();
+            if (!db->ping()) {
+                auto waited = std::chrono::steady_clock::now() - t0;
+                stalled = waited >= std::chrono::milliseconds(cfg_.read_timeout * 900);
+            }
+        }
         return db;
     }
 
@@ -96,6 +112,27 @@ private:
     std::mutex mu_;
     std::vector<std::unique_ptr<wh::Db>> free_;
 };
+
+apr_status_t destroy_notifiers(void* data) {
+    try {
+        auto* v = static_cast<std::vector<wh::WakeupSender*>*>(data);
+        for (wh::WakeupSender* n : *v) delete n;
+        delete v;
+    } catch (...) {
+    }
+    return APR_SUCCESS;
+}
+
+// WebhookNotifyWorker's words ("Off" = none).
+std::vector<std::string> notify_specs(apr_pool_t* p, const char* raw) {
+    std::vector<std::string> out;
+    for (const char* rest = raw ? raw : ""; *rest;) {
+        const char* w = ap_getword_conf(p, &rest);
+        if (*w) out.emplace_back(w);
+    }
+    if (out.size() == 1 && strcasecmp(out[0].c_str(), "Off") == 0) out.clear();
+    return out;
+}
 
 apr_status_t destroy_pools(void* data) {
     try {
@@ -159,6 +196,7 @@ int read_body(request_rec* r, apr_off_t cap, std::string& out) {
 
 int send_response(request_rec* r, const wh::api::HttpResponse& resp) {
     r->status = resp.status;
+    wh_metrics_observe(r, resp.status, resp.body);  // operations engineer: shared counters
     for (const auto& h : resp.headers) apr_table_set(r->headers_out, h.first.c_str(), h.second.c_str());
     // Secrets appear in some bodies; nothing here may be cached.
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -222,7 +260,17 @@ int serve(request_rec* r, wh::api::Handler handler) {
         cfg.policy.parse("Off");
 
     auto* pool = static_cast<DbPool*>(sc->pool);
-    std::unique_ptr<wh::Db> db = pool->acquire();
+    bool stalled = false;
+    std::unique_ptr<wh::Db> db = pool->acquire(stalled);
+    if (stalled) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WH00060: MariaDB did not answer within WebhookDatabaseTimeout; answering 503. "
+                      "Check that MariaDB runs and is not overloaded or stopped, and that WebhookDatabase "
+                      "points at it");
+        wh::api::HttpResponse busy = wh::api::problem(503, "the database is unavailable; retry later");
+        busy.set_header("Retry-After", "2");
+        return send_response(r, busy);
+    }
     wh::api::HttpRequest req(*db, cfg);
     req.method = r->method ? r->method : "";
     route_path(r, dc, handler, req.path, req.base_path);
@@ -245,6 +293,8 @@ int serve(request_rec* r, wh::api::Handler handler) {
 
     wh::api::HttpResponse resp = wh::api::handle(handler, req);
     pool->release(std::move(db), resp.drop_db);
+    // After COMMIT: nudge the worker (non-blocking UDP; a lost datagram only costs latency).
+    if (resp.wake_worker && sc->notifier) static_cast<const wh::WakeupSender*>(sc->notifier)->send();
     return send_response(r, resp);
 }
 
@@ -333,6 +383,39 @@ extern "C" const char* wh_cmd_max_body_size(cmd_parms* cmd, void* dconf, const c
     return nullptr;
 }
 
+extern "C" const char* wh_cmd_database_timeout(cmd_parms* cmd, void*, const char* arg) {
+    apr_off_t n = 0;
+    char* end = nullptr;
+    if (apr_strtoff(&n, arg, &end, 10) != APR_SUCCESS || !end || *end != '\0' || n < 1 ||
+        n > wh::api::kMaxDbTimeout)
+        return apr_psprintf(cmd->pool, "WH00061: %s: '%s' is not a number of seconds from 1 to %d",
+                            cmd->directive->directive, arg, wh::api::kMaxDbTimeout);
+    server_conf(cmd->server)->db_timeout = static_cast<int>(n);
+    return nullptr;
+}
+
+extern "C" const char* wh_cmd_notify_worker(cmd_parms* cmd, void*, const char* args) {
+    try {
+        std::vector<std::string> specs = notify_specs(cmd->temp_pool, args);
+        std::string words;
+        for (const auto& spec : specs) {
+            std::string host, port;
+            std::string err = wh::split_host_port(spec, host, port);
+            if (err.empty() && port == "0") err = "'" + spec + "' has port 0";
+            if (!err.empty())
+                return cmd_error(cmd, "WH00040", err + "; give the worker's wakeup_listen address(es), e.g. "
+                                                  "127.0.0.1:8499, or Off");
+            words += (words.empty() ? "" : " ") + spec;
+        }
+        server_conf(cmd->server)->notify_worker = apr_pstrdup(cmd->pool, words.empty() ? "Off" : words.c_str());
+        return nullptr;
+    } catch (const std::exception& e) {
+        return cmd_error(cmd, "WH00040", e.what());
+    } catch (...) {
+        return "WH00040: WebhookNotifyWorker: unexpected error";
+    }
+}
+
 extern "C" int wh_post_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* s) {
     try {
         // httpd runs the config phase twice at start-up; act on the real one only.
@@ -376,12 +459,37 @@ extern "C" void wh_child_init(apr_pool_t* pchild, server_rec* s) {
         wh::set_log_sink(log_sink, s);
         auto* pools = new std::vector<DbPool*>();
         apr_pool_cleanup_register(pchild, pools, destroy_pools, apr_pool_cleanup_null);
+        auto* notifiers = new std::vector<wh::WakeupSender*>();
+        apr_pool_cleanup_register(pchild, notifiers, destroy_notifiers, apr_pool_cleanup_null);
+        std::map<std::string, wh::WakeupSender*> notifier_by_spec;
+        for (server_rec* v = s; v; v = v->next) {
+            ServerConf* c = server_conf(v);
+            c->notifier = nullptr;
+            std::vector<std::string> specs = notify_specs(pchild, c->notify_worker);
+            if (specs.empty()) continue;
+            auto it = notifier_by_spec.find(c->notify_worker);
+            if (it == notifier_by_spec.end()) {
+                auto sender = std::make_unique<wh::WakeupSender>();
+                std::string err = sender->open(specs);
+                if (!err.empty())
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
+                                 "WH00041: WebhookNotifyWorker: %s; events are still delivered, at the "
+                                 "worker's next poll (poll_interval_ms). Fix the address or the name",
+                                 err.c_str());
+                wh::WakeupSender* raw = sender->empty() ? nullptr : sender.release();
+                if (raw) notifiers->push_back(raw);
+                it = notifier_by_spec.emplace(c->notify_worker, raw).first;
+            }
+            c->notifier = it->second;
+        }
         std::map<std::string, DbPool*> by_spec;
         for (server_rec* v = s; v; v = v->next) {
             ServerConf* c = server_conf(v);
             c->pool = nullptr;
             if (!c->db_spec) continue;
-            auto it = by_spec.find(c->db_spec);
+            // one pool per connection string and timeout
+            std::string key = std::string(c->db_spec) + "\n" + std::to_string(wh::api::db_timeout(c));
+            auto it = by_spec.find(key);
             if (it == by_spec.end()) {
                 wh::DbConfig cfg;
                 std::string err = wh::parse_db_config(c->db_spec, cfg);
@@ -390,8 +498,9 @@ extern "C" void wh_child_init(apr_pool_t* pchild, server_rec* s) {
                                  err.c_str());
                     continue;
                 }
+                wh::api::apply_db_timeout(c->db_spec, wh::api::db_timeout(c), cfg);
                 pools->push_back(new DbPool(cfg));
-                it = by_spec.emplace(c->db_spec, pools->back()).first;
+                it = by_spec.emplace(key, pools->back()).first;
             }
             c->pool = it->second;
         }
@@ -401,6 +510,83 @@ extern "C" void wh_child_init(apr_pool_t* pchild, server_rec* s) {
     } catch (...) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "WH00019: child initialisation failed (unknown error)");
     }
+}
+
+// ---- errors httpd answers itself inside our locations (401 from auth, 403 from Require,
+// 413 from LimitRequestBody, …): rewritten to problem+json, so integrators' clients parse
+// one error format everywhere. WWW-Authenticate and the status stay as httpd set them.
+
+namespace {
+
+const char* kProblemFilter = "WEBHOOK_PROBLEM";
+
+// The handler a request will get: r->handler once fixups ran, else core's SetHandler for the
+// matched sections (auth runs before fixups, when r->handler is still unset).
+bool webhook_location(request_rec* r) {
+    const char* h = r->handler;
+    if (!h) {
+        auto* core = static_cast<core_dir_config*>(ap_get_core_module_config(r->per_dir_config));
+        if (core && core->expr_handler) {
+            const char* err = nullptr;
+            h = ap_expr_str_exec(r, core->expr_handler, &err);
+            if (err) h = nullptr;
+        }
+    }
+    return h && (std::strcmp(h, "webhook-api") == 0 || std::strcmp(h, "webhook-events") == 0);
+}
+
+std::string httpd_error_detail(int status) {
+    switch (status) {
+        case HTTP_UNAUTHORIZED:
+            return "authentication is required: send the credentials of a user allowed to manage "
+                   "webhook endpoints";
+        case HTTP_FORBIDDEN: return "access denied by the server's configuration";
+        case HTTP_REQUEST_ENTITY_TOO_LARGE: return "the request body is larger than the server accepts";
+        case HTTP_REQUEST_TIME_OUT: return "the request was not received in time";
+        default: return std::string("the server answered ") + std::to_string(status) + " " +
+                        wh::api::status_title(status);
+    }
+}
+
+// Drops httpd's HTML error page and sends the problem document before EOS.
+apr_status_t problem_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
+    request_rec* r = f->r;
+    try {
+        if (!f->ctx) {
+            f->ctx = f;  // first call: the headers have not gone out yet
+            ap_set_content_type(r, "application/problem+json");
+            apr_table_unset(r->headers_out, "Content-Length");
+        }
+        for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);) {
+            apr_bucket* next = APR_BUCKET_NEXT(b);
+            if (APR_BUCKET_IS_EOS(b)) {
+                std::string body = wh::api::problem(r->status, httpd_error_detail(r->status)).body;
+                apr_bucket* doc = apr_bucket_pool_create(apr_pstrmemdup(r->pool, body.data(), body.size()),
+                                                         body.size(), r->pool, f->c->bucket_alloc);
+                APR_BUCKET_INSERT_BEFORE(b, doc);
+                ap_remove_output_filter(f);
+                break;
+            }
+            if (!APR_BUCKET_IS_METADATA(b)) apr_bucket_delete(b);
+            b = next;
+        }
+    } catch (...) {
+        // keep httpd's own page rather than fail the error response
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+}  // namespace
+
+extern "C" void wh_insert_error_filter(request_rec* r) {
+    try {
+        if (r->status >= 400 && webhook_location(r)) ap_add_output_filter(kProblemFilter, nullptr, r, r->connection);
+    } catch (...) {
+    }
+}
+
+extern "C" void wh_register_filters(void) {
+    ap_register_output_filter(kProblemFilter, problem_filter, nullptr, AP_FTYPE_CONTENT_SET);
 }
 
 extern "C" int wh_handler(request_rec* r) {

@@ -3,8 +3,10 @@
  * work is done in glue.cpp and the httpd-free core in core/. */
 #include "httpd.h"
 #include "http_config.h"
+#include "http_protocol.h"
 
 #include "glue.h"
+#include "metrics_glue.h" /* operations engineer: webhook-metrics */
 
 static const command_rec webhook_cmds[] = {
     AP_INIT_TAKE1("WebhookDatabase", wh_cmd_database, NULL, RSRC_CONF,
@@ -15,6 +17,12 @@ static const command_rec webhook_cmds[] = {
     AP_INIT_RAW_ARGS("WebhookAllowPrivateTargets", wh_cmd_allow_private_targets, NULL, RSRC_CONF,
                      "Off (default), On, or CIDRs of non-public target addresses that may be "
                      "registered"),
+    AP_INIT_RAW_ARGS("WebhookNotifyWorker", wh_cmd_notify_worker, NULL, RSRC_CONF,
+                     "HOST:PORT ... of webhook-worker wakeup_listen sockets: one UDP datagram "
+                     "after each commit of new events (Off = none, the default)"),
+    AP_INIT_TAKE1("WebhookDatabaseTimeout", wh_cmd_database_timeout, NULL, RSRC_CONF,
+                  "seconds (1-300, default 2) a request waits at most on MariaDB (connect, each "
+                  "read/write) before it gets 503 + Retry-After"),
     AP_INIT_TAKE1("WebhookMaxBodySize", wh_cmd_max_body_size, NULL, RSRC_CONF | ACCESS_CONF,
                   "request body cap in bytes (default 1048576); larger bodies get 413"),
     {NULL}};
@@ -24,6 +32,11 @@ static void webhook_register_hooks(apr_pool_t* p) {
     ap_hook_post_config(wh_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(wh_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(wh_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* operations engineer: shared-memory counters and the webhook-metrics handler */
+    ap_hook_post_config(wh_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(wh_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(wh_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    wh_register_filters();
 }
 
 /* The only symbol the .so exports (built with -fvisibility=hidden). */

@@ -29,11 +29,18 @@ size_t write_cb(char* ptr, size_t size, size_t nmemb, void* userdata) noexcept {
     try {
         auto* job = static_cast<Job*>(userdata);
         size_t room = kMaxReplyBytes - std::min(kMaxReplyBytes, job->reply.size());
-        if (room) job->reply.append(ptr, std::min(n, room));
+        job->reply.append(ptr, std::min(n, room));
+        if (n > room) {
+            // Reading stops at the cap (a receiver streaming without end must not hold the
+            // slot until the timeout): the transfer ends with CURLE_WRITE_ERROR and is judged
+            // on its status and the 64 KiB kept.
+            job->truncated = true;
+            return 0;
+        }
     } catch (...) {
-        // keep what we have; the rest of the reply is discarded
+        return 0;
     }
-    return n;  // always "consumed": a long reply is cut, not turned into an error
+    return n;
 }
 
 // Every address libcurl is about to dial is checked against the policy here, after its own
@@ -70,6 +77,14 @@ DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int si
     // host); the per-host limit only stops one host from taking more than every slot.
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(opt_.concurrency));
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long(opt_.concurrency));
+    if (!opt_.wakeup_listen.empty()) {
+        std::string err = wakeup_.open(opt_.wakeup_listen);
+        if (!err.empty())
+            wlog(LogLevel::warn, "WH00160: wakeup_listen " + opt_.wakeup_listen + ": " + err +
+                                     "; running without wake-ups: new events wait for the next poll "
+                                     "(poll_interval_ms). Free the port or change wakeup_listen and "
+                                     "WebhookNotifyWorker together");
+    }
 }
 
 DeliveryLoop::~DeliveryLoop() {
@@ -145,8 +160,22 @@ bool DeliveryLoop::db_step(const char* tag, const char* what, const std::functio
     }
 }
 
+// Minimum gap between two wake-up-triggered DB cycles: a burst of datagrams (one per
+// committed request) becomes one claim round per 5 ms, not one per datagram.
+constexpr std::chrono::milliseconds kWakeupGap(5);
+
+void DeliveryLoop::handle_wakeup() {
+    size_t n = wakeup_.drain();
+    if (!n) return;
+    n_wakeups_ += n;
+    if (stopping_) return;
+    auto soonest = last_cycle_ + kWakeupGap;
+    if (next_db_at_ > soonest) next_db_at_ = std::max(soonest, Clock::now());
+}
+
 void DeliveryLoop::db_cycle() {
     auto now = Clock::now();
+    last_cycle_ = now;
     next_db_at_ = now + std::chrono::milliseconds(opt_.poll_interval_ms);
     if (!db_.connected()) {
         try {
@@ -180,14 +209,17 @@ void DeliveryLoop::db_cycle() {
     unsigned free_slots = opt_.concurrency - unsigned(std::min<size_t>(jobs_.size(), opt_.concurrency));
     if (free_slots > 0) {
         if (!db_step("WH00113", "claiming due deliveries", [&] {
-                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, per_endpoint_,
+                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds,
                                       opt_.per_endpoint_concurrency);
                 backlog_ = r.full;
+                cap_waiting_ = std::move(r.waiting);
                 for (auto& c : r.claimed) start(std::move(c));
                 if (!r.lost.empty()) release(db_, opt_.worker_id, r.lost);
             }))
             return;
     }
+    // operations engineer: endpoint lifecycle (auto-disable, system event) and retention passes
+    if (!db_step("WH00181", "endpoint lifecycle or retention", [&] { ops_.tick(db_, now, jobs_.size()); })) return;
     bool slots_left = jobs_.size() < opt_.concurrency;
     if (more || (backlog_ && slots_left)) next_db_at_ = now;  // more work waits: go again at once
 }
@@ -210,6 +242,8 @@ void DeliveryLoop::record(Outcome o) {
             }
             if (o.success) ++n_delivered_;
             else ++n_failed_attempts_;
+            // operations engineer: auto-disable check / 410 system event (operations.hpp)
+            ops_.on_recorded(o, plan, Clock::now());
             if (plan.disable_endpoint)
                 wlog(LogLevel::warn, "WH00115: endpoint " + o.endpoint_public_id +
                                          " answered 410 Gone and was disabled; its deliveries are held "
@@ -359,6 +393,10 @@ void DeliveryLoop::start(Claimed c) {
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!opt_.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opt_.ca_bundle.c_str());
+    // HTTP/2 when the receiver offers it in the TLS handshake (ALPN), HTTP/1.1 otherwise and
+    // always over plain http (no h2c upgrade).
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, long(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(h, CURLOPT_PROXY, "");  // never through an environment proxy (SSRF check)
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body.data());
@@ -379,7 +417,6 @@ void DeliveryLoop::start(Claimed c) {
         finish_now(cl, "other", "curl_multi_add_handle failed");
         return;
     }
-    ++per_endpoint_[cl.endpoint_id];
     jobs_[h] = std::move(job);
 }
 
@@ -408,9 +445,12 @@ void DeliveryLoop::collect_done() {
         o.endpoint_public_id = j.c.endpoint_public_id;
         o.notification_id = j.c.event.notification_id;
         o.duration_ms = ms_between(j.started, Clock::now());
+        o.started = j.started;
         o.http_status = status >= 100 && status <= 999 ? status : 0;
         o.retry_after_s = retry_after > 0 ? (long long)retry_after : 0;
-        Verdict v = (rc == CURLE_OK && o.http_status)
+        // A reply cut at 64 KiB (truncated) is still a reply: judged on what was kept.
+        bool replied = (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && j.truncated)) && o.http_status;
+        Verdict v = replied
                         ? judge_response(parse_ack_mode(j.c.ack_mode), o.notification_id, status, j.reply)
                         : judge_transport_error(rc, j.errbuf, j.blocked, j.blocked_address);
         o.success = v.success;
@@ -427,11 +467,12 @@ void DeliveryLoop::collect_done() {
 
         curl_slist_free_all(j.headers);
         j.headers = nullptr;
-        auto pe = per_endpoint_.find(j.c.endpoint_id);
-        if (pe != per_endpoint_.end() && --pe->second == 0) per_endpoint_.erase(pe);
+        uint64_t j_endpoint = j.c.endpoint_id;
         jobs_.erase(it);
         return_handle(h);
-        if (backlog_) next_db_at_ = Clock::now();  // a slot is free and work is waiting
+        // A slot is free and work is waiting for it: claim again at once (not after the poll
+        // interval), so a capped endpoint with a backlog keeps its cap busy.
+        if (backlog_ || cap_waiting_.count(j_endpoint)) next_db_at_ = Clock::now();
         record(std::move(o));
     }
 }
@@ -464,7 +505,6 @@ void DeliveryLoop::abandon_inflight() {
         curl_easy_cleanup(kv.first);
     }
     jobs_.clear();
-    per_endpoint_.clear();
     if (ids.empty()) return;
     try {
         if (!db_.connected()) db_.connect();
@@ -485,6 +525,12 @@ int DeliveryLoop::run() {
              "/" + opt_.db.database + " concurrency=" + std::to_string(opt_.concurrency) +
              " per_endpoint=" + std::to_string(opt_.per_endpoint_concurrency) +
              " schedule=" + opt_.retry_schedule + " lease=" + std::to_string(opt_.lease_seconds) + "s" +
+             " poll=" + std::to_string(opt_.poll_interval_ms) + "ms wakeup=" +
+             (wakeup_.fd() >= 0 ? opt_.wakeup_listen : std::string("off")) +
+             " connect_timeout=" + std::to_string(opt_.connect_timeout_ms) + "ms" +
+             " request_timeout=" + std::to_string(opt_.request_timeout_ms) + "ms" +
+             " drain=" + std::to_string(opt_.drain_seconds) + "s" +
+             " ca_bundle=" + (opt_.ca_bundle.empty() ? std::string("system") : opt_.ca_bundle) +
              " allow_private_targets=" + opt_.allow_private_targets);
     for (;;) {
         auto now = Clock::now();
@@ -509,18 +555,27 @@ int DeliveryLoop::run() {
         if (next_db_at_ <= now) timeout = 0;
         else timeout = std::min<long>(timeout, long(ms_between(now, next_db_at_)) + 1);
         if (stopping_) timeout = std::min<long>(timeout, 100);
-        curl_waitfd extra{};
-        extra.fd = signal_fd_;
-        extra.events = CURL_WAIT_POLLIN;
+        // Extra fds: the signalfd and the wake-up socket (either may be absent).
+        curl_waitfd extra[2]{};
+        unsigned nextra = 0;
+        int sig_slot = -1, wake_slot = -1;
+        if (signal_fd_ >= 0) {
+            sig_slot = int(nextra);
+            extra[nextra++] = curl_waitfd{signal_fd_, CURL_WAIT_POLLIN, 0};
+        }
+        if (wakeup_.fd() >= 0) {
+            wake_slot = int(nextra);
+            extra[nextra++] = curl_waitfd{wakeup_.fd(), CURL_WAIT_POLLIN, 0};
+        }
         int numfds = 0;
-        CURLMcode mc = curl_multi_poll(multi_, signal_fd_ >= 0 ? &extra : nullptr,
-                                       signal_fd_ >= 0 ? 1 : 0, int(timeout), &numfds);
+        CURLMcode mc = curl_multi_poll(multi_, nextra ? extra : nullptr, nextra, int(timeout), &numfds);
         if (mc != CURLM_OK) {
             wlog(LogLevel::error, std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
                                       "; the worker stops (restart it)");
             return 1;
         }
-        if (signal_fd_ >= 0 && (extra.revents & CURL_WAIT_POLLIN)) handle_signals();
+        if (sig_slot >= 0 && (extra[sig_slot].revents & CURL_WAIT_POLLIN)) handle_signals();
+        if (wake_slot >= 0 && (extra[wake_slot].revents & CURL_WAIT_POLLIN)) handle_wakeup();
         if (leave_now_) {
             wlog(LogLevel::warn, "WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
                                      " deliveries in flight; their leases expire after lease_seconds and "

@@ -9,13 +9,16 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "crypto.hpp"
 #include "db.hpp"
+#include "operations.hpp"  // operations engineer
 #include "options.hpp"
 #include "store.hpp"
+#include "wakeup.hpp"
 
 namespace wh::worker {
 
@@ -44,6 +47,7 @@ public:
         curl_slist* headers = nullptr;
         std::string reply;
         bool blocked = false;
+        bool truncated = false;  // the reply went past kMaxReplyBytes; reading stopped there
         std::string blocked_address;
         const AddressPolicy* policy = nullptr;
         Clock::time_point started;
@@ -73,15 +77,23 @@ private:
     Db db_;
     CURLM* multi_ = nullptr;
     std::map<CURL*, std::unique_ptr<Job>> jobs_;
-    std::map<uint64_t, unsigned> per_endpoint_;
     std::vector<CURL*> idle_handles_;
     std::deque<Outcome> unrecorded_;  // finished while MariaDB was unreachable
+    Operations ops_{opt_.ops};  // operations engineer: lifecycle, retention (operations.hpp)
 
     bool db_is_down_ = false;
     std::chrono::milliseconds db_backoff_{0};
     Clock::time_point next_db_at_{};
     Clock::time_point next_reap_at_{};
-    bool backlog_ = false;
+    bool backlog_ = false;             // the last claim ran out of slots: more is due
+    std::set<uint64_t> cap_waiting_;   // endpoints with due work held back by their cap
+
+    // Wake-up datagrams (wakeup_listen; ingestion engineer): a datagram makes the next DB
+    // cycle due at once, at most one cycle per kWakeupGap; the poll stays the safety net.
+    void handle_wakeup();
+    WakeupListener wakeup_;
+    Clock::time_point last_cycle_{};
+    unsigned long long n_wakeups_ = 0;
 
     bool stopping_ = false;
     bool leave_now_ = false;

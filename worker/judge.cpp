@@ -94,8 +94,13 @@ Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool
         return fail("blocked-target",
                     "target address " + blocked_address +
                         " is not public and not allowed by allow_private_targets");
-    CURLcode c = CURLcode(curl_code);
-    std::string detail = curl_error.empty() ? std::string(curl_easy_strerror(c)) : curl_error;
+    // Only a value of the enum may become a CURLcode (anything else is undefined behaviour,
+    // found by fuzz/fuzz_judge); an unknown code is "other".
+    bool known = curl_code >= 0 && curl_code < int(CURL_LAST);
+    CURLcode c = known ? CURLcode(curl_code) : CURL_LAST;
+    std::string detail = !curl_error.empty() ? curl_error
+                         : known ? std::string(curl_easy_strerror(c))
+                                 : "libcurl error " + std::to_string(curl_code);
     switch (c) {
         case CURLE_OPERATION_TIMEDOUT:
             return fail("timeout", detail);

@@ -55,6 +55,12 @@ int run_worker(const Options& opt) {
                                                 "WebhookSecretKeyFile (64 hex characters), readable by this user");
         return 2;
     }
+    if (!opt.ca_bundle.empty() && access(opt.ca_bundle.c_str(), R_OK) != 0) {
+        wlog(LogLevel::error, "WH00130: ca_bundle '" + opt.ca_bundle +
+                                  "' is not a readable file: give a PEM file of CA certificates, or leave "
+                                  "ca_bundle unset for the system's store");
+        return 2;
+    }
     // Signals are read from a signalfd in the loop; block them before any thread exists
     // (libcurl's resolver threads inherit the mask).
     sigset_t mask;

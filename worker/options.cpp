@@ -9,6 +9,8 @@
 #include "config_file.hpp"
 #include "crypto.hpp"
 #include "schedule.hpp"
+#include "wakeup.hpp"
+#include "ops_options.hpp"  // operations engineer
 
 namespace wh::worker {
 
@@ -17,10 +19,16 @@ namespace {
 // Which keys each subcommand takes as a flag. The config file is shared, so it may hold any
 // known key whatever the subcommand.
 const std::vector<std::string>& run_flags() {
-    static const std::vector<std::string> k = {
-        "database", "secret_key_file", "retry_schedule", "allow_private_targets",
-        "concurrency", "per_endpoint_concurrency", "connect_timeout_ms", "request_timeout_ms",
-        "lease_seconds", "poll_interval_ms", "worker_id", "log_level"};
+    static const std::vector<std::string> k = [] {
+        std::vector<std::string> v = {
+            "database", "secret_key_file", "retry_schedule", "allow_private_targets",
+            "concurrency", "per_endpoint_concurrency", "connect_timeout_ms", "request_timeout_ms",
+            "lease_seconds", "poll_interval_ms", "worker_id", "log_level", "drain_seconds", "ca_bundle",
+            "wakeup_listen"};  // wakeup_listen: ingestion engineer (wake-up datagrams)
+        // operations engineer: retention, auto-disable, metrics (ops_options.hpp)
+        v.insert(v.end(), ops_keys().begin(), ops_keys().end());
+        return v;
+    }();
     return k;
 }
 
@@ -200,6 +208,21 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
     if (!(e = number("request_timeout_ms", 1, 3600000, out.request_timeout_ms)).empty()) return e;
     if (!(e = number("lease_seconds", 1, 86400 * 7, out.lease_seconds)).empty()) return e;
     if (!(e = number("poll_interval_ms", 10, 600000, out.poll_interval_ms)).empty()) return e;
+    if (!(e = number("drain_seconds", 0, 3600, out.drain_seconds)).empty()) return e;
+    if (auto it = s.find("ca_bundle"); it != s.end()) {
+        if (it->second.empty()) return bad("ca_bundle", "must name a PEM file of CA certificates");
+        out.ca_bundle = it->second;
+    }
+
+    // Wake-up datagrams from the module (WebhookNotifyWorker); "" = poll only.
+    if (auto it = s.find("wakeup_listen"); it != s.end() && it->second != "off" && it->second != "Off") {
+        std::string host, port;
+        if (std::string e2 = split_host_port(it->second, host, port); !e2.empty()) return bad("wakeup_listen", e2);
+        out.wakeup_listen = it->second;
+    }
+
+    // operations engineer: retention_days, maintenance_interval, auto_disable_after, metrics_listen
+    if (!(e = resolve_ops_options(s, out.ops)).empty()) return e;
 
     // The lease must outlive the longest transfer, so no renewal is ever needed.
     unsigned request_s = unsigned((out.request_timeout_ms + 999) / 1000);
@@ -246,14 +269,20 @@ Options (config file keys are the same names with underscores: "database = host=
   --concurrency N                  deliveries in flight at once (default 256)
   --per-endpoint-concurrency N     in flight to one endpoint at once (default 8)
   --connect-timeout-ms N           default 5000
-  --request-timeout-ms N           whole attempt, default 15000
+  --request-timeout-ms N           whole attempt, default 15000 (connect included)
   --lease-seconds N                claim lease (default request timeout + 30 s)
   --poll-interval-ms N             database poll when idle (default 200)
   --worker-id ID                   lease owner name (default host:pid:random)
+  --drain-seconds N                SIGTERM: wait this long for transfers in flight, then give
+                                   the rest back to pending (default 10)
+  --ca-bundle FILE                 PEM CA certificates for https receivers (default: the
+                                   system's store)
+  --wakeup-listen HOST:PORT        UDP address for the module's wake-up datagrams
+                                   (WebhookNotifyWorker): poll at once on each (default off)
   --log-level LEVEL                error, warn, info (default) or debug
   --sql-dir DIR                    migrate: where the NNN_name.sql files are
   --help, --version
-
+)" + std::string(ops_usage_text()) /* operations engineer */ + R"(
 Exit status: 0 normal stop, 2 usage or configuration error, 1 fatal runtime error.
 )";
 }

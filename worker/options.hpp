@@ -8,6 +8,7 @@
 
 #include "db.hpp"
 #include "log.hpp"
+#include "ops_options.hpp"  // operations engineer
 #include "target.hpp"
 
 namespace wh::worker {
@@ -33,6 +34,9 @@ struct Options {
     LogLevel log_level = LogLevel::info;
     std::string sql_dir;         // migrate only; "" = the compiled-in default
     unsigned drain_seconds = 10; // how long SIGTERM waits for in-flight transfers
+    std::string ca_bundle;       // PEM file of trusted CAs; "" = the system's (libcurl's default)
+    std::string wakeup_listen;   // UDP HOST:PORT for wake-up datagrams; "" = poll only
+    OpsOptions ops;              // retention, auto-disable, metrics (operations engineer)
 };
 
 // argv split into the subcommand, the config file and the flag settings (underscored keys).

@@ -2,6 +2,7 @@
 // transaction; times come from the database clock (NOW(3)).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -41,17 +42,19 @@ struct Claimed {
 
 struct ClaimResult {
     std::vector<Claimed> claimed;
-    bool full = false;  // the due-work query returned as many rows as asked: more may wait
+    bool full = false;  // due work was left because the free slots ran out
+    std::set<uint64_t> waiting;  // endpoints with due work left because they are at their cap
     std::vector<uint64_t> lost;  // claimed but not loadable any more (ignored)
 };
 
 // Claims up to `n` due deliveries of enabled, non-deleted endpoints for `owner`:
 // SELECT … FOR UPDATE SKIP LOCKED, UPDATE to inflight with a lease, COMMIT (deadlocks
-// retried), then loads what is needed to send them. `inflight_per_endpoint` and
-// `per_endpoint_cap` keep one endpoint from taking every slot: endpoints at the cap are
-// skipped, and a batch takes at most the cap's remainder from any endpoint.
+// retried), then loads what is needed to send them. Fair by construction: it takes each
+// endpoint's oldest due deliveries (per-endpoint heads, oldest head first), at most
+// `per_endpoint_cap` minus what ALL workers have in flight for that endpoint, so neither a
+// backlog nor a hanging receiver of one endpoint can fill the batch (worker/README.md).
 ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds,
-                  const std::map<uint64_t, unsigned>& inflight_per_endpoint, unsigned per_endpoint_cap);
+                  unsigned per_endpoint_cap);
 
 // One attempt's result, as recorded in webhook_attempts.
 struct Outcome {
@@ -67,6 +70,7 @@ struct Outcome {
     std::string error_message;
     std::string excerpt;   // first bytes of the reply (at most 4096)
     long long retry_after_s = 0;
+    std::chrono::steady_clock::time_point started{};  // when the attempt began (unset: now - duration)
 };
 
 enum class CompleteResult { recorded, lease_lost };

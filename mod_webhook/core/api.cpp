@@ -1,5 +1,7 @@
 // Request dispatch for the two handlers: route, method, auth, content type, body, then
 // the operation. All DB access goes through store.cpp (wh::Db).
+#include <atomic>
+#include <chrono>
 #include <cstring>
 
 #include "crypto.hpp"
@@ -32,6 +34,32 @@ std::optional<HttpResponse> read_json(const HttpRequest& req, JsonPtr& out) {
     out = parse_json_body(req.body, err);
     if (!out) return problem(400, err);
     return std::nullopt;
+}
+
+// Routes that take no body (GET, HEAD, DELETE, rotate-secret, redeliver) still answer a
+// body they cannot use precisely: 415 when it is not JSON, 400 when malformed, 422 for every
+// member of anything but an empty object. No body (or "{}") is what they expect.
+std::optional<HttpResponse> check_no_body(const HttpRequest& req) {
+    if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
+    JsonPtr body;
+    if (auto r = read_json(req, body)) return *r;
+    if (!json_is_object(body.get()))
+        return problem(422, "this request takes no body; send none (or {})",
+                       {{"", "the request body must be empty or {}"}});
+    FieldErrors errs;
+    const char* key;
+    json_t* value;
+    json_object_foreach(body.get(), key, value) {
+        (void)value;
+        errs.push_back({key, "unknown field: this request takes no body"});
+    }
+    if (!errs.empty()) return problem(422, "this request takes no body; send none (or {})", errs);
+    return std::nullopt;
+}
+
+bool route_takes_body(Route route, const std::string& method) {
+    return (route == Route::endpoints && method == "POST") ||
+           (route == Route::endpoint && method == "PATCH") || route == Route::endpoint_recover;
 }
 
 const SecretBox& box(const HttpRequest& req) {
@@ -181,7 +209,9 @@ HttpResponse redeliver_req(const HttpRequest& req, const Principal& who, const s
     JsonPtr root(json_object());
     json_object_set_new(root.get(), "notificationId", json_text(id));
     json_object_set_new(root.get(), "status", json_string("pending"));
-    return ok_json(202, root.get());
+    HttpResponse r = ok_json(202, root.get());
+    r.wake_worker = true;  // due now: let the worker claim it at once (WebhookNotifyWorker)
+    return r;
 }
 
 HttpResponse recover_req(const HttpRequest& req, const Principal& who, const std::string& id) {
@@ -196,7 +226,9 @@ HttpResponse recover_req(const HttpRequest& req, const Principal& who, const std
     wh::log_info("endpoint " + id + ": " + std::to_string(n) + " failed deliveries queued again by " + req.user);
     JsonPtr root(json_object());
     json_object_set_new(root.get(), "requeued", json_integer(json_int_t(n)));
-    return ok_json(202, root.get());
+    HttpResponse r = ok_json(202, root.get());
+    r.wake_worker = n > 0;  // due now: let the worker claim them at once (WebhookNotifyWorker)
+    return r;
 }
 
 HttpResponse dispatch_api(const HttpRequest& req) {
@@ -211,6 +243,14 @@ HttpResponse dispatch_api(const HttpRequest& req) {
         wh::log_warn("WH00009: a webhook-api request arrived without an authenticated user; "
                      "protect the webhook-api <Location> with AuthType/Require valid-user");
         return problem(401, "authentication is required");
+    }
+    // Body syntax before the principal lookup: a malformed request gets its 415/400 even when
+    // MariaDB is down. (Body routes parse again in their handler; their bodies are small.)
+    if (!route_takes_body(m.route, req.method)) {
+        if (auto r = check_no_body(req)) return *r;
+    } else {
+        JsonPtr syntax_only;
+        if (auto r = read_json(req, syntax_only)) return *r;
     }
     Principal who = load_principal(req.db, req.user);
     if (!who.known()) {
@@ -250,15 +290,24 @@ HttpResponse dispatch_events(const HttpRequest& req) {
     std::vector<EventInput> events;
     bool is_array = false;
     FieldErrors errs = validate_events(body.get(), req.header("Idempotency-Key"),
-                                       load_catalogue(req.db), events, is_array);
+                                       event_catalogue(req.db), events, is_array);
     if (!errs.empty()) return problem(422, "the event is invalid; nothing was stored; see errors", errs);
-    std::vector<EventResult> results = insert_events(req.db, events);
+    std::vector<EventResult> results;
+    try {
+        results = insert_events(req.db, events);
+    } catch (const wh::DbError& e) {
+        // 1452: an event code left the catalogue within the cache's lifetime; re-read it next time.
+        if (e.code() == 1452) forget_event_catalogue();
+        throw;
+    }
+    bool stored = false;  // something new was committed: the worker has work
     auto one = [](const EventResult& e) {
         json_t* o = json_object();
         json_object_set_new(o, "eventId", json_text(e.event_id));
         if (e.duplicate) json_object_set_new(o, "duplicate", json_true());
         return o;
     };
+    for (const auto& e : results) stored = stored || !e.duplicate;
     JsonPtr root;
     if (is_array) {
         root.reset(json_array());
@@ -266,7 +315,9 @@ HttpResponse dispatch_events(const HttpRequest& req) {
     } else {
         root.reset(one(results.at(0)));
     }
-    return ok_json(202, root.get());
+    HttpResponse r = ok_json(202, root.get());
+    r.wake_worker = stored;
+    return r;
 }
 
 }  // namespace
@@ -278,8 +329,21 @@ HttpResponse handle(Handler handler, const HttpRequest& req) noexcept {
         } catch (const wh::DbError& e) {
             HttpResponse r;
             if (e.unavailable()) {
-                wh::log_error(std::string("WH00010: MariaDB is unreachable (") + e.what() +
-                              "); answering 503. Check that MariaDB runs and WebhookDatabase is right");
+                // One line per 10 s per child, with the count: an outage under load must not
+                // flood the error log (every request answers 503 quickly meanwhile).
+                static std::atomic<long long> last_ms{0}, suppressed{0};
+                long long now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now().time_since_epoch()).count();
+                long long last = last_ms.load();
+                if (now_ms - last >= 10000 && last_ms.compare_exchange_strong(last, now_ms)) {
+                    long long n = suppressed.exchange(0);
+                    wh::log_error(std::string("WH00010: MariaDB is unreachable (") + e.what() +
+                                  "); answering 503" +
+                                  (n ? " (and " + std::to_string(n) + " more requests in the last 10 s)" : "") +
+                                  ". Check that MariaDB runs and WebhookDatabase is right");
+                } else {
+                    ++suppressed;
+                }
                 r = problem(503, "the database is unavailable; retry later");
                 r.set_header("Retry-After", "2");
             } else if (e.retryable()) {

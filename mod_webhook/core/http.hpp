@@ -50,6 +50,9 @@ struct HttpResponse {
     std::string body;
     // Set when the DB connection must not go back to the pool (it failed).
     bool drop_db = false;
+    // Set when new work was committed for the worker: the glue sends the wake-up datagram
+    // (WebhookNotifyWorker) after the answer is decided, never failing the request.
+    bool wake_worker = false;
 
     void set_header(const std::string& name, const std::string& value) {
         headers.emplace_back(name, value);

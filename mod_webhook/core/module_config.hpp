@@ -4,7 +4,10 @@
 // keeps the child's value only when it is set; getters apply the defaults.
 #pragma once
 
+#include <cstring>
 #include <type_traits>
+
+#include "db.hpp"
 
 namespace wh::api {
 
@@ -15,11 +18,14 @@ struct ServerConf {
     const char* db_spec;        // WebhookDatabase
     const char* key_file;       // WebhookSecretKeyFile (resolved against ServerRoot)
     const char* allow_private;  // WebhookAllowPrivateTargets (raw argument text)
+    int db_timeout;             // WebhookDatabaseTimeout, seconds; 0 = unset
+    const char* notify_worker;  // WebhookNotifyWorker: space-separated HOST:PORT, or "Off"
     // Runtime, never merged: the key is loaded in post_config (parent, as root), the DB
     // pool is created in child_init (one per child process).
     int key_loaded;
     unsigned char key[32];
     void* pool;
+    void* notifier;  // wh::WakeupSender of this child, or NULL (see WebhookNotifyWorker)
 };
 
 struct DirConf {
@@ -46,6 +52,8 @@ inline void merge_server_conf(const ServerConf& base, const ServerConf& add, Ser
     out.db_spec = add.db_spec ? add.db_spec : base.db_spec;
     out.key_file = add.key_file ? add.key_file : base.key_file;
     out.allow_private = add.allow_private ? add.allow_private : base.allow_private;
+    out.db_timeout = add.db_timeout ? add.db_timeout : base.db_timeout;
+    out.notify_worker = add.notify_worker ? add.notify_worker : base.notify_worker;
 }
 
 inline void merge_dir_conf(const DirConf& base, const DirConf& add, DirConf& out) {
@@ -59,6 +67,28 @@ inline long long max_body_size(const DirConf* d) {
 }
 inline const char* allow_private_targets(const ServerConf* c) {
     return c && c->allow_private ? c->allow_private : "Off";
+}
+
+constexpr int kDefaultDbTimeout = 2;  // WebhookDatabaseTimeout default, seconds
+constexpr int kMaxDbTimeout = 300;
+inline int db_timeout(const ServerConf* c) {
+    return c && c->db_timeout > 0 ? c->db_timeout : kDefaultDbTimeout;
+}
+
+// The longest a request waits on MariaDB I/O: WebhookDatabaseTimeout bounds the connect and
+// every read and write (so a stopped or hung server costs a request at most that long before
+// its 503), except where the WebhookDatabase string sets connect_timeout=, read_timeout= or
+// write_timeout= itself.
+inline void apply_db_timeout(const char* spec, int seconds, wh::DbConfig& cfg) {
+    auto given = [spec](const char* key) {
+        for (const char* p = spec ? std::strstr(spec, key) : nullptr; p; p = std::strstr(p + 1, key))
+            if (p == spec || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '"') return true;
+        return false;
+    };
+    unsigned t = static_cast<unsigned>(seconds > 0 ? seconds : kDefaultDbTimeout);
+    if (!given("connect_timeout=")) cfg.connect_timeout = t;
+    if (!given("read_timeout=")) cfg.read_timeout = t;
+    if (!given("write_timeout=")) cfg.write_timeout = t;
 }
 
 }  // namespace wh::api

@@ -1,6 +1,7 @@
 #include "problem.hpp"
 
 #include "json.hpp"
+#include "util.hpp"
 
 namespace wh::api {
 
@@ -26,12 +27,13 @@ HttpResponse problem(int status, const std::string& detail, const FieldErrors& e
     json_object_set_new(root.get(), "type", json_string("about:blank"));
     json_object_set_new(root.get(), "title", json_string(status_title(status)));
     json_object_set_new(root.get(), "status", json_integer(status));
-    json_object_set_new(root.get(), "detail", json_string(detail.c_str()));
+    // json_text: the detail may quote the parser's "near '…'" with invalid UTF-8 bytes
+    json_object_set_new(root.get(), "detail", json_text(detail));
     json_t* arr = json_array();
     for (const auto& e : errors) {
         json_t* item = json_object();
-        json_object_set_new(item, "field", json_string(e.field.c_str()));
-        json_object_set_new(item, "message", json_string(e.message.c_str()));
+        json_object_set_new(item, "field", json_text(e.field));
+        json_object_set_new(item, "message", json_text(e.message));
         json_array_append_new(arr, item);
     }
     json_object_set_new(root.get(), "errors", arr);

@@ -1,7 +1,9 @@
 #include "store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "log.hpp"
@@ -349,62 +351,110 @@ uint64_t recover_failed(wh::Db& db, uint64_t endpoint_id, const std::string& sin
 
 namespace {
 
+// The ingestion hot path runs on server-side prepared statements (Db::*_prepared): each
+// SQL text below is prepared once per pooled connection and then only executed.
+
 // locking = a locking read, which sees the latest committed row whatever the isolation level
 // (needed after a duplicate-key error: a plain read may use an older snapshot).
 std::optional<std::string> find_idempotent(wh::Db& db, const std::string& reseller, const std::string& key,
                                            bool locking = false) {
-    Rows r = db.query(std::string("SELECT public_id FROM webhook_events WHERE reseller_id = ? AND "
-                                  "idempotency_key = ?") + (locking ? " LOCK IN SHARE MODE" : ""),
-                      {reseller, key});
+    static const std::string plain =
+        "SELECT public_id FROM webhook_events WHERE reseller_id = ? AND idempotency_key = ?";
+    static const std::string locked = plain + " LOCK IN SHARE MODE";
+    Rows r = db.query_prepared(locking ? locked : plain, {reseller, key});
     if (r.empty()) return std::nullopt;
     return cell(r[0], 0);
 }
 
-void add_event_values(std::string& sql, Params& params, const EventInput& e) {
-    sql += "(?,?,?,?,";
+// One row of VALUES; event_date NULL means the column's default (now, in epoch ms), the
+// same expression as in sql/001_schema.sql, so one SQL text serves both cases.
+const char* kEventRow = "(?,?,?,?,COALESCE(?, FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)),?,?)";
+
+void add_event_params(Params& params, const EventInput& e) {
     params.emplace_back(e.event_code);
     params.emplace_back(e.reseller_id);
     params.emplace_back(e.portfolio_id);
     params.emplace_back(e.merchant_id);
-    if (e.event_date) {
-        sql += "?,";
-        params.emplace_back(*e.event_date);
-    } else {
-        sql += "DEFAULT,";  // the column's default: now, in epoch ms
-    }
-    sql += "?,?)";
+    params.emplace_back(e.event_date);
     params.emplace_back(e.data_json);
     params.emplace_back(e.idempotency_key);
 }
 
-const char* kEventInsert =
-    "INSERT INTO webhook_events (event_code, reseller_id, portfolio_id, merchant_id, event_date, "
-    "data, idempotency_key) VALUES ";
+// "INSERT … VALUES (row),(row),… RETURNING id, public_id" for n rows, built once per n.
+const std::string& event_insert_sql(size_t n) {
+    static std::mutex mu;
+    static std::map<size_t, std::string> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    std::string& sql = cache[n];
+    if (sql.empty()) {
+        sql = "INSERT INTO webhook_events (event_code, reseller_id, portfolio_id, merchant_id, event_date, "
+              "data, idempotency_key) VALUES ";
+        for (size_t i = 0; i < n; ++i) (sql += i ? "," : "") += kEventRow;
+        sql += " RETURNING id, public_id";
+    }
+    return sql;
+}
+
+// Keyless events go in multi-row INSERTs of 100, 10 and 1 rows: at most three statement
+// texts to prepare per connection, and a 1000-event batch takes 10 round trips.
+constexpr size_t kChunks[] = {100, 10, 1};
+
+// The catalogue changes rarely (a migration or an admin's INSERT): each child keeps it for
+// kCatalogueTtl instead of reading it on every event.
+constexpr auto kCatalogueTtl = std::chrono::seconds(10);
+std::mutex catalogue_mu;
+Catalogue catalogue_cache;
+std::chrono::steady_clock::time_point catalogue_loaded{};
+bool catalogue_valid = false;
 
 }  // namespace
+
+Catalogue event_catalogue(wh::Db& db) {
+    auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard<std::mutex> lock(catalogue_mu);
+        if (catalogue_valid && now - catalogue_loaded < kCatalogueTtl) return catalogue_cache;
+    }
+    Catalogue c;
+    for (const auto& r : db.query_prepared("SELECT code FROM webhook_event_types").rows) c.insert(cell(r, 0));
+    std::lock_guard<std::mutex> lock(catalogue_mu);
+    catalogue_cache = c;
+    catalogue_loaded = now;
+    catalogue_valid = true;
+    return c;
+}
+
+void forget_event_catalogue() {
+    std::lock_guard<std::mutex> lock(catalogue_mu);
+    catalogue_valid = false;
+}
+
+// Batches sharing idempotency keys in different orders can deadlock on the unique key;
+// InnoDB picks a victim at once and the retry finds the winner's rows, so a few retries
+// always settle it.
+constexpr int kInsertAttempts = 10;
 
 std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>& events) {
     return wh::with_transaction(db, [&](wh::Db& db) {
         std::vector<EventResult> out(events.size());
         std::map<std::pair<std::string, std::string>, std::string> batch_keys;
-        // Events without a key go in multi-row INSERTs of up to 100 rows.
-        std::vector<size_t> pending;
-        auto flush = [&]() {
-            if (pending.empty()) return;
-            std::string sql = kEventInsert;
+        std::vector<size_t> pending;  // keyless events not inserted yet, in batch order
+        auto insert_rows = [&](const size_t* idx, size_t n) {
             Params params;
-            for (size_t k = 0; k < pending.size(); ++k) {
-                if (k) sql += ",";
-                add_event_values(sql, params, events[pending[k]]);
-            }
-            sql += " RETURNING id, public_id";
-            Rows rows = db.query(sql, params);
-            if (rows.size() != pending.size()) throw std::runtime_error("INSERT ... RETURNING row count mismatch");
+            params.reserve(n * 7);
+            for (size_t k = 0; k < n; ++k) add_event_params(params, events[idx[k]]);
+            Rows rows = db.query_prepared(event_insert_sql(n), params);
+            if (rows.size() != n) throw std::runtime_error("INSERT ... RETURNING row count mismatch");
             // Auto-increment ids grow in VALUES order within one statement.
             std::vector<std::pair<unsigned long long, std::string>> ids;
             for (const auto& r : rows.rows) ids.emplace_back(std::stoull(cell(r, 0)), cell(r, 1));
             std::sort(ids.begin(), ids.end());
-            for (size_t k = 0; k < pending.size(); ++k) out[pending[k]].event_id = ids[k].second;
+            for (size_t k = 0; k < n; ++k) out[idx[k]].event_id = ids[k].second;
+        };
+        auto flush = [&]() {
+            size_t done = 0;
+            for (size_t chunk : kChunks)
+                for (; pending.size() - done >= chunk; done += chunk) insert_rows(&pending[done], chunk);
             pending.clear();
         };
         for (size_t i = 0; i < events.size(); ++i) {
@@ -415,6 +465,8 @@ std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>
                 continue;
             }
             flush();  // keep the batch's order in the table
+            // The same key twice in one batch: the later item is a duplicate of the earlier
+            // one, exactly as if it came in a later request.
             auto bk = std::make_pair(e.reseller_id, *e.idempotency_key);
             auto seen = batch_keys.find(bk);
             if (seen != batch_keys.end()) {
@@ -426,16 +478,12 @@ std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>
                 batch_keys[bk] = *first;
                 continue;
             }
-            std::string sql = kEventInsert;
-            Params params;
-            add_event_values(sql, params, e);
-            sql += " RETURNING public_id";
             try {
-                Rows rows = db.query(sql, params);
-                if (rows.empty()) throw std::runtime_error("INSERT ... RETURNING gave no row");
-                out[i] = {cell(rows[0], 0), false};
+                const size_t one[] = {i};
+                insert_rows(one, 1);
             } catch (const DbError& err) {
-                // Another request inserted the same key since our SELECT and committed.
+                // Another request inserted the same key since our SELECT and committed (the
+                // unique key (reseller_id, idempotency_key) made us wait for its COMMIT).
                 if (!err.duplicate_key()) throw;
                 auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key, true);
                 if (!first) throw;
@@ -447,7 +495,7 @@ std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>
         }
         flush();
         return out;
-    });
+    }, kInsertAttempts);
 }
 
 }  // namespace wh::api

@@ -18,6 +18,10 @@ struct EventTypeRow {
 
 std::vector<EventTypeRow> load_event_types(wh::Db& db);
 Catalogue load_catalogue(wh::Db& db);
+// The catalogue for event ingestion: cached per process for 10 s (prepared statement).
+Catalogue event_catalogue(wh::Db& db);
+// Drops that cache (an INSERT failed on the event_code foreign key).
+void forget_event_catalogue();
 Principal load_principal(wh::Db& db, const std::string& username);
 
 // A live (not deleted) endpoint by public id, or nullopt. for_update locks the row (inside

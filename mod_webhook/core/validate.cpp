@@ -1,7 +1,9 @@
 #include "validate.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -324,7 +326,7 @@ FieldErrors validate_list_query(const std::map<std::string, std::string>& query,
         if (wh::valid_scope_id(it->second)) out.portfolio_id = it->second;
         else add(errs, "portfolioId", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
     }
-    if (out.reseller_id && out.portfolio_id)
+    if (query.count("resellerId") && query.count("portfolioId"))
         add(errs, "portfolioId", "filter by resellerId or by portfolioId, not both");
     it = query.find("limit");
     if (it != query.end()) {
@@ -446,13 +448,103 @@ FieldErrors validate_recover(const json_t* body, std::string& since) {
 
 namespace {
 
+// Levels of objects/arrays: a scalar is 0, {} is 1, {"a":[1]} is 2. Stops counting past the
+// limit, so a hostile document costs no more than the parse did.
+size_t json_depth(const json_t* v, size_t level = 0) {
+    if (!json_is_object(v) && !json_is_array(v)) return level;
+    size_t deepest = level + 1;
+    if (deepest > kMaxDataDepth) return deepest;
+    if (json_is_object(v)) {
+        const char* key;
+        json_t* child;
+        json_object_foreach(const_cast<json_t*>(v), key, child) {
+            (void)key;
+            deepest = std::max(deepest, json_depth(child, level + 1));
+            if (deepest > kMaxDataDepth) break;
+        }
+    } else {
+        size_t i;
+        json_t* child;
+        json_array_foreach(const_cast<json_t*>(v), i, child) {
+            deepest = std::max(deepest, json_depth(child, level + 1));
+            if (deepest > kMaxDataDepth) break;
+        }
+    }
+    return deepest;
+}
+
+// The shortest text that reads back as the same double: 0.1 stays "0.1" (Jansson's own
+// dump writes %.17g, "0.10000000000000001"); always with a '.' or an exponent, so it stays
+// a real for the receiver.
+std::string real_text(double v) {
+    char buf[40];
+    if (v == std::floor(v) && std::fabs(v) < 1e16) {  // 100.0, not 1e+02
+        std::snprintf(buf, sizeof buf, "%.1f", v);
+        return buf;
+    }
+    for (int prec = 1; prec <= 17; ++prec) {
+        std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    std::string out = buf;
+    if (out.find_first_of(".eE") == std::string::npos) out += ".0";
+    return out;
+}
+
+void dump_data_into(const json_t* v, std::string& out) {
+    if (json_is_object(v)) {
+        out += '{';
+        const char* key;
+        json_t* child;
+        bool first = true;
+        json_object_foreach(const_cast<json_t*>(v), key, child) {  // insertion order
+            if (!first) out += ',';
+            first = false;
+            JsonPtr k(json_string(key));
+            out += wh::json_dump(k.get());
+            out += ':';
+            dump_data_into(child, out);
+        }
+        out += '}';
+    } else if (json_is_array(v)) {
+        out += '[';
+        size_t i;
+        json_t* child;
+        json_array_foreach(const_cast<json_t*>(v), i, child) {
+            if (i) out += ',';
+            dump_data_into(child, out);
+        }
+        out += ']';
+    } else if (json_is_real(v)) {
+        out += real_text(json_real_value(v));
+    } else {
+        out += wh::json_dump(v);  // strings (escaped as Jansson does), integers, literals
+    }
+}
+
+// data as stored and sent: compact, key order kept, reals in their shortest exact form.
+std::string dump_data(const json_t* data) {
+    std::string out;
+    dump_data_into(data, out);
+    return out;
+}
+
 const std::set<std::string> kEventFields = {"eventCode", "resellerId", "portfolioId", "merchantId",
                                             "eventDate", "data",       "idempotencyKey"};
 
+// A caller's value quoted back in a message: at most 64 bytes, cut on a character boundary.
+std::string echo(const std::string& s) {
+    if (s.size() <= 64) return s;
+    size_t n = 64;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n) + "...";
+}
+
 bool check_idempotency_key(const std::string& key, const std::string& field, FieldErrors& errs) {
-    if (key.empty() || utf8_length(key) > kMaxIdempotencyKey || has_control_chars(key)) {
+    // valid_utf8: the header is raw bytes (a body key is always valid, the parser saw to it)
+    if (key.empty() || !valid_utf8(key) || utf8_length(key) > kMaxIdempotencyKey || has_control_chars(key)) {
         add(errs, field, "must be 1-" + std::to_string(kMaxIdempotencyKey) +
-                             " characters without control characters");
+                             " characters of UTF-8 without control characters");
         return false;
     }
     return true;
@@ -471,7 +563,7 @@ void validate_event(const json_t* item, const std::string& prefix, const Catalog
     if (!code) add(errs, prefix + "eventCode", "is required");
     else if (!json_is_string(code)) add(errs, prefix + "eventCode", "must be a string");
     else if (!catalogue.count(str_of(code)))
-        add(errs, prefix + "eventCode", "unknown event type '" + str_of(code) + "' (see GET /event-types)");
+        add(errs, prefix + "eventCode", "unknown event type '" + echo(str_of(code)) + "' (see GET /event-types)");
     else ev.event_code = str_of(code);
 
     for (const char* k : {"resellerId", "portfolioId"}) {
@@ -495,7 +587,10 @@ void validate_event(const json_t* item, const std::string& prefix, const Catalog
     const json_t* data = json_object_get(item, "data");
     if (!data) add(errs, prefix + "data", "is required");
     else if (!json_is_object(data)) add(errs, prefix + "data", "must be a JSON object");
-    else ev.data_json = wh::json_dump(data);
+    else if (json_depth(data) > kMaxDataDepth)
+        add(errs, prefix + "data", "nests objects/arrays deeper than " + std::to_string(kMaxDataDepth) +
+                                       " levels (data itself is level 1)");
+    else ev.data_json = dump_data(data);
 
     const json_t* key = json_object_get(item, "idempotencyKey");
     if (key && !json_is_null(key)) {

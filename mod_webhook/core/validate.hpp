@@ -31,6 +31,9 @@ constexpr size_t kMaxPassword = 512;      // bytes; sealed it must fit VARCHAR(1
 constexpr size_t kMaxDescription = 1024;  // characters
 constexpr size_t kMaxIdempotencyKey = 255;
 constexpr size_t kMaxBatch = 1000;
+// Levels of objects/arrays in an event's data, data itself included (422 above): MariaDB's
+// JSON_VALID, the CHECK on webhook_events.data, refuses documents nesting 32 levels or more.
+constexpr size_t kMaxDataDepth = 31;
 constexpr long long kMaxEventDate = 253402300799999LL;  // 9999-12-31T23:59:59.999Z
 constexpr unsigned kDefaultListLimit = 50;
 constexpr unsigned kMaxListLimit = 200;

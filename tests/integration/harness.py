@@ -56,6 +56,8 @@ EVENT_TYPES = {
     "management.merchant-modified": "object",
     "management.terminal-created": "object",
     "management.terminal-modified": "object",
+    # sql/005_endpoint_lifecycle.sql (operations): sent by the worker when an endpoint is disabled
+    "system.endpoint-disabled": "object",
 }
 
 
@@ -77,9 +79,15 @@ def state_dir():
 _ENV = None
 
 
+_PRIVATE_ENV = None  # set by PrivateStack.activate(): every helper then talks to that stack
+
+
 def env():
-    """The KEY=value pairs of $WEBHOOK_STATE_DIR/env (written by `scripts/stack up`)."""
+    """The KEY=value pairs of $WEBHOOK_STATE_DIR/env (written by `scripts/stack up`), or of
+    the private stack activated with PrivateStack.activate()."""
     global _ENV
+    if _PRIVATE_ENV is not None:
+        return _PRIVATE_ENV
     if _ENV is None:
         path = os.path.join(state_dir(), "env")
         if not os.path.exists(path):
@@ -147,9 +155,51 @@ def basic_auth_header(user, password):
     return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
 
 
+# ------------------------------------------------------------------------------------------
+# credentials the tests use: stack_down checks that none appears in a log or the database
+
+SECRETS_FILE = "secrets-used.txt"
+_secrets_lock = threading.Lock()
+
+
+def record_secret(value, kind="secret"):
+    """Appends a password or signing secret a test sent or received to
+    <state dir>/secrets-used.txt (the active stack's). stack_down (check_logs.py) fails when
+    any of them appears in Apache's error/access log, the worker log, MariaDB's log or a dump
+    of the database. Values shorter than 8 characters are skipped (they match by chance):
+    use new_password() for test passwords. api() records what it sends and receives itself."""
+    if not isinstance(value, str) or len(value) < 8 or "\n" in value:
+        return
+    path = os.path.join(env()["WEBHOOK_STATE_DIR"], SECRETS_FILE)
+    with _secrets_lock, open(path, "a", encoding="utf-8") as f:
+        f.write("%s %s\n" % (kind, value))
+
+
+def new_password(prefix="pw"):
+    """A fresh password for an endpoint (recorded for the end-of-suite scan)."""
+    value = "%s-%s" % (prefix, uuid.uuid4().hex)
+    record_secret(value, "password")
+    return value
+
+
+def _record_credentials(sent, received):
+    if isinstance(sent, dict):
+        user, password = sent.get("username"), sent.get("password")
+        if isinstance(password, str):
+            record_secret(password, "password")
+            if isinstance(user, str):
+                # as the worker sends it: Authorization: Basic base64(user:password)
+                record_secret(base64.b64encode(("%s:%s" % (user, password)).encode()).decode(), "basic")
+    if isinstance(received, dict) and isinstance(received.get("secret"), str):
+        record_secret(received["secret"], "signing-secret")
+        # the key bytes as base64 without the prefix, as a careless log line would show them
+        record_secret(received["secret"][len("whsec_"):], "signing-key")
+
+
 def api(method, path, json=None, user=None, password=None, headers=None, body=None, auth=True):
     """Calls the integrator API (path relative to WEBHOOK_BASE_URL) with Basic auth (the
-    stack's admin unless user/password are given). Returns (status, headers, parsed body)."""
+    stack's admin unless user/password are given). Returns (status, headers, parsed body).
+    Passwords sent and secrets received are recorded (record_secret)."""
     e = env()
     hdrs = {"Accept": "application/json"}
     if auth:
@@ -161,7 +211,9 @@ def api(method, path, json=None, user=None, password=None, headers=None, body=No
     if headers:
         hdrs.update(headers)
     status, rh, data = http_request(method, base_url() + path, body=body, headers=hdrs)
-    return status, rh, _decode(rh, data)
+    parsed = _decode(rh, data)
+    _record_credentials(json, parsed)
+    return status, rh, parsed
 
 
 def post_events(events, idempotency_key=None, headers=None):
@@ -343,8 +395,14 @@ class Request:
 
 
 class Response:
-    def __init__(self, status=200, body=b"", headers=None, content_type="application/json"):
+    """An answer. declared_length (a Content-Length larger than body) with hold (a
+    threading.Event) sends the body, then stalls until hold is set: an endless reply."""
+
+    def __init__(self, status=200, body=b"", headers=None, content_type="application/json",
+                 declared_length=None, hold=None):
         self.status = status
+        self.declared_length = declared_length
+        self.hold = hold
         self.body = body if isinstance(body, bytes) else _json.dumps(body).encode()
         self.headers = dict(headers or {})
         if content_type and self.body:
@@ -402,17 +460,55 @@ def hang(seconds):
     return behaviour
 
 
+def hang_until(event, max_seconds=30):
+    """Holds the request until threading.Event `event` is set (or max_seconds), then
+    acknowledges: a receiver that hangs for as long as the test wants."""
+    def behaviour(req, n):
+        event.wait(max_seconds)
+        return Response(200, {"notificationId": req.notification_id})
+    return behaviour
+
+
+def closed_port_url(path="/hook"):
+    """An http URL on 127.0.0.1 where nothing listens (connection refused)."""
+    sys.path.insert(0, HERE)
+    import free_ports
+    return "http://127.0.0.1:%d%s" % (free_ports.free_ports(1)[0], path)
+
+
+class _BurstServer(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a worker woken at once by the module's
+    # wake-up datagram opens dozens of connections in the same millisecond, and dropped SYNs
+    # would show up as connect timeouts that no real receiver (backlog 511+) produces.
+    request_queue_size = 512
+
+
+def self_signed_cert(directory):
+    """(cert.pem, key.pem) for 127.0.0.1 in directory (openssl), valid one day."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
 class Receiver:
     """A ThreadingHTTPServer on 127.0.0.1 (free port) in a background thread that records
-    every request; the answer is chosen per path (set(path, behaviour)), default ack()."""
+    every request; the answer is chosen per path (set(path, behaviour)), default ack().
+    tls=(certfile, keyfile) serves https; alpn lists the protocols it offers in the TLS
+    handshake (e.g. ["h2", "http/1.1"]); self.handshakes records what each connection's
+    handshake selected (None: no ALPN). It speaks HTTP/1.1 only: a connection that selected
+    h2 is recorded and then fails."""
 
-    def __init__(self, default=None):
+    def __init__(self, default=None, tls=None, alpn=None):
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._requests = []
         self._behaviours = {}
         self._counts = {}
         self._default = default or ack()
+        self._expect = {}      # path -> (secret, (user, password) or None)
+        self.problems = []     # requests that failed the signature / Basic auth check
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -449,18 +545,44 @@ class Receiver:
                     self.send_response(resp.status)
                     for k, v in resp.headers.items():
                         self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(resp.body)))
+                    self.send_header("Content-Length", str(resp.declared_length or len(resp.body)))
                     self.send_header("Connection", "close")
                     self.end_headers()
                     if resp.body and self.command != "HEAD":
                         self.wfile.write(resp.body)
+                    if resp.hold is not None:
+                        self.wfile.flush()
+                        resp.hold.wait(60)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 self.close_connection = True
 
             do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.handshakes = []
+        server_class = _BurstServer
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            if alpn:
+                ctx.set_alpn_protocols(list(alpn))
+
+            class TLSServer(_BurstServer):
+                def get_request(self):
+                    sock, addr = super().get_request()
+                    sock.settimeout(5)
+                    try:
+                        tls_sock = ctx.wrap_socket(sock, server_side=True)
+                    except OSError:
+                        sock.close()
+                        raise  # socketserver drops this connection quietly
+                    with receiver._lock:
+                        receiver.handshakes.append(tls_sock.selected_alpn_protocol())
+                    return tls_sock, addr
+            server_class = TLSServer
+        self.scheme = "https" if tls else "http"
+        self.server = server_class(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.block_on_close = False
         self.port = self.server.server_address[1]
@@ -473,11 +595,35 @@ class Receiver:
             n = self._counts.get(req.path, 0) + 1
             self._counts[req.path] = n
             behaviour = self._behaviours.get(req.path, self._default)
+            expected = self._expect.get(req.path)
+            if expected:
+                secret, auth = expected
+                why = check_signature(secret, req)
+                if why is None and basic_auth(req.headers) != auth:
+                    why = "Authorization %r, expected Basic %r" % (req.headers.get("authorization"), auth)
+                if why:
+                    # answered 401 (a failure the worker retries) and kept for the test's check
+                    self.problems.append((req.path, why))
+                    behaviour = lambda r, k: Response(401, {"error": why})
             self._cond.notify_all()
         return behaviour, n
 
+    def expect(self, path, secret, auth=None):
+        """Every later request on path must carry a valid Standard Webhooks signature for
+        `secret` and exactly Basic `auth` ((user, password), or None for no Authorization);
+        one that does not is answered 401 and listed in self.problems."""
+        with self._lock:
+            self._expect[path] = (secret, tuple(auth) if auth else None)
+
+    def notification_counts(self, path=None):
+        """{notificationId: how many requests carried it} (on path)."""
+        counts = {}
+        for r in self.requests(path):
+            counts[r.notification_id] = counts.get(r.notification_id, 0) + 1
+        return counts
+
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
 
     def set(self, path, behaviour):
         with self._lock:
@@ -529,6 +675,262 @@ def attempts_for_notification(notification_id):
     return sql("SELECT a.attempt_no, a.outcome, a.http_status, a.error_class "
                "FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id "
                "WHERE d.notification_id = %s ORDER BY a.attempt_no, a.id" % q(notification_id))
+
+
+# ------------------------------------------------------------------------------------------
+# private stacks: for tests that stop, kill or reconfigure a component
+
+class WorkerProcess:
+    """A webhook-worker this test started itself (PrivateStack.start_worker); its stderr goes
+    to <state>/worker/<worker_id>.log."""
+
+    def __init__(self, popen, worker_id, log_path):
+        self.popen = popen
+        self.pid = popen.pid
+        self.worker_id = worker_id
+        self.log_path = log_path
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, needle, timeout=15.0):
+        return wait_until(lambda: needle in self.log(), timeout=timeout,
+                          message="%r in the log of worker %s" % (needle, self.worker_id))
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout=30.0):
+        """The exit status (negative: killed by that signal); AssertionError on timeout."""
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("worker %s (pid %d) still running after %.0f s"
+                                 % (self.worker_id, self.pid, timeout))
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 20 s; never raises."""
+        import signal as _signal
+        try:
+            self.signal(_signal.SIGTERM)
+            self.popen.wait(timeout=20)
+        except Exception:
+            try:
+                self.signal(_signal.SIGKILL)
+                self.popen.wait(timeout=10)
+            except Exception:
+                pass
+
+
+class PrivateStack:
+    """A stack of its own: `scripts/stack up` with its own state dir under the build dir
+    (<build>/itest-private/<name>), free loopback ports and the binaries already built.
+    Settings are the WEBHOOK_* variables of scripts/stack (retry_schedule, request_timeout_ms,
+    poll_interval_ms, …). Use it as a context manager (always brought down); activate() makes
+    api(), sql(), post_event(), … talk to it instead of the shared fixture stack."""
+
+    def __init__(self, name, retry_schedule="1s,1s,1s,1s", request_timeout_ms=3000,
+                 poll_interval_ms=100, log_level="debug"):
+        build = os.environ.get("WEBHOOK_BUILD_DIR") or env_shared().get("WEBHOOK_BUILD_DIR")
+        if not build:
+            raise HarnessError("WEBHOOK_BUILD_DIR is not known (not in the environment nor the shared env file)")
+        self.build_dir = os.path.abspath(build)
+        self.state = os.path.join(self.build_dir, "itest-private", name)
+        self.settings = {"WEBHOOK_RETRY_SCHEDULE": retry_schedule,
+                         "WEBHOOK_REQUEST_TIMEOUT_MS": str(request_timeout_ms),
+                         "WEBHOOK_POLL_INTERVAL_MS": str(poll_interval_ms),
+                         "WEBHOOK_WORKER_LOG_LEVEL": log_level}
+        self.env = None
+        self.workers = []
+        self._db_argv = None
+
+    def _run_stack(self, *args, extra_env=None, timeout=180):
+        child = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
+        child.update({"WEBHOOK_STATE_DIR": self.state, "WEBHOOK_BUILD_DIR": self.build_dir,
+                      "WEBHOOK_SKIP_BUILD": "1", "WEBHOOK_SKIP_INSTALL": "1"})
+        child.update(extra_env or {})
+        p = subprocess.run([os.path.join(REPO, "scripts", "stack")] + list(args), env=child,
+                           capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise HarnessError("scripts/stack %s failed (%d):\n%s%s" % (" ".join(args), p.returncode,
+                                                                        p.stdout[-3000:], p.stderr[-3000:]))
+        return p
+
+    def up(self):
+        import shutil
+        sys.path.insert(0, HERE)
+        import free_ports
+        if os.path.exists(os.path.join(self.state, "env")):
+            try:
+                self._run_stack("down")
+            except HarnessError:
+                pass
+        shutil.rmtree(self.state, ignore_errors=True)
+        http_port, db_port = free_ports.free_ports(2)
+        extra = dict(self.settings, WEBHOOK_HTTP_PORT=str(http_port), WEBHOOK_DB_PORT=str(db_port))
+        try:
+            self._run_stack("up", extra_env=extra)
+        except BaseException:
+            self.down()
+            raise
+        self.env = _read_env_file(os.path.join(self.state, "env"))
+        return self
+
+    def down(self):
+        """Stops the workers this test started, then the stack. Never raises."""
+        for w in self.workers:
+            w.stop()
+        self.deactivate()
+        try:
+            self._run_stack("down", timeout=120)
+        except Exception as e:
+            print("harness: private stack %s: down failed: %s" % (self.state, e))
+
+    def __enter__(self):
+        return self.up()
+
+    def __exit__(self, *exc):
+        self.down()
+
+    def activate(self):
+        global _PRIVATE_ENV
+        _PRIVATE_ENV = self.env
+
+    def deactivate(self):
+        global _PRIVATE_ENV
+        if _PRIVATE_ENV is self.env:
+            _PRIVATE_ENV = None
+
+    # -- the worker ----------------------------------------------------------------------
+
+    @property
+    def worker_conf(self):
+        return os.path.join(self.state, "worker", "worker.conf")
+
+    def stop_stack_worker(self):
+        """Stops the worker scripts/stack started (so the test runs its own)."""
+        import signal as _signal
+        wdir = os.path.join(self.state, "worker")
+        try:
+            with open(os.path.join(wdir, "worker.pid")) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return
+        open(os.path.join(wdir, "stopping"), "w").close()  # the supervisor logs a clean stop
+        try:
+            os.kill(pid, _signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        wait_until(lambda: not _pid_alive(pid), timeout=20, message="the stack's worker to stop")
+
+    def start_worker(self, worker_id, *flags, wait_started=True):
+        """Starts webhook-worker with the stack's config file plus flags (e.g.
+        "--lease-seconds", "3"); stopped by down() if still running."""
+        log_path = os.path.join(self.state, "worker", "%s.log" % worker_id)
+        binary = os.path.join(self.build_dir, "worker", "webhook-worker")
+        with open(log_path, "ab") as log:
+            popen = subprocess.Popen([binary, "--config", self.worker_conf, "--worker-id", worker_id]
+                                     + [str(f) for f in flags],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        w = WorkerProcess(popen, worker_id, log_path)
+        self.workers.append(w)
+        if wait_started:
+            w.wait_log("started: worker_id=" + worker_id)
+        return w
+
+    # -- MariaDB -------------------------------------------------------------------------
+
+    def stop_mariadb(self):
+        """Stops mariadbd (SIGTERM, waits); start_mariadb() starts it again the same way."""
+        import signal as _signal
+        with open(os.path.join(self.state, "mariadb", "mysqld.pid")) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            self._db_argv = [a.decode() for a in f.read().split(b"\0") if a]
+        os.kill(pid, _signal.SIGTERM)
+        wait_until(lambda: not _pid_alive(pid), timeout=60, message="mariadbd to stop")
+
+    def start_mariadb(self):
+        if not self._db_argv:
+            raise HarnessError("start_mariadb() without stop_mariadb()")
+        log = open(os.path.join(self.state, "mariadb", "error.log"), "ab")
+        subprocess.Popen(self._db_argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                         start_new_session=True)
+        log.close()
+
+        def answers():
+            try:
+                sql("SELECT 1")
+                return True
+            except HarnessError:
+                return False
+        wait_until(answers, timeout=60, interval=0.2, message="mariadbd to answer again")
+
+
+def _pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _read_env_file(path):
+    values = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                values[k] = v
+    return values
+
+
+def env_shared():
+    """The shared fixture stack's env, whatever stack is active."""
+    global _PRIVATE_ENV
+    saved, _PRIVATE_ENV = _PRIVATE_ENV, None
+    try:
+        return env()
+    finally:
+        _PRIVATE_ENV = saved
+
+
+def sanitizer_env(report_dir, component="apache2"):
+    """Environment additions for running apache2 (or the worker) by hand on a sanitizer build
+    (WEBHOOK_SANITIZE), as scripts/stack does (docs/reliability.md): LD_PRELOAD of the libasan
+    and libstdc++ that mod_webhook.so links, and ASAN_OPTIONS/UBSAN_OPTIONS writing reports
+    into report_dir/sanitizer/ (scripts/test fails on reports under <build>/itest-private/*/).
+    {} for a normal build. Use: subprocess.Popen(..., env=dict(os.environ, **sanitizer_env(d)))."""
+    build = os.environ.get("WEBHOOK_BUILD_DIR") or env_shared().get("WEBHOOK_BUILD_DIR", "")
+    so = os.path.join(build, "mod_webhook", "mod_webhook.so")
+    try:
+        out = subprocess.run(["ldd", so], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    libs = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "=>":
+            libs[parts[0].split(".so")[0]] = parts[2]
+    if "libasan" not in libs:
+        return {}
+    reports = os.path.join(report_dir, "sanitizer")
+    os.makedirs(reports, exist_ok=True)
+    os.chmod(reports, 0o1777)  # Apache's children run as nobody
+    preload = ":".join(libs[k] for k in ("libasan", "libstdc++") if k in libs)
+    leaks = 0 if component == "apache2" else 1
+    return {"LD_PRELOAD": preload,
+            "ASAN_OPTIONS": "detect_leaks=%d:halt_on_error=1:log_path=%s/asan-%s" % (leaks, reports, component),
+            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan-%s" % (reports, component)}
 
 
 # ------------------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ export WEBHOOK_BUILD_DIR=$BUILD
 export WEBHOOK_SKIP_BUILD=1
 export WEBHOOK_SKIP_INSTALL=1
 # never let a developer's `eval $(scripts/stack env)` leak into the test stack
-unset WEBHOOK_HTTP_PORT WEBHOOK_DB_PORT WEBHOOK_RETRY_SCHEDULE WEBHOOK_POLL_INTERVAL_MS \
-      WEBHOOK_REQUEST_TIMEOUT_MS WEBHOOK_WORKER_LOG_LEVEL
+unset WEBHOOK_HTTP_PORT WEBHOOK_DB_PORT WEBHOOK_RETRY_SCHEDULE WEBHOOK_POLL_INTERVAL_MS WEBHOOK_ALLOW_PRIVATE_TARGETS \
+      WEBHOOK_REQUEST_TIMEOUT_MS WEBHOOK_WORKER_LOG_LEVEL WEBHOOK_WAKEUP_PORT
 
 tail_logs() {
   local f
@@ -61,6 +61,11 @@ case $action in
     if [[ -f $STATE/fixture-up-ok ]] && ! "$REPO/scripts/stack" status; then
       echo "stack_fixture: a component died during the tests"
       tail_logs
+      rc=1
+    fi
+    # a dump of the database for check_logs.py: no credential in any unencrypted column
+    if [[ -f $STATE/env ]] && ! "$REPO/scripts/stack" dump "$STATE/db-dump.sql"; then
+      echo "stack_fixture: could not dump the database"
       rc=1
     fi
     if [[ -f $STATE/env ]]; then

@@ -21,10 +21,18 @@ class RedeliverySchedule(unittest.TestCase):
         self.receiver = h.Receiver()
         self.addCleanup(self.receiver.close)
 
+    def tearDown(self):
+        # every re-delivery is signed afresh and carries the credentials (Receiver.expect)
+        self.assertEqual(self.receiver.problems, [])
+
+    def endpoint(self, path, behaviour, reseller):
+        url = self.receiver.set(path, behaviour)
+        ep = h.register_endpoint(url, [CODE], reseller_id=reseller, username="redeliver", password="pw-r")
+        self.receiver.expect(path, ep["secret"], ("redeliver", "pw-r"))
+
     def test_never_acknowledged_is_sent_five_times_then_failed(self):
         reseller = h.unique_id("res")
-        url = self.receiver.set("/never", h.never_ack())
-        h.register_endpoint(url, [CODE], reseller_id=reseller)
+        self.endpoint("/never", h.never_ack(), reseller)
         event_id = post(reseller)
 
         reqs = self.receiver.wait_for(5, "/never", timeout=60)
@@ -55,8 +63,7 @@ class RedeliverySchedule(unittest.TestCase):
 
     def test_fails_twice_then_acknowledged(self):
         reseller = h.unique_id("res")
-        url = self.receiver.set("/flaky", h.fail_then_ack(2, status=500))
-        h.register_endpoint(url, [CODE], reseller_id=reseller)
+        self.endpoint("/flaky", h.fail_then_ack(2, status=500), reseller)
         event_id = post(reseller)
 
         reqs = self.receiver.wait_for(3, "/flaky", timeout=40)

@@ -9,7 +9,8 @@
 using namespace wh::api;
 
 // Adding a field to a record must come with a merge rule and a line in this test.
-static_assert(sizeof(ServerConf) == 3 * sizeof(const char*) + 8 + 32 + sizeof(void*),
+// 4 strings, db_timeout (int, padded), key_loaded + key, pool + notifier
+static_assert(sizeof(ServerConf) == 4 * sizeof(const char*) + 8 + 8 + 32 + 2 * sizeof(void*),
               "ServerConf changed: update merge_server_conf and ApiConfigTest");
 static_assert(sizeof(DirConf) == sizeof(const char*) + sizeof(long long),
               "DirConf changed: update merge_dir_conf and ApiConfigTest");
@@ -21,6 +22,7 @@ class ApiConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(server_merge_drops_runtime_state);
     CPPUNIT_TEST(dir_merge_keeps_child_only_when_set);
     CPPUNIT_TEST(getters_apply_defaults);
+    CPPUNIT_TEST(db_timeout_merge_default_and_spec_keys);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -29,6 +31,7 @@ public:
         std::memset(&s, 0x5a, sizeof s);
         init_server_conf(s);
         CPPUNIT_ASSERT(!s.db_spec && !s.key_file && !s.allow_private && !s.key_loaded && !s.pool);
+        CPPUNIT_ASSERT(!s.notify_worker && !s.notifier);
         DirConf d;
         init_dir_conf(d, "/loc");
         CPPUNIT_ASSERT_EQUAL(-1LL, d.max_body);
@@ -42,13 +45,17 @@ public:
         base.db_spec = "main-db";
         base.key_file = "main-key";
         base.allow_private = "On";
+        base.notify_worker = "127.0.0.1:8499";
         merge_server_conf(base, add, out);  // vhost sets nothing: inherits everything
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1:8499"), std::string(out.notify_worker));
         CPPUNIT_ASSERT_EQUAL(std::string("main-db"), std::string(out.db_spec));
         CPPUNIT_ASSERT_EQUAL(std::string("main-key"), std::string(out.key_file));
         CPPUNIT_ASSERT_EQUAL(std::string("On"), std::string(out.allow_private));
         add.db_spec = "vhost-db";
         add.allow_private = "Off";
+        add.notify_worker = "Off";
         merge_server_conf(base, add, out);  // vhost overrides two, inherits one
+        CPPUNIT_ASSERT_EQUAL(std::string("Off"), std::string(out.notify_worker));
         CPPUNIT_ASSERT_EQUAL(std::string("vhost-db"), std::string(out.db_spec));
         CPPUNIT_ASSERT_EQUAL(std::string("main-key"), std::string(out.key_file));
         CPPUNIT_ASSERT_EQUAL(std::string("Off"), std::string(out.allow_private));
@@ -65,8 +72,9 @@ public:
         init_server_conf(add);
         base.key_loaded = add.key_loaded = 1;
         base.pool = add.pool = &base;
+        base.notifier = add.notifier = &base;
         merge_server_conf(base, add, out);
-        CPPUNIT_ASSERT(!out.key_loaded && !out.pool);
+        CPPUNIT_ASSERT(!out.key_loaded && !out.pool && !out.notifier);
     }
 
     void dir_merge_keeps_child_only_when_set() {
@@ -99,6 +107,39 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("Off"), std::string(allow_private_targets(&s)));
         s.allow_private = "127.0.0.0/8";
         CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.0/8"), std::string(allow_private_targets(&s)));
+    }
+
+    // WebhookDatabaseTimeout: unset 0, merged like the others, default 2 s; it bounds
+    // connect/read/write unless the WebhookDatabase string sets that key itself.
+    void db_timeout_merge_default_and_spec_keys() {
+        ServerConf base, add, out;
+        init_server_conf(base);
+        init_server_conf(add);
+        CPPUNIT_ASSERT_EQUAL(0, base.db_timeout);
+        CPPUNIT_ASSERT_EQUAL(2, db_timeout(&base));
+        CPPUNIT_ASSERT_EQUAL(2, db_timeout(nullptr));
+        base.db_timeout = 5;
+        merge_server_conf(base, add, out);
+        CPPUNIT_ASSERT_EQUAL(5, db_timeout(&out));
+        add.db_timeout = 1;
+        merge_server_conf(base, add, out);
+        CPPUNIT_ASSERT_EQUAL(1, db_timeout(&out));
+
+        wh::DbConfig cfg;  // the common layer's defaults: 2 / 10 / 10
+        apply_db_timeout("host=h user=u database=d", 3, cfg);
+        CPPUNIT_ASSERT_EQUAL(3u, cfg.connect_timeout);
+        CPPUNIT_ASSERT_EQUAL(3u, cfg.read_timeout);
+        CPPUNIT_ASSERT_EQUAL(3u, cfg.write_timeout);
+        wh::DbConfig given;
+        const char* spec = "host=h user=u database=d connect_timeout=7 read_timeout=9";
+        CPPUNIT_ASSERT_EQUAL(std::string(), wh::parse_db_config(spec, given));
+        apply_db_timeout(spec, 2, given);
+        CPPUNIT_ASSERT_EQUAL(7u, given.connect_timeout);
+        CPPUNIT_ASSERT_EQUAL(9u, given.read_timeout);
+        CPPUNIT_ASSERT_EQUAL(2u, given.write_timeout);
+        wh::DbConfig tricky;  // "xread_timeout=" is not the key
+        apply_db_timeout("user=u database=d password=xread_timeout=1", 4, tricky);
+        CPPUNIT_ASSERT_EQUAL(4u, tricky.read_timeout);
     }
 };
 

@@ -56,6 +56,7 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(handle_404);
     CPPUNIT_TEST(handle_405_allow);
     CPPUNIT_TEST(handle_401_without_user);
+    CPPUNIT_TEST(bodyless_routes_check_a_body_sent_anyway);
     CPPUNIT_TEST(handle_events_415);
     CPPUNIT_TEST(handle_events_400);
     CPPUNIT_TEST(handle_503_when_db_unreachable);
@@ -176,6 +177,46 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("POST"), r.header("Allow"));
         Fixture h("DELETE", "/event-types");
         CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD"), handle(Handler::api, h.req).header("Allow"));
+    }
+
+    // GET, DELETE, rotate-secret, redeliver take no body; one sent anyway is judged before
+    // any database access: 415 not JSON, 400 malformed, 422 every member; "{}" is none.
+    void bodyless_routes_check_a_body_sent_anyway() {
+        const std::pair<const char*, const char*> routes[] = {
+            {"GET", "/event-types"}, {"GET", "/endpoints"}, {"DELETE", "/endpoints/ep_1"},
+            {"POST", "/endpoints/ep_1/rotate-secret"}, {"GET", "/deliveries/ntf_1"},
+            {"POST", "/deliveries/ntf_1/redeliver"}, {"GET", "/endpoints/ep_1/deliveries"}};
+        for (const auto& [method, path] : routes) {
+            Fixture f(method, path);
+            f.req.content_type = "text/plain";
+            f.req.body = "x";
+            CPPUNIT_ASSERT_EQUAL(415, handle(Handler::api, f.req).status);
+            f.req.content_type = "application/json";
+            f.req.body = "{";
+            HttpResponse r = handle(Handler::api, f.req);
+            CPPUNIT_ASSERT_EQUAL(400, r.status);
+            CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+            f.req.body = "{\"a\": 1, \"b\": 2}";
+            r = handle(Handler::api, f.req);
+            CPPUNIT_ASSERT_EQUAL(422, r.status);
+            wh::JsonPtr j = body_json(r);
+            CPPUNIT_ASSERT_EQUAL(size_t(2), json_array_size(json_object_get(j.get(), "errors")));
+            f.req.body = "[]";
+            CPPUNIT_ASSERT_EQUAL(422, handle(Handler::api, f.req).status);
+        }
+        // body routes: type and syntax are judged before any database access too
+        for (const auto& [method, path] : {std::pair<const char*, const char*>{"POST", "/endpoints"},
+                                           {"PATCH", "/endpoints/ep_1"}, {"POST", "/endpoints/ep_1/recover"}}) {
+            Fixture g(method, path);
+            g.req.content_type = "text/plain";
+            g.req.body = "{}";
+            CPPUNIT_ASSERT_EQUAL(415, handle(Handler::api, g.req).status);
+            g.req.content_type = "application/json";
+            g.req.body = "{\"url\": ";
+            CPPUNIT_ASSERT_EQUAL(400, handle(Handler::api, g.req).status);
+            g.req.body = "{}";  // well-formed: on to the (unreachable) database
+            CPPUNIT_ASSERT_EQUAL(503, handle(Handler::api, g.req).status);
+        }
     }
 
     void handle_401_without_user() {

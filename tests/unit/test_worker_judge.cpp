@@ -146,6 +146,10 @@ public:
         // curl's own text is used when there is no error buffer
         CPPUNIT_ASSERT(!judge_transport_error(CURLE_COULDNT_CONNECT, "", false, "").message.empty());
         CPPUNIT_ASSERT_EQUAL(std::string("boom"), judge_transport_error(CURLE_RECV_ERROR, "boom", false, "").message);
+        // a code outside the CURLcode enum (found by fuzz/fuzz_judge: UB before) is "other"
+        assert_fails(judge_transport_error(229, "", false, ""), "other");
+        assert_fails(judge_transport_error(-1, "", false, ""), "other");
+        CPPUNIT_ASSERT_EQUAL(std::string("libcurl error 229"), judge_transport_error(229, "", false, "").message);
     }
 
     void ack_mode_parsing() {

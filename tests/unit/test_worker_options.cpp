@@ -22,6 +22,7 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(migrate_subcommand);
     CPPUNIT_TEST(help_and_version_need_nothing);
     CPPUNIT_TEST(load_reads_the_config_file);
+    CPPUNIT_TEST(drain_and_ca_bundle);
     CPPUNIT_TEST_SUITE_END();
 
     static const char* db() { return "host=127.0.0.1 port=3306 user=u password=p database=d"; }
@@ -57,6 +58,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(15000L, o.request_timeout_ms);
         CPPUNIT_ASSERT_EQUAL(45u, o.lease_seconds);
         CPPUNIT_ASSERT_EQUAL(200u, o.poll_interval_ms);
+        CPPUNIT_ASSERT_EQUAL(10u, o.drain_seconds);
+        CPPUNIT_ASSERT_EQUAL(std::string(), o.ca_bundle);  // the system's store
         CPPUNIT_ASSERT(o.log_level == wh::LogLevel::info);
         CPPUNIT_ASSERT_EQUAL(size_t(4), o.schedule_ms.size());
         CPPUNIT_ASSERT_EQUAL(5 * 60000LL, o.schedule_ms[0]);
@@ -234,6 +237,21 @@ public:
         CPPUNIT_ASSERT(e.find("line 3") != std::string::npos);
         std::remove(path);
         CPPUNIT_ASSERT(!load_options({"--config", path}, o).empty());  // missing file
+    }
+
+    void drain_and_ca_bundle() {
+        Options o;
+        auto file = base_file();
+        file["drain_seconds"] = "3";
+        file["ca_bundle"] = "/etc/ssl/mine.pem";
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--drain-seconds", "0"}, file, o));
+        CPPUNIT_ASSERT_EQUAL(0u, o.drain_seconds);  // flag wins; 0 = release at once
+        CPPUNIT_ASSERT_EQUAL(std::string("/etc/ssl/mine.pem"), o.ca_bundle);
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--ca-bundle=/x.pem"}, file, o));
+        CPPUNIT_ASSERT_EQUAL(std::string("/x.pem"), o.ca_bundle);
+        assert_error({"--drain-seconds", "3601"}, "drain_seconds");
+        assert_error({"--drain-seconds", "-1"}, "drain_seconds");
+        assert_error({"--ca-bundle="}, "ca_bundle");
     }
 };
 

@@ -1,0 +1,48 @@
+// The module's metrics (operations engineer), httpd-free: one fixed block of 64-bit counters
+// that the glue places in shared memory created in post_config (before the children fork),
+// so every child process and thread adds to the same counters with atomic operations and
+// the `webhook-metrics` handler reports the sum for the whole server.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace wh::api {
+
+enum class MetricsHandler { api = 0, events = 1 };
+
+struct MetricsBlock {
+    static constexpr uint64_t kMagic = 0x776862686f6f6b31ULL;  // "whbhook1"
+    static constexpr size_t kHandlers = 2;
+    static constexpr size_t kStatuses = 600;  // index = HTTP status (100-599)
+    static constexpr size_t kBuckets = 13;    // + the +Inf slot
+    uint64_t magic;
+    uint64_t events_accepted;   // new events committed by webhook-events
+    uint64_t events_duplicate;  // events answered with the first one's id (idempotency key)
+    uint64_t responses[kHandlers][kStatuses];
+    uint64_t latency_bucket[kHandlers][kBuckets + 1];  // per bucket, not cumulative
+    uint64_t latency_sum_us[kHandlers];
+    uint64_t latency_count[kHandlers];
+};
+
+// Request latency buckets (seconds), upper bounds.
+const double* metrics_buckets();
+
+// Zeroes a fresh block (shared memory is not guaranteed to be).
+void metrics_init(MetricsBlock& b);
+
+// New and duplicate events in a 202 body of webhook-events: {"eventId":…[,"duplicate":true]}
+// or an array of such results.
+struct EventCounts {
+    uint64_t accepted = 0, duplicate = 0;
+};
+EventCounts count_events(const std::string& body);
+
+// One answered request (any thread, any process: atomic adds).
+void metrics_observe(MetricsBlock& b, MetricsHandler h, int status, long long micros, const std::string& body);
+
+// Prometheus text exposition (0.0.4) of the block (atomic loads).
+std::string metrics_render(const MetricsBlock& b);
+
+}  // namespace wh::api

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# packaging.deb: builds the .deb with CPack from the build dir, unpacks it into a temporary
+# root with dpkg -x (never into the real system), checks the layout and the control data,
+# and runs `apache2 -t` on a generated config that loads the extracted module and its
+# mods-available files.   usage: test_deb.sh BUILD_DIR HTTPD_MODULE_DIR
+set -euo pipefail
+BUILD=${1:?build dir}
+MODDIR=${2:?apache module dir}
+APACHE=${WEBHOOK_APACHE_BIN:-/usr/sbin/apache2}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/webhook-deb.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "packaging.deb: FAIL: $*" >&2; exit 1; }
+ok() { echo "packaging.deb: ok: $*"; }
+
+# 1. the package
+(cd "$BUILD" && cpack -G DEB -B "$TMP/out" --config "$BUILD/CPackConfig.cmake") >"$TMP/cpack.log" 2>&1 ||
+  { cat "$TMP/cpack.log" >&2; fail "cpack failed"; }
+shopt -s nullglob
+debs=("$TMP"/out/*.deb)
+((${#debs[@]} == 1)) || fail "expected one .deb in $TMP/out, got ${#debs[@]}"
+DEB=${debs[0]}
+ok "built $(basename "$DEB") ($(stat -c %s "$DEB") bytes)"
+
+# 2. control data
+ctrl=$(dpkg-deb -f "$DEB")
+echo "$ctrl" | sed 's/^/  /'
+depends=$(dpkg-deb -f "$DEB" Depends)
+for dep in apache2-api-20120211 adduser libcurl4 libjansson4 libmariadb3 libc6 libstdc++6; do
+  [[ $depends == *"$dep"* ]] || fail "Depends lacks $dep: $depends"
+done
+ok "Depends: $depends"
+dpkg-deb -e "$DEB" "$TMP/control"
+for f in postinst prerm postrm conffiles; do [[ -f $TMP/control/$f ]] || fail "control file $f missing"; done
+for f in /etc/apache2/mods-available/webhook.load /etc/apache2/mods-available/webhook.conf \
+         /etc/mod_webhook/worker.conf; do
+  grep -qx "$f" "$TMP/control/conffiles" || fail "$f is not a conffile"
+done
+ok "maintainer scripts and conffiles"
+
+# 3. layout
+ROOT=$TMP/root
+dpkg -x "$DEB" "$ROOT"
+expect=(
+  "$MODDIR/mod_webhook.so"
+  /etc/apache2/mods-available/webhook.load
+  /etc/apache2/mods-available/webhook.conf
+  /usr/sbin/webhook-worker
+  /lib/systemd/system/webhook-worker.service
+  /etc/mod_webhook/worker.conf
+  /usr/share/mod_webhook/sql/001_schema.sql
+  /usr/share/mod_webhook/sql/002_event_types.sql
+  /usr/share/doc/mod_webhook/webhook.conf.sample
+)
+for f in "${expect[@]}"; do [[ -f $ROOT$f ]] || fail "missing $f"; done
+n_src=$(ls "$(dirname "$0")"/../sql/[0-9]*.sql | wc -l)
+n_pkg=$(ls "$ROOT"/usr/share/mod_webhook/sql/*.sql | wc -l)
+((n_src == n_pkg)) || fail "$n_pkg migrations packaged, $n_src in sql/"
+[[ -x $ROOT/usr/sbin/webhook-worker ]] || fail "webhook-worker not executable"
+[[ $(stat -c %a "$ROOT/etc/mod_webhook/worker.conf") == 640 ]] || fail "worker.conf is not 0640"
+unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/sql|usr/share/doc/mod_webhook)/' || true)
+[[ -z $unexpected ]] || fail "unexpected files: $unexpected"
+grep -q "LoadModule webhook_module $MODDIR/mod_webhook.so" "$ROOT/etc/apache2/mods-available/webhook.load" ||
+  fail "webhook.load does not load $MODDIR/mod_webhook.so"
+grep -q "^sql_dir = /usr/share/mod_webhook/sql" "$ROOT/etc/mod_webhook/worker.conf" || fail "worker.conf sql_dir"
+grep -q "^ExecStart=/usr/sbin/webhook-worker --config /etc/mod_webhook/worker.conf" \
+  "$ROOT/lib/systemd/system/webhook-worker.service" || fail "unit ExecStart"
+for k in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes User=webhook CapabilityBoundingSet=; do
+  grep -qx "$k" "$ROOT/lib/systemd/system/webhook-worker.service" || fail "unit lacks $k"
+done
+ok "layout"
+
+# a2enmod finds the module in the unpacked root (its config dir redirected there)
+if command -v a2enmod >/dev/null 2>&1; then
+  mkdir -p "$ROOT/etc/apache2/mods-enabled" "$TMP/a2state"
+  APACHE_CONFDIR=$ROOT/etc/apache2 APACHE_STATE_DIRECTORY=$TMP/a2state a2enmod -q webhook >"$TMP/a2enmod.log" 2>&1 ||
+    { cat "$TMP/a2enmod.log" >&2; fail "a2enmod webhook"; }
+  for f in webhook.load webhook.conf; do
+    [[ -L $ROOT/etc/apache2/mods-enabled/$f ]] || fail "a2enmod did not link mods-enabled/$f"
+  done
+  ok "a2enmod webhook"
+fi
+
+# 4. the extracted binaries run
+"$ROOT/usr/sbin/webhook-worker" --version | grep -q '^webhook-worker ' || fail "webhook-worker --version"
+"$ROOT/usr/sbin/webhook-worker" --help | grep -q -- '--retention-days' || fail "webhook-worker --help"
+if command -v systemd-analyze >/dev/null 2>&1; then
+  # the unit's syntax (ExecStart's binary is looked up in the real system: point it home)
+  sed "s|^ExecStart=/usr/sbin/|ExecStart=$ROOT/usr/sbin/|" "$ROOT/lib/systemd/system/webhook-worker.service" \
+    >"$TMP/webhook-worker.service"
+  if out=$(systemd-analyze verify "$TMP/webhook-worker.service" 2>&1); then
+    ok "systemd-analyze verify"
+  elif grep -qiE 'unknown (key|section)|invalid|failed to parse' <<<"$out"; then
+    echo "$out" >&2
+    fail "systemd-analyze verify"
+  else
+    echo "packaging.deb: note: systemd-analyze could not verify here: $(head -n 2 <<<"$out")"
+  fi
+fi
+
+# 5. apache2 -t with the extracted module, its .load (path rewritten into the root) and .conf
+mkdir -p "$TMP/httpd/logs" "$TMP/httpd/run"
+sed "s|$MODDIR/|$ROOT$MODDIR/|" "$ROOT/etc/apache2/mods-available/webhook.load" >"$TMP/httpd/webhook.load"
+od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/httpd/secret.key"
+cat >"$TMP/httpd/httpd.conf" <<CONF
+ServerRoot "$TMP/httpd"
+ServerName localhost
+Listen 127.0.0.1:9
+PidFile "$TMP/httpd/run/httpd.pid"
+DefaultRuntimeDir "$TMP/httpd/run"
+ErrorLog "$TMP/httpd/logs/error_log"
+<IfModule !mpm_event_module>
+  LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+</IfModule>
+<IfModule !authz_core_module>
+  LoadModule authz_core_module $MODDIR/mod_authz_core.so
+</IfModule>
+Include "$TMP/httpd/webhook.load"
+Include "$ROOT/etc/apache2/mods-available/webhook.conf"
+<IfModule !webhook_module>
+  Error "the packaged module did not load"
+</IfModule>
+WebhookDatabase "host=127.0.0.1 port=9 user=u password=p database=d"
+WebhookSecretKeyFile "$TMP/httpd/secret.key"
+<Location /webhooks/v1>
+  SetHandler webhook-api
+  Require all granted
+</Location>
+CONF
+# a sanitizer build's module (scripts/test with WEBHOOK_SANITIZE) needs the ASan runtime and
+# libstdc++ preloaded into apache2, as scripts/stack does
+san=()
+asan=$(ldd "$ROOT$MODDIR/mod_webhook.so" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
+if [[ -n $asan ]]; then
+  cxx=$(ldd "$ROOT$MODDIR/mod_webhook.so" | awk '/libstdc\+\+\.so/ { print $3; exit }')
+  san=("LD_PRELOAD=$asan${cxx:+:$cxx}" "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1")
+fi
+env "${san[@]}" "$APACHE" -t -f "$TMP/httpd/httpd.conf" >"$TMP/apache-t.log" 2>&1 || { cat "$TMP/apache-t.log" >&2; fail "apache2 -t"; }
+grep -q "Syntax OK" "$TMP/apache-t.log" || { cat "$TMP/apache-t.log" >&2; fail "no 'Syntax OK'"; }
+ok "apache2 -t loads the packaged module: $(tr '\n' ' ' <"$TMP/apache-t.log")"
+echo "packaging.deb: PASS"

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Module directives at start-up (Issue 3):
+- WebhookSecretKeyFile: a missing, unreadable or malformed key file stops Apache at start-up
+  with one clear log line (WH00002); a good one lets it start;
+- WebhookAllowPrivateTargets On admits every address (the shared stack uses a CIDR list, the
+  outage test's private stack Off);
+- WebhookDatabaseTimeout outside 1-300 is refused at start-up (WH00061).
+
+Runs its own Apache (the shared stack's rendered httpd.conf with another port, pid file, logs
+and the directive under test) in the foreground, and always stops it. It reads the shared
+stack's database like the stack's own Apache does; no component of the shared stack is
+stopped or reconfigured."""
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+import harness as h
+import free_ports
+
+APACHE = os.environ.get("WEBHOOK_APACHE_BIN", "/usr/sbin/apache2")
+
+
+class ModuleDirectives(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        e = h.env()
+        cls.dir = os.path.join(os.path.dirname(e["WEBHOOK_STATE_DIR"]), "itest-private", "module-directives")
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        os.makedirs(os.path.join(cls.dir, "run"))
+        os.chmod(cls.dir, 0o755)
+        with open(os.path.join(e["WEBHOOK_STATE_DIR"], "httpd", "httpd.conf"), encoding="utf-8") as f:
+            cls.template = f.read()
+
+    def config(self, key_path, extra=""):
+        port = free_ports.free_ports(1)[0]
+        self.port = port
+        conf = self.template + "\n" + extra + "\n"
+        conf = re.sub(r"(?m)^Listen .*$", "Listen 127.0.0.1:%d" % port, conf)
+        conf = re.sub(r"(?m)^PidFile .*$", 'PidFile "%s/run/httpd.pid"' % self.dir, conf)
+        conf = re.sub(r"(?m)^DefaultRuntimeDir .*$", 'DefaultRuntimeDir "%s/run"' % self.dir, conf)
+        conf = re.sub(r"(?m)^ErrorLog .*$", 'ErrorLog "%s/error_log"' % self.dir, conf)
+        conf = re.sub(r"(?m)^CustomLog .*$", 'CustomLog "%s/access_log" stack' % self.dir, conf)
+        conf = re.sub(r"(?m)^WebhookSecretKeyFile .*$", 'WebhookSecretKeyFile "%s"' % key_path, conf)
+        path = os.path.join(self.dir, "httpd.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(conf)
+        log = os.path.join(self.dir, "error_log")
+        if os.path.exists(log):
+            os.remove(log)
+        return path, log
+
+    def start(self, key_path, extra="", while_up=None):
+        """Starts Apache in the foreground; runs while_up() if it came up; returns (exit status
+        or None if it kept running, log)."""
+        conf, log = self.config(key_path, extra)
+        p = subprocess.Popen([APACHE, "-f", conf, "-DFOREGROUND"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             env=dict(os.environ, **h.sanitizer_env(self.dir)))
+        def settled():
+            if p.poll() is not None:
+                return True
+            try:
+                with open(log, encoding="utf-8", errors="replace") as f:
+                    return "resuming normal operations" in f.read()
+            except OSError:
+                return False
+        try:
+            h.wait_until(settled, timeout=15, message="Apache to exit or to start")
+            rc = p.poll()
+            if rc is None and while_up:
+                while_up()
+        finally:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=10)
+        out = p.stdout.read().decode("utf-8", "replace")
+        p.stdout.close()
+        text = out
+        if os.path.exists(log):
+            with open(log, encoding="utf-8", errors="replace") as f:
+                text += f.read()
+        return rc, text
+
+    def assert_refused(self, key_path, why):
+        rc, text = self.start(key_path)
+        self.assertIsNotNone(rc, "Apache started with %s" % why)
+        self.assertNotEqual(rc, 0, why)
+        lines = [l for l in text.splitlines() if "WH00002" in l]
+        self.assertEqual(len(lines), 1, "%s: expected one WH00002 line in:\n%s" % (why, text))
+        self.assertIn("WebhookSecretKeyFile", lines[0])
+        self.assertIn("openssl rand -hex 32", lines[0], "the line says what to do")
+
+    def test_missing_key_file_stops_startup(self):
+        self.assert_refused(os.path.join(self.dir, "no-such.key"), "a missing key file")
+
+    def test_malformed_key_file_stops_startup(self):
+        bad = os.path.join(self.dir, "bad.key")
+        with open(bad, "w") as f:
+            f.write("not-hex\n")
+        self.assert_refused(bad, "a malformed key file")
+
+    def test_unreadable_key_file_stops_startup(self):
+        # a directory cannot be read as a file, even by root
+        self.assert_refused(self.dir, "a directory as key file")
+
+    def test_good_key_file_starts(self):
+        good = os.path.join(self.dir, "good.key")
+        shutil.copy(h.env()["WEBHOOK_SECRET_KEY_FILE"], good)
+        rc, text = self.start(good)
+        self.assertIsNone(rc, "Apache must keep running with a good key file:\n" + text)
+        self.assertNotIn("WH00002", text)
+
+
+    def test_allow_private_targets_on_admits_everything(self):
+        good = os.path.join(self.dir, "good.key")
+        shutil.copy(h.env()["WEBHOOK_SECRET_KEY_FILE"], good)
+        results = {}
+
+        def register():
+            e = h.env()
+            url = "http://127.0.0.1:%d/webhooks/v1/endpoints" % self.port
+            for host in ("10.0.0.1", "169.254.169.254", "[fe80::1]", "0x7f000001"):
+                status, _, body = h.http_request("POST", url, body=h._json.dumps({
+                    "url": "http://%s/hook" % host, "eventTypes": ["billing.subscription-created"],
+                    "resellerId": h.unique_id("res")}).encode(), headers={
+                    "Content-Type": "application/json",
+                    "Authorization": h.basic_auth_header(e["WEBHOOK_API_USER"], e["WEBHOOK_API_PASSWORD"])})
+                results[host] = status
+        # the last WebhookAllowPrivateTargets wins (a server-level directive set twice)
+        rc, text = self.start(good, "WebhookAllowPrivateTargets On", while_up=register)
+        self.assertIsNone(rc, text)
+        self.assertEqual(results, {"10.0.0.1": 201, "169.254.169.254": 201, "[fe80::1]": 201, "0x7f000001": 201})
+
+    def test_database_timeout_out_of_range_stops_startup(self):
+        good = os.path.join(self.dir, "good.key")
+        shutil.copy(h.env()["WEBHOOK_SECRET_KEY_FILE"], good)
+        for value in ("0", "301", "2s"):
+            rc, text = self.start(good, "WebhookDatabaseTimeout %s" % value)
+            self.assertIsNotNone(rc, "Apache started with WebhookDatabaseTimeout %s" % value)
+            self.assertIn("WH00061", text, value)
+        rc, text = self.start(good, "WebhookDatabaseTimeout 5")
+        self.assertIsNone(rc, text)
+
+
+if __name__ == "__main__":
+    h.main()

@@ -1,0 +1,152 @@
+// Event ingestion pieces that need no server: the data nesting limit and echo cap of the
+// events validator, the wake-up datagram (sender -> listener over loopback UDP), and the
+// prepared-statement path's failure handling when MariaDB is unreachable.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <poll.h>
+
+#include <string>
+
+#include "db.hpp"
+#include "validate.hpp"
+#include "wakeup.hpp"
+
+using namespace wh::api;
+
+namespace {
+
+wh::JsonPtr parse(const std::string& text) {
+    std::string err;
+    wh::JsonPtr j = parse_json_body(text, err);
+    if (!j) throw std::runtime_error("test JSON does not parse: " + err);
+    return j;
+}
+
+std::string nested(size_t levels) {  // data object with `levels` levels in total
+    std::string open, close;
+    for (size_t i = 1; i < levels; ++i) {
+        open += i % 2 ? "{\"a\":" : "[";
+        close = (i % 2 ? "}" : "]") + close;
+    }
+    return "{\"x\":" + open + "1" + close + "}";
+}
+
+FieldErrors events(const std::string& data, std::vector<EventInput>& out) {
+    bool is_array = false;
+    wh::JsonPtr j = parse("{\"eventCode\":\"billing.subscription-created\",\"resellerId\":\"r-1\","
+                          "\"portfolioId\":\"p-1\",\"data\":" + data + "}");
+    return validate_events(j.get(), "", {"billing.subscription-created"}, out, is_array);
+}
+
+}  // namespace
+
+class IngestTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(IngestTest);
+    CPPUNIT_TEST(data_nesting_limit_is_32_levels);
+    CPPUNIT_TEST(unknown_code_is_echoed_shortened);
+    CPPUNIT_TEST(data_is_stored_compact_with_short_reals);
+    CPPUNIT_TEST(host_port_parsing);
+    CPPUNIT_TEST(datagram_reaches_the_listener);
+    CPPUNIT_TEST(sender_to_nobody_does_not_fail);
+    CPPUNIT_TEST(prepared_path_reports_unreachable_server);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void data_nesting_limit_is_32_levels() {
+        std::vector<EventInput> out;
+        CPPUNIT_ASSERT(events(nested(kMaxDataDepth), out).empty());
+        CPPUNIT_ASSERT_EQUAL(size_t(1), out.size());
+        FieldErrors errs = events(nested(kMaxDataDepth + 1), out);
+        CPPUNIT_ASSERT_EQUAL(size_t(1), errs.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("data"), errs[0].field);
+        CPPUNIT_ASSERT(out.empty());
+        CPPUNIT_ASSERT_EQUAL(size_t(1), events(nested(500), out).size());
+    }
+
+    void data_is_stored_compact_with_short_reals() {
+        std::vector<EventInput> out;
+        CPPUNIT_ASSERT(events("{ \"b\" : 0.1, \"a\": [1e2, -2.5e-7, 12345678901234567, 0.30000000000000004],"
+                              " \"s\": \"\u00e9\\n'; DROP TABLE x;--\", \"n\": null, \"t\": true}",
+                              out).empty());
+        CPPUNIT_ASSERT_EQUAL(std::string("{\"b\":0.1,\"a\":[100.0,-2.5e-07,12345678901234567,"
+                                         "0.30000000000000004],\"s\":\"\xc3\xa9\\n'; DROP TABLE x;--\","
+                                         "\"n\":null,\"t\":true}"),
+                             out.at(0).data_json);
+    }
+
+    void unknown_code_is_echoed_shortened() {
+        std::vector<EventInput> out;
+        bool is_array;
+        std::string code(5000, 'x');
+        code += "\xc3\xa9";
+        wh::JsonPtr j = parse("{\"eventCode\":\"" + std::string(63, 'y') + "\xc3\xa9" + code +
+                              "\",\"resellerId\":\"r\",\"portfolioId\":\"p\",\"data\":{}}");
+        FieldErrors errs = validate_events(j.get(), "", {"a.b"}, out, is_array);
+        CPPUNIT_ASSERT_EQUAL(size_t(1), errs.size());
+        CPPUNIT_ASSERT(errs[0].message.size() < 200);
+        // cut before the two-byte character, not inside it
+        CPPUNIT_ASSERT(errs[0].message.find(std::string(63, 'y') + "...") != std::string::npos);
+    }
+
+    void host_port_parsing() {
+        std::string h, p;
+        CPPUNIT_ASSERT_EQUAL(std::string(), wh::split_host_port("127.0.0.1:8499", h, p));
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), h);
+        CPPUNIT_ASSERT_EQUAL(std::string("8499"), p);
+        CPPUNIT_ASSERT_EQUAL(std::string(), wh::split_host_port("[::1]:1", h, p));
+        CPPUNIT_ASSERT_EQUAL(std::string("::1"), h);
+        CPPUNIT_ASSERT_EQUAL(std::string(), wh::split_host_port("worker.internal:9", h, p));
+        for (const char* bad : {"127.0.0.1", ":80", "h:", "h:65536", "h:8x", "::1:80", "[::1]80", ""})
+            CPPUNIT_ASSERT_MESSAGE(bad, !wh::split_host_port(bad, h, p).empty());
+    }
+
+    void datagram_reaches_the_listener() {
+        wh::WakeupListener l;
+        CPPUNIT_ASSERT_EQUAL(std::string(), l.open("127.0.0.1:0"));
+        CPPUNIT_ASSERT(l.fd() >= 0 && l.port() > 0);
+        CPPUNIT_ASSERT_EQUAL(size_t(0), l.drain());
+        wh::WakeupSender s;
+        CPPUNIT_ASSERT_EQUAL(std::string(), s.open({"127.0.0.1:" + std::to_string(l.port())}));
+        CPPUNIT_ASSERT_EQUAL(size_t(1), s.send());
+        CPPUNIT_ASSERT_EQUAL(size_t(1), s.send());
+        pollfd pfd{l.fd(), POLLIN, 0};
+        CPPUNIT_ASSERT_EQUAL(1, poll(&pfd, 1, 2000));
+        size_t got = 0;
+        for (int i = 0; i < 20 && got < 2; ++i) {
+            got += l.drain();
+            if (got < 2) poll(&pfd, 1, 100);
+        }
+        CPPUNIT_ASSERT_EQUAL(size_t(2), got);
+        // A second listener on the same port is refused (the worker then warns WH00160).
+        wh::WakeupListener twice;
+        CPPUNIT_ASSERT(!twice.open("127.0.0.1:" + std::to_string(l.port())).empty());
+    }
+
+    void sender_to_nobody_does_not_fail() {
+        wh::WakeupSender s;
+        CPPUNIT_ASSERT(!s.open({"no-such-host.invalid:9", "127.0.0.1:9"}).empty());  // the name fails
+        CPPUNIT_ASSERT(!s.empty());                                                     // the address stays
+        s.send();  // nobody listens on 9/udp: no exception, no block
+        s.send();
+    }
+
+    void prepared_path_reports_unreachable_server() {
+        wh::DbConfig cfg;
+        cfg.host = "127.0.0.1";
+        cfg.port = 1;  // nothing listens: connection refused at once
+        cfg.user = "u";
+        cfg.database = "d";
+        cfg.connect_timeout = 1;
+        wh::Db db(cfg);
+        try {
+            db.query_prepared("SELECT ?", {std::string("x")});
+            CPPUNIT_FAIL("expected DbError");
+        } catch (const wh::DbError& e) {
+            CPPUNIT_ASSERT(e.unavailable());
+        }
+        CPPUNIT_ASSERT(!db.connected());
+        CPPUNIT_ASSERT_EQUAL(size_t(0), db.prepared_count());
+    }
+};
+
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(IngestTest, "ingest");

@@ -1,0 +1,167 @@
+#include "lifecycle.hpp"
+
+#include <algorithm>
+
+#include "json.hpp"
+
+namespace wh::worker {
+
+std::string format_period(long long ms) {
+    struct Unit { long long ms; const char* name; };
+    static const Unit units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    if (ms <= 0) return "0s";
+    for (const auto& u : units)
+        if (ms % u.ms == 0) return std::to_string(ms / u.ms) + u.name;
+    return std::to_string(ms) + "ms";
+}
+
+std::string auto_disable_reason(long long period_ms) {
+    return "auto-disabled: every delivery attempt failed for " + format_period(period_ms);
+}
+
+std::string endpoint_disabled_data(const std::string& endpoint_id, const std::string& url,
+                                   const std::string& reason, const std::string& disabled_at) {
+    JsonPtr o(json_object());
+    json_object_set_new(o.get(), "endpointId", json_string(endpoint_id.c_str()));
+    json_object_set_new(o.get(), "url", json_string(url.c_str()));
+    json_object_set_new(o.get(), "reason", json_string(reason.c_str()));
+    json_object_set_new(o.get(), "disabledAt", json_string(disabled_at.c_str()));
+    return json_dump(o.get());
+}
+
+CheckThrottle::CheckThrottle(long long period_ms)
+    : gap_(std::clamp<long long>(period_ms / 4, 100, 60000)) {}
+
+bool CheckThrottle::allow(uint64_t id, Clock::time_point now) {
+    auto it = last_.find(id);
+    if (it != last_.end() && now < it->second + gap_) return false;
+    last_[id] = now;
+    if (last_.size() > 10000) {  // forget stale entries (bounded memory)
+        for (auto i = last_.begin(); i != last_.end();)
+            i = now >= i->second + gap_ ? last_.erase(i) : std::next(i);
+    }
+    return true;
+}
+
+namespace {
+
+// RFC 3339 in UTC (the session's time zone is +00:00), milliseconds.
+const char* kRfc3339 =
+    "CONCAT(DATE_FORMAT(%s, '%%Y-%%m-%%dT%%H:%%i:%%s.'), LPAD(FLOOR(MICROSECOND(%s) / 1000), 3, '0'), 'Z')";
+
+std::string rfc3339(const std::string& expr) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, kRfc3339, expr.c_str(), expr.c_str());
+    return buf;
+}
+
+struct EndpointRow {
+    uint64_t id = 0;
+    std::string public_id, url, scope_kind, scope_id, reason, updated_at, updated_rfc;
+    bool enabled = false;
+};
+
+// Locks the endpoint row (FOR UPDATE): disabling and announcing are serialised per endpoint.
+bool lock_endpoint(Db& d, uint64_t id, EndpointRow& ep) {
+    Rows r = d.query("SELECT id, public_id, url, scope_kind, scope_id, enabled, COALESCE(disabled_reason, ''), "
+                     "updated_at, " + rfc3339("updated_at") +
+                     " FROM webhook_endpoints WHERE id = ? AND deleted_at IS NULL FOR UPDATE",
+                     {id});
+    if (r.empty()) return false;
+    const auto& row = r[0];
+    ep.id = id;
+    ep.public_id = row[1].value_or("");
+    ep.url = row[2].value_or("");
+    ep.scope_kind = row[3].value_or("");
+    ep.scope_id = row[4].value_or("");
+    ep.enabled = row[5].value_or("0") == "1";
+    ep.reason = row[6].value_or("");
+    ep.updated_at = row[7].value_or("");
+    ep.updated_rfc = row[8].value_or("");
+    return true;
+}
+
+// Inserts the system event (already fanned out) and its deliveries to the other enabled,
+// subscribed endpoints of the same scope. The event carries the scope's ID in resellerId or
+// portfolioId and "" in the other (a scope is one or the other).
+uint64_t publish_disabled(Db& d, const EndpointRow& ep, const std::string& reason, const std::string& disabled_at) {
+    bool reseller = ep.scope_kind == "reseller";
+    std::string key = "endpoint-disabled:" + ep.public_id + ":" + disabled_at;
+    uint64_t inserted = d.exec(
+        "INSERT IGNORE INTO webhook_events (event_code, reseller_id, portfolio_id, data, idempotency_key, "
+        "fanned_out_at) VALUES (?, ?, ?, ?, ?, NOW(3))",
+        {kEndpointDisabledCode, reseller ? ep.scope_id : std::string(), reseller ? std::string() : ep.scope_id,
+         endpoint_disabled_data(ep.public_id, ep.url, reason, disabled_at), key});
+    if (inserted == 0) return 0;  // another worker published this disable already
+    uint64_t event_id = d.last_insert_id();
+    return d.exec(
+        "INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id) "
+        "SELECT ?, o.id FROM webhook_endpoints o "
+        "JOIN webhook_endpoint_subscriptions s ON s.endpoint_id = o.id AND s.event_code = ? "
+        "WHERE o.scope_kind = ? AND o.scope_id = ? AND o.id <> ? AND o.enabled = 1 AND o.deleted_at IS NULL "
+        "ORDER BY o.id",
+        {event_id, kEndpointDisabledCode, ep.scope_kind, ep.scope_id, ep.id});
+}
+
+}  // namespace
+
+DisableResult auto_disable_if_failing(Db& db, uint64_t endpoint_id, long long period_ms) {
+    DisableResult res;
+    if (period_ms <= 0) return res;
+    long long period_us = period_ms * 1000;
+    // Cheap test first, without locks: the last success (an index dive on
+    // (endpoint_id, delivered_at)) and the endpoint's last change start the clock.
+    Rows start = db.query(
+        "SELECT GREATEST(ep.updated_at, COALESCE((SELECT MAX(d.delivered_at) FROM webhook_deliveries d "
+        "WHERE d.endpoint_id = ep.id), ep.updated_at)) FROM webhook_endpoints ep "
+        "WHERE ep.id = ? AND ep.enabled = 1 AND ep.deleted_at IS NULL",
+        {endpoint_id});
+    if (start.empty() || !start[0][0]) return res;
+    std::string clock_start = *start[0][0];
+    // A failed attempt after the clock start that is at least `period` old. Only deliveries
+    // attempted since the clock start can hold one ((endpoint_id, last_attempt_at) index).
+    Rows old_failure = db.query(
+        "SELECT 1 FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id "
+        "WHERE d.endpoint_id = ? AND d.last_attempt_at > ? AND a.outcome = 'failure' "
+        "AND a.started_at > ? AND a.started_at <= NOW(3) - INTERVAL ? MICROSECOND LIMIT 1",
+        {endpoint_id, clock_start, clock_start, period_us});
+    if (old_failure.empty()) return res;
+
+    std::string reason = auto_disable_reason(period_ms);
+    return with_transaction(db, [&](Db& d) {
+        DisableResult r;
+        EndpointRow ep;
+        if (!lock_endpoint(d, endpoint_id, ep) || !ep.enabled) return r;
+        // Re-check the clock under the lock: a success or a change since the test wins.
+        Rows again = d.query(
+            "SELECT 1 FROM webhook_endpoints ep WHERE ep.id = ? AND ep.updated_at <= ? AND "
+            "COALESCE((SELECT MAX(d.delivered_at) FROM webhook_deliveries d WHERE d.endpoint_id = ep.id), "
+            "ep.updated_at) <= ?",
+            {endpoint_id, clock_start, clock_start});
+        if (again.empty()) return r;
+        d.exec("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ? WHERE id = ?", {reason, endpoint_id});
+        Rows now = d.query("SELECT " + rfc3339("NOW(3)"));
+        std::string at = now.empty() ? std::string() : now[0][0].value_or("");
+        r.disabled = true;
+        r.endpoint_public_id = ep.public_id;
+        r.reason = reason;
+        r.notified = publish_disabled(d, ep, reason, at);
+        return r;
+    });
+}
+
+DisableResult announce_gone_disable(Db& db, uint64_t endpoint_id) {
+    return with_transaction(db, [&](Db& d) {
+        DisableResult r;
+        EndpointRow ep;
+        // Only while the 410 disable is still the endpoint's state (not re-enabled since).
+        if (!lock_endpoint(d, endpoint_id, ep) || ep.enabled || ep.reason.rfind("410", 0) != 0) return r;
+        r.disabled = true;
+        r.endpoint_public_id = ep.public_id;
+        r.reason = ep.reason;
+        r.notified = publish_disabled(d, ep, ep.reason, ep.updated_rfc);
+        return r;
+    });
+}
+
+}  // namespace wh::worker
