@@ -1,6 +1,7 @@
 #include "db.hpp"
 
 #include <errmsg.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <chrono>
@@ -137,6 +138,18 @@ void Db::connect() {
 bool Db::ping() {
     if (!conn_) return false;
     if (mysql_ping(conn_) != 0) {
+        close();
+        return false;
+    }
+    return true;
+}
+
+bool Db::peer_open() {
+    if (!conn_) return false;
+    pollfd p{mysql_get_socket(conn_), POLLIN, 0};
+    // An idle connection has nothing to read: anything readable (EOF, an error packet before
+    // the server closes it) or a hang-up means the server is gone from this connection.
+    if (p.fd < 0 || poll(&p, 1, 0) != 0) {
         close();
         return false;
     }

@@ -102,6 +102,9 @@ public:
     void close();
     // Cheap liveness check (mysql_ping without reconnect); closes on failure.
     bool ping();
+    // No round trip (one poll(2) on the socket): false, and closed, when the server has hung
+    // up on this idle connection (restart, wait_timeout, KILL) — data or EOF is waiting.
+    bool peer_open();
 
     // Runs one statement with ? placeholders replaced by escaped params; returns rows
     // affected. Connects first if needed. A broken connection is closed before throwing.

@@ -73,6 +73,7 @@ void log_sink(void* baton, wh::LogLevel level, const std::string& line) {
 // worker child share the pool under a mutex.
 class DbPool {
 public:
+    using Clock = std::chrono::steady_clock;
     explicit DbPool(wh::DbConfig cfg) : cfg_(std::move(cfg)) {}
 
     // stalled is set when a pooled connection did not answer its ping within the read
@@ -80,37 +81,46 @@ public:
     // caller answers 503 at once (the request's wait stays within WebhookDatabaseTimeout).
     std::unique_ptr<wh::Db> acquire(bool& stalled) {
         stalled = false;
-        std::unique_ptr<wh::Db> db;
+        Pooled p;
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (!free_.empty()) {
-                db = std::move(free_.back());
+                p = std::move(free_.back());
                 free_.pop_back();
             }
         }
-        if (!db) return std::make_unique<wh::Db>(cfg_);
-        // Like mod_dbd: check a pooled connection before use. A dead one is closed by
-        // ping() and the first statement reconnects.
-        if (db->connected()) {
-            auto t0 = std::chrono::steady_clock::now();
-            if (!db->ping()) {
-                auto waited = std::chrono::steady_clock::now() - t0;
-                stalled = waited >= std::chrono::milliseconds(cfg_.read_timeout * 900);
-            }
+        if (!p.db) return std::make_unique<wh::Db>(cfg_);
+        if (!p.db->connected()) return std::move(p.db);
+        // A connection used within kPingAfter is checked without a round trip (a ping was one
+        // of four round trips of a single event): a server that closed it (restart, KILL)
+        // leaves EOF on the socket, and closing it here makes the first statement reconnect.
+        // A failure that slips past (the server dies just now) answers 503 and the connection
+        // is dropped (drop_db). Idle longer: a real ping, like mod_dbd, which also catches a
+        // server that hangs without closing.
+        if (Clock::now() - p.used < kPingAfter) {
+            p.db->peer_open();
+            return std::move(p.db);
         }
-        return db;
+        auto t0 = Clock::now();
+        if (!p.db->ping()) stalled = Clock::now() - t0 >= std::chrono::milliseconds(cfg_.read_timeout * 900);
+        return std::move(p.db);
     }
 
     void release(std::unique_ptr<wh::Db> db, bool broken) {
         if (!db || broken) return;  // destroyed: closes the connection
         std::lock_guard<std::mutex> lock(mu_);
-        free_.push_back(std::move(db));
+        free_.push_back(Pooled{std::move(db), Clock::now()});
     }
 
 private:
+    static constexpr std::chrono::seconds kPingAfter{5};
+    struct Pooled {
+        std::unique_ptr<wh::Db> db;
+        Clock::time_point used{};
+    };
     wh::DbConfig cfg_;
     std::mutex mu_;
-    std::vector<std::unique_ptr<wh::Db>> free_;
+    std::vector<Pooled> free_;
 };
 
 apr_status_t destroy_notifiers(void* data) {

@@ -224,66 +224,93 @@ void DeliveryLoop::db_cycle() {
     if (more || (backlog_ && slots_left)) next_db_at_ = now;  // more work waits: go again at once
 }
 
-void DeliveryLoop::record(Outcome o) {
-    if (db_is_down_) {
-        unrecorded_.push_back(std::move(o));
-        return;
-    }
-    Plan plan = plan_after_attempt(o.success, o.attempt_no, opt_.schedule_ms, o.http_status, o.retry_after_s);
-    for (int round = 0; round < 2; ++round) {
-        try {
-            CompleteResult r = complete(db_, opt_.worker_id, o, plan);
-            if (r == CompleteResult::lease_lost) {
-                wlog(LogLevel::warn,
-                     "WH00114: lease lost for " + o.notification_id + " (attempt " + std::to_string(o.attempt_no) +
-                         "): another worker took it over after the lease expired, so this result is dropped. "
-                         "If this repeats, raise lease_seconds above request_timeout_ms");
-                return;
-            }
-            if (o.success) ++n_delivered_;
-            else ++n_failed_attempts_;
-            // operations engineer: auto-disable check / 410 system event (operations.hpp)
-            ops_.on_recorded(o, plan, Clock::now());
-            if (plan.disable_endpoint)
-                wlog(LogLevel::warn, "WH00115: endpoint " + o.endpoint_public_id +
-                                         " answered 410 Gone and was disabled; its deliveries are held "
-                                         "until it is re-enabled (PATCH enabled=true)");
-            if (!o.success && plan.status == Plan::failed)
-                wlog(LogLevel::debug, "notification " + o.notification_id + " failed for good after " +
-                                          std::to_string(o.attempt_no) + " attempts");
-            return;
-        } catch (const DbError& e) {
-            if (e.unavailable()) {
-                db_down(e);
-                unrecorded_.push_back(std::move(o));
-                return;
-            }
-            if (round == 0) {
-                // Retry once with the least possible data (a reply excerpt or message the
-                // server refused must not make the delivery loop forever).
-                o.excerpt.clear();
-                o.error_message = sanitize_text(o.error_message, 200);
-                continue;
-            }
-            wlog(LogLevel::error, "WH00116: could not record attempt " + std::to_string(o.attempt_no) +
-                                      " of " + o.notification_id + ": " + e.what() +
-                                      "; the lease expires and the delivery is retried. Check the schema "
-                                      "('webhook-worker migrate') and the MariaDB error log");
-            return;
-        } catch (const std::exception& e) {
-            wlog(LogLevel::error, "WH00117: could not record attempt of " + o.notification_id + ": " +
-                                      e.what() + "; the lease expires and the delivery is retried");
-            return;
+// Every result that finished in this loop turn (and any kept through an outage) is recorded
+// in one transaction per kRecordBatch: one durable commit for the lot, not one per attempt,
+// which bounded a worker to about 1 / (commit latency) deliveries per second.
+void DeliveryLoop::flush_outcomes() {
+    while (!unrecorded_.empty() && !db_is_down_) {
+        size_t n = std::min(unrecorded_.size(), kRecordBatch);
+        std::vector<Finished> batch;
+        batch.reserve(n);
+        for (size_t i = 0; i < n; ++i) {
+            Outcome& o = unrecorded_[i];
+            Plan plan = plan_after_attempt(o.success, o.attempt_no, opt_.schedule_ms, o.http_status, o.retry_after_s);
+            batch.push_back(Finished{std::move(o), plan});
         }
+        unrecorded_.erase(unrecorded_.begin(), unrecorded_.begin() + long(n));
+        size_t done = record_batch(batch);
+        // MariaDB went away: the rest stay, in order, until it is back.
+        for (size_t i = batch.size(); i > done; --i) unrecorded_.push_front(std::move(batch[i - 1].o));
     }
 }
 
-void DeliveryLoop::flush_outcomes() {
-    while (!unrecorded_.empty() && !db_is_down_) {
-        Outcome o = std::move(unrecorded_.front());
-        unrecorded_.pop_front();
-        record(std::move(o));  // puts it back if MariaDB went away again
+// Returns how many of the batch (from the front) are settled: recorded, dropped for a lost
+// lease, or given up on; the rest were not written because MariaDB is unreachable.
+size_t DeliveryLoop::record_batch(std::vector<Finished>& batch) {
+    try {
+        std::vector<bool> ok = complete_batch(db_, opt_.worker_id, batch);
+        for (size_t i = 0; i < batch.size(); ++i) after_record(batch[i], ok[i]);
+        return batch.size();
+    } catch (const DbError& e) {
+        if (e.unavailable()) {
+            db_down(e);
+            return 0;
+        }
+    } catch (const std::exception&) {
     }
+    // The server refused the batch (not a connection problem): record each alone, so one
+    // row it refuses cannot hold back the others; a refused one is retried once with the
+    // least possible data (no reply excerpt, a short message), then given up on.
+    for (size_t i = 0; i < batch.size(); ++i) {
+        Finished& f = batch[i];
+        for (int round = 0; round < 2; ++round) {
+            try {
+                after_record(f, complete(db_, opt_.worker_id, f.o, f.plan) == CompleteResult::recorded);
+                break;
+            } catch (const DbError& e) {
+                if (e.unavailable()) {
+                    db_down(e);
+                    return i;
+                }
+                if (round == 0) {
+                    f.o.excerpt.clear();
+                    f.o.error_message = sanitize_text(f.o.error_message, 200);
+                    continue;
+                }
+                wlog(LogLevel::error, "WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
+                                          " of " + f.o.notification_id + ": " + e.what() +
+                                          "; the lease expires and the delivery is retried. Check the schema "
+                                          "('webhook-worker migrate') and the MariaDB error log");
+            } catch (const std::exception& e) {
+                wlog(LogLevel::error, "WH00117: could not record attempt of " + f.o.notification_id + ": " +
+                                          e.what() + "; the lease expires and the delivery is retried");
+                break;
+            }
+        }
+    }
+    return batch.size();
+}
+
+void DeliveryLoop::after_record(const Finished& f, bool recorded) {
+    const Outcome& o = f.o;
+    if (!recorded) {
+        wlog(LogLevel::warn,
+             "WH00114: lease lost for " + o.notification_id + " (attempt " + std::to_string(o.attempt_no) +
+                 "): another worker took it over after the lease expired, so this result is dropped. "
+                 "If this repeats, raise lease_seconds above request_timeout_ms");
+        return;
+    }
+    if (o.success) ++n_delivered_;
+    else ++n_failed_attempts_;
+    // operations engineer: auto-disable check / 410 system event (operations.hpp)
+    ops_.on_recorded(o, f.plan, Clock::now());
+    if (f.plan.disable_endpoint)
+        wlog(LogLevel::warn, "WH00115: endpoint " + o.endpoint_public_id +
+                                 " answered 410 Gone and was disabled; its deliveries are held "
+                                 "until it is re-enabled (PATCH enabled=true)");
+    if (!o.success && f.plan.status == Plan::failed)
+        wlog(LogLevel::debug, "notification " + o.notification_id + " failed for good after " +
+                                  std::to_string(o.attempt_no) + " attempts");
 }
 
 // ---- sending ----------------------------------------------------------------------------
@@ -299,7 +326,7 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     o.error_message = msg;
     wlog(LogLevel::debug, "delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
                               " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
-    record(std::move(o));
+    unrecorded_.push_back(std::move(o));  // recorded with the rest of this loop turn
 }
 
 void DeliveryLoop::start(Claimed c) {
@@ -473,8 +500,9 @@ void DeliveryLoop::collect_done() {
         // A slot is free and work is waiting for it: claim again at once (not after the poll
         // interval), so a capped endpoint with a backlog keeps its cap busy.
         if (backlog_ || cap_waiting_.count(j_endpoint)) next_db_at_ = Clock::now();
-        record(std::move(o));
+        unrecorded_.push_back(std::move(o));
     }
+    flush_outcomes();  // all of this turn's results in one transaction
 }
 
 // ---- shutdown ---------------------------------------------------------------------------

@@ -25,6 +25,8 @@ namespace wh::worker {
 // Largest reply kept for judging; the attempt row stores the first 4096 bytes of it.
 constexpr size_t kMaxReplyBytes = 64 * 1024;
 constexpr size_t kExcerptBytes = 4096;
+// Most attempts recorded in one transaction (bounds the statements: 4 KiB excerpts each).
+constexpr size_t kRecordBatch = 256;
 
 class DeliveryLoop {
 public:
@@ -64,8 +66,9 @@ private:
     void start(Claimed c);
     void finish_now(const Claimed& c, const std::string& cls, const std::string& msg);
     void collect_done();
-    void record(Outcome o);
     void flush_outcomes();
+    size_t record_batch(std::vector<Finished>& batch);
+    void after_record(const Finished& f, bool recorded);
     void handle_signals();
     void abandon_inflight();
     CURL* take_handle();
@@ -78,7 +81,9 @@ private:
     CURLM* multi_ = nullptr;
     std::map<CURL*, std::unique_ptr<Job>> jobs_;
     std::vector<CURL*> idle_handles_;
-    std::deque<Outcome> unrecorded_;  // finished while MariaDB was unreachable
+    // Finished, not recorded yet: this loop turn's results (recorded together, one
+    // transaction per kRecordBatch) and those kept while MariaDB was unreachable.
+    std::deque<Outcome> unrecorded_;
     Operations ops_{opt_.ops};  // operations engineer: lifecycle, retention (operations.hpp)
 
     bool db_is_down_ = false;

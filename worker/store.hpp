@@ -75,8 +75,32 @@ struct Outcome {
 
 enum class CompleteResult { recorded, lease_lost };
 
-// Records the attempt and moves the delivery on per `plan`, fenced by
-// `id = ? AND lease_owner = ? AND status = 'inflight'`; a lost lease rolls everything back.
+// One finished attempt and what follows from it (judge.hpp plan_after_attempt).
+struct Finished {
+    Outcome o;
+    Plan plan;
+};
+
+// The statements that record the held rows of a batch (pure; unit-tested): one UPDATE of
+// the deliveries (a CASE per column, fenced again by owner and status), one multi-row INSERT
+// of the attempt rows, and the endpoints a 410 disables. `held[i]`: item i's lease is still
+// ours (only those are written); `now` is when the statements run (for started_at).
+struct RecordSql {
+    std::string update_sql, insert_sql;
+    Params update_params, insert_params;
+    std::vector<uint64_t> disable_endpoints;
+    size_t rows = 0;  // items written
+};
+RecordSql record_sql(const std::string& owner, const std::vector<Finished>& batch, const std::vector<bool>& held,
+                     std::chrono::steady_clock::time_point now);
+
+// Records a whole batch of attempts in ONE transaction (one durable commit, however many):
+// the batch's deliveries still leased to `owner` and inflight are locked (SELECT … FOR
+// UPDATE), then only those are updated and get their attempt rows; an item whose lease was
+// lost writes nothing. Deadlocks are retried. Returns, per item, whether it was recorded.
+std::vector<bool> complete_batch(Db& db, const std::string& owner, const std::vector<Finished>& batch);
+
+// One attempt alone: complete_batch of one.
 CompleteResult complete(Db& db, const std::string& owner, const Outcome& o, const Plan& plan);
 
 // Gives unfinished claims back (pending, lease cleared, attempt not counted), fenced by owner.

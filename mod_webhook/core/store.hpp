@@ -78,8 +78,9 @@ struct EventResult {
     std::string event_id;
     bool duplicate = false;
 };
-// Inserts all events in one transaction (all or nothing); duplicates by
-// (resellerId, idempotencyKey) return the first event's id and store nothing.
+// Inserts all events in one transaction (all or nothing; a single event is one autocommit
+// statement); duplicates by (resellerId, idempotencyKey) return the first event's id and
+// store nothing.
 std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>& events);
 
 }  // namespace wh::api

@@ -1,0 +1,111 @@
+// Recording a batch of attempts in one transaction (worker/store.cpp record_sql): only the
+// rows whose lease is still held are written, each column gets the right per-row value,
+// and every placeholder has its parameter.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <algorithm>
+
+#include <chrono>
+
+#include "../../worker/store.hpp"  // not mod_webhook/core/store.hpp
+
+using namespace wh::worker;
+
+class WorkerRecordTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(WorkerRecordTest);
+    CPPUNIT_TEST(only_held_rows_are_written);
+    CPPUNIT_TEST(placeholders_match_parameters);
+    CPPUNIT_TEST(per_row_status_and_schedule);
+    CPPUNIT_TEST(gone_disables_its_endpoint);
+    CPPUNIT_TEST(nothing_held_writes_nothing);
+    CPPUNIT_TEST_SUITE_END();
+
+    using Clock = std::chrono::steady_clock;
+
+    static Finished fin(uint64_t id, Plan::Status st, long http = 200, long long delay_ms = 0, bool gone = false) {
+        Finished f;
+        f.o.delivery_id = id;
+        f.o.attempt_no = 1;
+        f.o.endpoint_id = 100 + id;
+        f.o.success = st == Plan::delivered;
+        f.o.http_status = http;
+        f.o.duration_ms = 12;
+        if (!f.o.success) {
+            f.o.error_class = "http-status";
+            f.o.error_message = "HTTP " + std::to_string(http);
+        }
+        f.o.excerpt = "{}";
+        f.plan.status = st;
+        f.plan.delay_ms = delay_ms;
+        f.plan.disable_endpoint = gone;
+        return f;
+    }
+    static size_t count(const std::string& s, const std::string& what) {
+        size_t n = 0;
+        for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
+        return n;
+    }
+    static bool has(const wh::Params& ps, const std::string& text) {
+        return std::any_of(ps.begin(), ps.end(), [&](const wh::Param& p) { return !p.is_null() && p.text() == text; });
+    }
+
+public:
+    void only_held_rows_are_written() {
+        std::vector<Finished> b = {fin(1, Plan::delivered), fin(2, Plan::delivered), fin(3, Plan::pending, 500, 5000)};
+        RecordSql s = record_sql("w1", b, {true, false, true}, Clock::now());
+        CPPUNIT_ASSERT_EQUAL(size_t(2), s.rows);
+        CPPUNIT_ASSERT(s.update_sql.find("WHERE id IN (1,3) AND lease_owner = ? AND status = 'inflight'") !=
+                       std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(size_t(0), count(s.update_sql, "WHEN 2 "));
+        CPPUNIT_ASSERT_EQUAL(size_t(2), count(s.insert_sql, "NOW(3) - INTERVAL ? MICROSECOND"));
+        CPPUNIT_ASSERT_EQUAL(size_t(20), s.insert_params.size());  // 10 columns a row
+        CPPUNIT_ASSERT_EQUAL(std::string("1"), s.insert_params[0].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("3"), s.insert_params[10].text());
+    }
+
+    void placeholders_match_parameters() {
+        std::vector<Finished> b = {fin(7, Plan::delivered), fin(8, Plan::pending, 503, 60000),
+                                   fin(9, Plan::failed, 500), fin(10, Plan::pending, 410, 300000, true)};
+        b[0].o.excerpt.clear();  // NULL excerpt: no _binary prefix
+        RecordSql s = record_sql("w1", b, {true, true, true, true}, Clock::now());
+        CPPUNIT_ASSERT_EQUAL(count(s.update_sql, "?"), s.update_params.size());
+        CPPUNIT_ASSERT_EQUAL(count(s.insert_sql, "?"), s.insert_params.size());
+        CPPUNIT_ASSERT_EQUAL(size_t(3), count(s.insert_sql, "_binary ?"));
+        CPPUNIT_ASSERT_EQUAL(std::string("w1"), s.update_params.back().text());
+    }
+
+    void per_row_status_and_schedule() {
+        std::vector<Finished> b = {fin(1, Plan::delivered), fin(2, Plan::pending, 500, 5000), fin(3, Plan::failed, 500)};
+        RecordSql s = record_sql("w1", b, {true, true, true}, Clock::now());
+        // delivered_at only for the delivered row, next_attempt_at only for the re-scheduled one
+        CPPUNIT_ASSERT(s.update_sql.find("delivered_at = CASE id WHEN 1 THEN NOW(3) ELSE delivered_at END") !=
+                       std::string::npos);
+        CPPUNIT_ASSERT(s.update_sql.find("next_attempt_at = CASE id WHEN 2 THEN NOW(3) + INTERVAL ? MICROSECOND "
+                                         "ELSE next_attempt_at END") != std::string::npos);
+        CPPUNIT_ASSERT(has(s.update_params, "delivered") && has(s.update_params, "pending") &&
+                       has(s.update_params, "failed"));
+        CPPUNIT_ASSERT(has(s.update_params, "5000000"));  // µs
+        CPPUNIT_ASSERT(has(s.update_params, "http-status: HTTP 500"));
+        // status params come first, in row order
+        CPPUNIT_ASSERT_EQUAL(std::string("delivered"), s.update_params[0].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("pending"), s.update_params[1].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("failed"), s.update_params[2].text());
+        CPPUNIT_ASSERT(s.disable_endpoints.empty());
+    }
+
+    void gone_disables_its_endpoint() {
+        std::vector<Finished> b = {fin(4, Plan::pending, 410, 300000, true), fin(5, Plan::pending, 410, 300000, true)};
+        RecordSql s = record_sql("w1", b, {true, false}, Clock::now());
+        CPPUNIT_ASSERT_EQUAL(size_t(1), s.disable_endpoints.size());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(104), s.disable_endpoints[0]);
+    }
+
+    void nothing_held_writes_nothing() {
+        std::vector<Finished> b = {fin(1, Plan::delivered, 200, 0), fin(2, Plan::pending, 410, 1000, true)};
+        RecordSql s = record_sql("w1", b, {false, false}, Clock::now());
+        CPPUNIT_ASSERT_EQUAL(size_t(0), s.rows);
+        CPPUNIT_ASSERT(s.update_sql.empty() && s.insert_sql.empty() && s.disable_endpoints.empty());
+    }
+};
+
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(WorkerRecordTest, "worker_record");
