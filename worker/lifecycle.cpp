@@ -150,18 +150,21 @@ DisableResult auto_disable_if_failing(Db& db, uint64_t endpoint_id, long long pe
     });
 }
 
-DisableResult announce_gone_disable(Db& db, uint64_t endpoint_id) {
-    return with_transaction(db, [&](Db& d) {
-        DisableResult r;
-        EndpointRow ep;
-        // Only while the 410 disable is still the endpoint's state (not re-enabled since).
-        if (!lock_endpoint(d, endpoint_id, ep) || ep.enabled || ep.reason.rfind("410", 0) != 0) return r;
-        r.disabled = true;
-        r.endpoint_public_id = ep.public_id;
-        r.reason = ep.reason;
-        r.notified = publish_disabled(d, ep, ep.reason, ep.updated_rfc);
-        return r;
-    });
+DisableResult disable_gone(Db& d, uint64_t endpoint_id) {
+    DisableResult r;
+    EndpointRow ep;
+    if (!lock_endpoint(d, endpoint_id, ep) || !ep.enabled) return r;
+    d.exec("UPDATE webhook_endpoints SET enabled = 0, "
+           "disabled_reason = CONCAT('410 Gone from the receiver at ', "
+           "DATE_FORMAT(NOW(), '%Y-%m-%dT%H:%i:%sZ'), '; PATCH enabled=true to resume') WHERE id = ?",
+           {endpoint_id});
+    Rows now = d.query("SELECT disabled_reason, " + rfc3339("NOW(3)") + " FROM webhook_endpoints WHERE id = ?",
+                       {endpoint_id});
+    r.disabled = true;
+    r.endpoint_public_id = ep.public_id;
+    r.reason = now.empty() ? std::string() : now[0][0].value_or("");
+    r.notified = publish_disabled(d, ep, r.reason, now.empty() ? std::string() : now[0][1].value_or(""));
+    return r;
 }
 
 }  // namespace wh::worker

@@ -61,8 +61,9 @@ struct DisableResult {
 // an endpoint already disabled or deleted. Throws DbError.
 DisableResult auto_disable_if_failing(Db& db, uint64_t endpoint_id, long long period_ms);
 
-// After the worker disabled an endpoint on 410 Gone: publishes the system event once per
-// disable (idempotency key = endpoint + disable time, so two workers publish it once).
-DisableResult announce_gone_disable(Db& db, uint64_t endpoint_id);
+// On 410 Gone: disables the endpoint and publishes the system event, inside the caller's
+// transaction (the one recording the attempt), so neither happens without the other.
+// A no-op for an endpoint already disabled or deleted.
+DisableResult disable_gone(Db& d, uint64_t endpoint_id);
 
 }  // namespace wh::worker

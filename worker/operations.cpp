@@ -23,8 +23,7 @@ Operations::Operations(const OpsOptions& opt, Clock::time_point now)
 void Operations::on_recorded(const Outcome& o, const Plan& plan, Clock::time_point now) {
     metrics_.attempt(double(o.duration_ms) / 1000.0, o.success, !o.success && plan.status == Plan::failed,
                      o.error_class);
-    if (plan.disable_endpoint) gone_.insert(o.endpoint_id);
-    else if (!o.success && opt_.auto_disable_after_ms > 0 && to_check_.size() < 10000 &&
+    if (!plan.disable_endpoint && !o.success && opt_.auto_disable_after_ms > 0 && to_check_.size() < 10000 &&
              throttle_.allow(o.endpoint_id, now))
         to_check_.insert(o.endpoint_id);
 }
@@ -33,21 +32,6 @@ void Operations::tick(Db& db, Clock::time_point now, size_t inflight) {
     metrics_.set_inflight(inflight);
     // A bounded number per cycle (the loop is single-threaded); an id is dropped before its
     // check runs, so a check that throws is not retried in a loop (the next failure queues it).
-    for (int n = 0; n < 20 && !gone_.empty(); ++n) {
-        uint64_t id = *gone_.begin();
-        gone_.erase(gone_.begin());
-        DisableResult r;
-        try {
-            r = announce_gone_disable(db, id);
-        } catch (const DbError& e) {
-            if (e.unavailable()) gone_.insert(id);  // MariaDB away: publish once it is back
-            throw;
-        }
-        if (r.disabled)
-            wlog(LogLevel::info, "endpoint " + r.endpoint_public_id + " (410 Gone): " +
-                                     std::string(kEndpointDisabledCode) + " sent to " +
-                                     std::to_string(r.notified) + " other endpoint(s) of its scope");
-    }
     for (int n = 0; n < 20 && !to_check_.empty(); ++n) {
         uint64_t id = *to_check_.begin();
         to_check_.erase(to_check_.begin());

@@ -39,7 +39,7 @@ private:
     const OpsOptions& opt_;
     RetentionClock retention_;
     CheckThrottle throttle_;
-    std::set<uint64_t> to_check_, gone_;
+    std::set<uint64_t> to_check_;
     WorkerMetrics metrics_;
     MetricsServer server_{metrics_};
     Clock::time_point next_backlog_{};

@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include "lifecycle.hpp"
+
 #include <algorithm>
 
 namespace wh::worker {
@@ -290,12 +292,8 @@ std::vector<bool> complete_batch(Db& db, const std::string& owner, const std::ve
         if (d.exec(sql.update_sql, sql.update_params) != sql.rows)
             throw std::runtime_error("recording: the locked deliveries did not all update");
         d.exec(sql.insert_sql, sql.insert_params);
-        if (!sql.disable_endpoints.empty())
-            d.exec(
-                "UPDATE webhook_endpoints SET enabled = 0, "
-                "disabled_reason = CONCAT('410 Gone from the receiver at ', "
-                "DATE_FORMAT(NOW(), '%Y-%m-%dT%H:%i:%sZ'), '; PATCH enabled=true to resume') "
-                "WHERE id IN (" + id_list(sql.disable_endpoints) + ") AND enabled = 1");
+        // 410 Gone: the disable and its system event commit with the attempt, or neither.
+        for (uint64_t ep : sql.disable_endpoints) disable_gone(d, ep);
         return held;
     });
 }
