@@ -69,7 +69,7 @@ RetentionResult run_retention_pass(Db& db, unsigned retention_days, const Retent
     std::string cutoff = cutoff_of(db, retention_days);
     if (cutoff.empty()) return res;
     const std::string finished_delivery =
-        "(status IN ('delivered','failed') AND updated_at < '" + db.escape(cutoff) + "')";
+        "(status IN ('delivered','failed','cancelled') AND updated_at < '" + db.escape(cutoff) + "')";
 
     // 1. notifications and their attempts
     bool done = walk(db, "webhook_deliveries", finished_delivery, cutoff, lim, deadline,

@@ -64,17 +64,22 @@ class Retention(unittest.TestCase):
         ok = h.register_endpoint(self.rx.url("/ok"), [CODE], reseller_id=res)["id"]
         bad = h.register_endpoint(self.rx.url("/bad"), [CODE], reseller_id=res + "-bad")["id"]
         held = h.register_endpoint(self.rx.url("/held"), [CODE], reseller_id=res + "-held", enabled=False)["id"]
+        gone = h.register_endpoint(self.rx.url("/gone"), [CODE], reseller_id=res + "-gone", enabled=False)["id"]
         # created first (lower ids), aged below
         old_ok = [event(res, n=i) for i in range(2)]
         old_bad = event(res + "-bad")
         old_held = event(res + "-held")
         old_lonely = event(res + "-nobody")  # no subscriber: an event without deliveries
+        old_gone = event(res + "-gone")      # its endpoint is deleted: the delivery is cancelled
         h.wait_until(lambda: statuses(ok) == ["delivered", "delivered"] and statuses(bad) == ["failed"]
-                     and statuses(held) == ["pending"], timeout=60, message="old rows settled")
+                     and statuses(held) == ["pending"] and statuses(gone) == ["pending"],
+                     timeout=60, message="old rows settled")
+        self.assertEqual(h.api("DELETE", "/endpoints/" + gone)[0], 204)
+        self.assertEqual(statuses(gone), ["cancelled"])
         young = event(res, n=99)
         h.wait_until(lambda: statuses(ok) == ["delivered"] * 3, timeout=30, message="young delivered")
 
-        old_events = old_ok + [old_bad, old_held, old_lonely]
+        old_events = old_ok + [old_bad, old_held, old_lonely, old_gone]
         ids = ",".join(event_db_id(e) for e in old_events)
         self.assertEqual(int(h.sql_value("SELECT COUNT(*) FROM webhook_attempts a JOIN webhook_deliveries d "
                                          "ON d.id = a.delivery_id WHERE d.event_id IN (%s)" % ids)), 2 + 5)
@@ -96,6 +101,7 @@ class Retention(unittest.TestCase):
                                          "(SELECT id FROM webhook_deliveries)")), 0)
         self.assertEqual(statuses(ok), ["delivered"])    # the young one
         self.assertEqual(statuses(bad), [])
+        self.assertEqual(statuses(gone), [])             # cancelled: history of a deleted endpoint
         self.assertEqual(statuses(held), ["pending"])    # old but unfinished: kept
         self.assertIsNotNone(event_db_id(young))
         self.assertEqual(len(h.attempts_for_notification(h.deliveries_for_event(young)[0][0])), 1)
