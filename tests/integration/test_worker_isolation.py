@@ -177,7 +177,12 @@ class WorkerIsolation(unittest.TestCase):
             self.r.expect(path, ep["secret"], AUTH)
             self.addCleanup(h.api, "DELETE", "/endpoints/" + ep["id"])
             eps.append((path, ep))
-        workers = [self.stack.start_worker("three-%d" % i) for i in (1, 2)]  # + the stack's own
+        # Three equal workers: the stack's own one also gets wake-up datagrams and could take
+        # everything, so it is stopped; each takes at most 8 at a time, so the 24 slots of
+        # the three endpoints can only be filled by all of them together.
+        self.stack.stop_stack_worker()
+        workers = [self.stack.start_worker("three-%d" % i, "--concurrency", "8", "--wakeup-listen", "off")
+                   for i in (1, 2, 3)]
         post_many(reseller, events)
         total = events * n_endpoints
         ids = "(%s)" % ",".join(h.q(ep["id"]) for _, ep in eps)
@@ -202,6 +207,7 @@ class WorkerIsolation(unittest.TestCase):
                                "JOIN webhook_deliveries d ON d.id = a.delivery_id JOIN webhook_endpoints ep "
                                "ON ep.id = d.endpoint_id WHERE ep.public_id IN %s GROUP BY 1" % ids))
         self.assertGreaterEqual(len(by_worker), 2, "the work was shared: %r" % by_worker)
+        self.assertTrue(set(by_worker) <= {"three-1", "three-2", "three-3"}, by_worker)
         for w in workers:
             w.stop()
 
