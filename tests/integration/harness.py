@@ -92,13 +92,7 @@ def env():
         path = os.path.join(state_dir(), "env")
         if not os.path.exists(path):
             raise HarnessError("%s does not exist: the stack is not up (see integration.stack_up)" % path)
-        values = {}
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if "=" in line and not line.startswith("#"):
-                    k, v = line.split("=", 1)
-                    values[k] = v
+        values = _read_env_file(path)
         missing = [k for k in REQUIRED_ENV_KEYS if not values.get(k)]
         if missing:
             raise HarnessError("%s lacks %s" % (path, ", ".join(missing)))
@@ -661,6 +655,18 @@ class Receiver:
 
 # ------------------------------------------------------------------------------------------
 # DB views of deliveries
+
+def checked_endpoint(case, receiver, path, behaviour, event_types, auth):
+    """Registers an endpoint for a fresh reseller at receiver's path with Basic auth, makes
+    the receiver verify signature and credentials on every request to it, and deletes it
+    when the test ends. Returns (endpoint, reseller_id)."""
+    reseller = unique_id("res")
+    ep = register_endpoint(receiver.set(path, behaviour), event_types, reseller_id=reseller,
+                           username=auth[0], password=auth[1])
+    receiver.expect(path, ep["secret"], auth)
+    case.addCleanup(api, "DELETE", "/endpoints/" + ep["id"])  # cancels what is left
+    return ep, reseller
+
 
 def deliveries_for_event(event_public_id):
     """Rows (notification_id, endpoint public_id, status, attempts) of an event's deliveries."""

@@ -58,12 +58,7 @@ class WorkerIsolation(unittest.TestCase):
         self.assertEqual(self.r.problems, [], "requests without a valid signature / Basic auth")
 
     def endpoint(self, path, behaviour):
-        reseller = h.unique_id("res")
-        ep = h.register_endpoint(self.r.set(path, behaviour), [CODE], reseller_id=reseller,
-                                 username=AUTH[0], password=AUTH[1])
-        self.r.expect(path, ep["secret"], AUTH)
-        self.addCleanup(h.api, "DELETE", "/endpoints/" + ep["id"])  # cancels what is left
-        return ep, reseller
+        return h.checked_endpoint(self, self.r, path, behaviour, [CODE], AUTH)
 
     def healthy_latencies(self, reseller, path, count=15):
         """Posts `count` events one by one; the seconds from the 202 to the arrival of each."""

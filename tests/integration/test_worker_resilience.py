@@ -43,12 +43,7 @@ class WorkerResilience(unittest.TestCase):
         self.assertEqual(self.r.problems, [], "requests without a valid signature / Basic auth")
 
     def endpoint(self, path, behaviour):
-        reseller = h.unique_id("res")
-        ep = h.register_endpoint(self.r.set(path, behaviour), [CODE], reseller_id=reseller,
-                                 username=AUTH[0], password=AUTH[1])
-        self.r.expect(path, ep["secret"], AUTH)
-        self.addCleanup(h.api, "DELETE", "/endpoints/" + ep["id"])
-        return ep, reseller
+        return h.checked_endpoint(self, self.r, path, behaviour, [CODE], AUTH)
 
     def hold(self):
         ev = threading.Event()
