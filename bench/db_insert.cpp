@@ -3,6 +3,7 @@
 // connection per thread, autocommit (one durable commit per row), for --duration seconds.
 // The row has the shape of an ingested event (the table is a copy of webhook_events without
 // its foreign keys, created by scripts/bench). Prints one JSON line.
+#include "percentile.hpp"
 #include <db.hpp>
 
 #include <algorithm>
@@ -18,14 +19,6 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double pct(std::vector<double>& v, double p) {
-    if (v.empty()) return 0;
-    size_t k = size_t(std::ceil(p / 100.0 * double(v.size())));
-    if (k) --k;
-    std::nth_element(v.begin(), v.begin() + long(k), v.end());
-    return v[k];
-}
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 // --log FILE writes "seq done_ns" (CLOCK_MONOTONIC) for every event of every accepted
 // request: scripts/bench joins it with the receiver's arrivals for end-to-end latency.
 // Prints one JSON line of results on stdout.
+#include "percentile.hpp"
 #include <curl/curl.h>
 #include <time.h>
 
@@ -66,14 +67,6 @@ void usage() {
             "                  [--header 'H: v']... (--concurrency C | --rate R [--max-inflight N])\n"
             "                  [--duration S] [--count N] [--warmup S] [--expect CODE] [--log FILE]\n");
     exit(2);
-}
-
-double pct(std::vector<double>& v, double p) {
-    if (v.empty()) return 0;
-    size_t k = size_t(std::ceil(p / 100.0 * double(v.size())));
-    if (k) --k;
-    std::nth_element(v.begin(), v.begin() + long(k), v.end());
-    return v[k];
 }
 
 }  // namespace
