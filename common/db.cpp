@@ -77,6 +77,9 @@ void deadlock_backoff(int attempt) {
 
 void db_library_init() { mysql_library_init(0, nullptr, nullptr); }
 
+DbThread::DbThread() { mysql_thread_init(); }
+DbThread::~DbThread() { mysql_thread_end(); }
+
 Db::Db(DbConfig cfg) : cfg_(std::move(cfg)) {}
 
 Db::~Db() { close(); }

@@ -198,4 +198,13 @@ auto with_transaction(Db& db, Fn&& fn, int attempts = 3) -> decltype(fn(db)) {
 // Process-wide Connector/C setup; call once from main() or the parent before threads.
 void db_library_init();
 
+// Connector/C's per-thread state, for the life of a thread (other than main) that uses Db.
+class DbThread {
+public:
+    DbThread();
+    ~DbThread();
+    DbThread(const DbThread&) = delete;
+    DbThread& operator=(const DbThread&) = delete;
+};
+
 }  // namespace wh

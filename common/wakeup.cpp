@@ -97,6 +97,53 @@ size_t WakeupSender::send() const noexcept {
     return sent;
 }
 
+WakeupCoalescer::WakeupCoalescer(std::unique_ptr<WakeupSender> sender, std::chrono::microseconds gap)
+    : sender_(std::move(sender)), gap_(gap), thread_([this] { run(); }) {}
+
+WakeupCoalescer::~WakeupCoalescer() {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    } catch (...) {
+    }
+}
+
+void WakeupCoalescer::notify() noexcept {
+    // Already pending: the thread clears the flag before it sends, so that datagram goes out
+    // after this call. Not idle: it is sending or in its gap and looks at the flag next.
+    if (pending_.exchange(true) || !idle_.load()) return;
+    // (seq_cst: either the thread sees pending_ before it sleeps, or we see idle_ and wake it;
+    // taking mu_ waits until it really waits on cv_.)
+    try {
+        std::lock_guard<std::mutex> lock(mu_);
+    } catch (...) {
+        return;  // cannot happen in practice; the worker's poll still delivers
+    }
+    cv_.notify_one();
+}
+
+void WakeupCoalescer::run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+        idle_.store(true);
+        cv_.wait(lock, [this] { return stop_ || pending_.load(); });
+        idle_.store(false);
+        if (pending_.exchange(false)) {
+            lock.unlock();
+            sender_->send();
+            ++rounds_;
+            lock.lock();
+        }
+        if (stop_) return;
+        // The gap: notify() calls now only set pending_; the next round sends for all of them.
+        cv_.wait_for(lock, gap_, [this] { return stop_; });
+    }
+}
+
 WakeupListener::~WakeupListener() {
     if (fd_ >= 0) ::close(fd_);
 }

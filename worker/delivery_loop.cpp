@@ -77,6 +77,7 @@ DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int si
     // host); the per-host limit only stops one host from taking more than every slot.
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(opt_.concurrency));
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long(opt_.concurrency));
+    recorder_ = std::make_unique<Recorder>(opt_.db, opt_.worker_id, health_, [m = multi_] { curl_multi_wakeup(m); });
     if (!opt_.wakeup_listen.empty()) {
         std::string err = wakeup_.open(opt_.wakeup_listen);
         if (!err.empty())
@@ -88,6 +89,7 @@ DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int si
 }
 
 DeliveryLoop::~DeliveryLoop() {
+    recorder_.reset();  // its thread wakes multi_: gone before multi_ is
     for (auto& kv : jobs_) {
         curl_multi_remove_handle(multi_, kv.first);
         curl_slist_free_all(kv.second->headers);
@@ -117,14 +119,10 @@ void DeliveryLoop::return_handle(CURL* h) {
 
 void DeliveryLoop::db_down(const DbError& e) {
     db_.close();
+    health_.down(e.what());
     if (!db_is_down_) {
         db_is_down_ = true;
         db_backoff_ = std::chrono::milliseconds(250);
-        wlog(LogLevel::error,
-             "WH00110: cannot use MariaDB (" + std::string(e.what()) +
-                 "); no new deliveries are claimed and finished attempts are kept in memory until it "
-                 "is back. Retrying with backoff (up to 5 s): check that the server is running and "
-                 "that the 'database' setting is right");
     } else {
         db_backoff_ = std::min(db_backoff_ * 2, std::chrono::milliseconds(5000));
     }
@@ -132,10 +130,8 @@ void DeliveryLoop::db_down(const DbError& e) {
 }
 
 void DeliveryLoop::db_up() {
-    if (db_is_down_) {
-        db_is_down_ = false;
-        wlog(LogLevel::info, "MariaDB is reachable again; delivery resumes");
-    }
+    db_is_down_ = false;
+    health_.up();
 }
 
 bool DeliveryLoop::db_step(const char* tag, const char* what, const std::function<void()>& fn) {
@@ -186,8 +182,7 @@ void DeliveryLoop::db_cycle() {
         }
     }
     db_up();
-    flush_outcomes();
-    if (db_is_down_ || stopping_) return;
+    if (stopping_) return;
 
     bool more = false;
     if (!db_step("WH00111", "fan-out of new events", [&] {
@@ -206,8 +201,8 @@ void DeliveryLoop::db_cycle() {
             }))
             return;
     }
-    unsigned free_slots = opt_.concurrency - unsigned(std::min<size_t>(jobs_.size(), opt_.concurrency));
-    if (free_slots > 0) {
+    unsigned free_slots = free_slot_count();
+    if (free_slots >= claim_floor()) {
         if (!db_step("WH00113", "claiming due deliveries", [&] {
                 ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds,
                                       opt_.per_endpoint_concurrency);
@@ -220,80 +215,52 @@ void DeliveryLoop::db_cycle() {
     }
     // operations engineer: endpoint lifecycle (auto-disable, system event) and retention passes
     if (!db_step("WH00181", "endpoint lifecycle or retention", [&] { ops_.tick(db_, now, jobs_.size()); })) return;
-    bool slots_left = jobs_.size() < opt_.concurrency;
-    if (more || (backlog_ && slots_left)) next_db_at_ = now;  // more work waits: go again at once
+    if (more || (backlog_ && free_slot_count() >= claim_floor())) next_db_at_ = now;  // more waits: go again
 }
 
-// Every result that finished in this loop turn (and any kept through an outage) is recorded
-// in one transaction per kRecordBatch: one durable commit for the lot, not one per attempt,
-// which bounded a worker to about 1 / (commit latency) deliveries per second.
-void DeliveryLoop::flush_outcomes() {
-    while (!unrecorded_.empty() && !db_is_down_) {
-        size_t n = std::min(unrecorded_.size(), kRecordBatch);
-        std::vector<Finished> batch;
-        batch.reserve(n);
-        for (size_t i = 0; i < n; ++i) {
-            Outcome& o = unrecorded_[i];
-            Plan plan = plan_after_attempt(o.success, o.attempt_no, opt_.schedule_ms, o.http_status, o.retry_after_s);
-            batch.push_back(Finished{std::move(o), plan});
-        }
-        unrecorded_.erase(unrecorded_.begin(), unrecorded_.begin() + long(n));
-        size_t done = record_batch(batch);
-        // MariaDB went away: the rest stay, in order, until it is back.
-        for (size_t i = batch.size(); i > done; --i) unrecorded_.push_front(std::move(batch[i - 1].o));
+// Results not recorded yet still hold their slots: the lease and the per-endpoint cap count
+// them as in flight until the recorder commits, and memory stays bounded.
+unsigned DeliveryLoop::free_slot_count() const {
+    size_t busy = jobs_.size() + recorder_->backlog();
+    return opt_.concurrency - unsigned(std::min<size_t>(busy, opt_.concurrency));
+}
+
+// A claim costs MariaDB about the same for 1 row as for 64 (a window read, the endpoints'
+// in-flight counts, one UPDATE, one load): a busy worker claims once a quarter of its slots
+// (at most 32) are free, not every time one frees. With fewer in flight it claims at once.
+unsigned DeliveryLoop::claim_floor() const {
+    if (jobs_.size() < opt_.concurrency / 2) return 1;
+    return std::max(1u, std::min(opt_.concurrency / 4, 32u));
+}
+
+// Every result that finished in this loop turn goes to the recorder at once: one
+// transaction for the lot (one durable commit, not one per attempt, which bounded a worker
+// to about 1 / (commit latency) deliveries per second), written while this thread sends.
+void DeliveryLoop::hand_over() {
+    if (finished_.empty()) return;
+    std::vector<Finished> batch;
+    batch.reserve(finished_.size());
+    for (Outcome& o : finished_) {
+        Plan plan = plan_after_attempt(o.success, o.attempt_no, opt_.schedule_ms, o.http_status, o.retry_after_s);
+        batch.push_back(Finished{std::move(o), plan});
+    }
+    finished_.clear();
+    recorder_->submit(std::move(batch));
+}
+
+void DeliveryLoop::apply_settled() {
+    for (const Recorder::Settled& s : recorder_->take_settled()) {
+        after_record(s);
+        // Its slot is free in MariaDB now: work waiting for a slot is claimed at once.
+        if (backlog_ || cap_waiting_.count(s.f.o.endpoint_id)) next_db_at_ = Clock::now();
     }
 }
 
-// Returns how many of the batch (from the front) are settled: recorded, dropped for a lost
-// lease, or given up on; the rest were not written because MariaDB is unreachable.
-size_t DeliveryLoop::record_batch(std::vector<Finished>& batch) {
-    try {
-        std::vector<bool> ok = complete_batch(db_, opt_.worker_id, batch);
-        for (size_t i = 0; i < batch.size(); ++i) after_record(batch[i], ok[i]);
-        return batch.size();
-    } catch (const DbError& e) {
-        if (e.unavailable()) {
-            db_down(e);
-            return 0;
-        }
-    } catch (const std::exception&) {
-    }
-    // The server refused the batch (not a connection problem): record each alone, so one
-    // row it refuses cannot hold back the others; a refused one is retried once with the
-    // least possible data (no reply excerpt, a short message), then given up on.
-    for (size_t i = 0; i < batch.size(); ++i) {
-        Finished& f = batch[i];
-        for (int round = 0; round < 2; ++round) {
-            try {
-                after_record(f, complete(db_, opt_.worker_id, f.o, f.plan) == CompleteResult::recorded);
-                break;
-            } catch (const DbError& e) {
-                if (e.unavailable()) {
-                    db_down(e);
-                    return i;
-                }
-                if (round == 0) {
-                    f.o.excerpt.clear();
-                    f.o.error_message = sanitize_text(f.o.error_message, 200);
-                    continue;
-                }
-                wlog(LogLevel::error, "WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
-                                          " of " + f.o.notification_id + ": " + e.what() +
-                                          "; the lease expires and the delivery is retried. Check the schema "
-                                          "('webhook-worker migrate') and the MariaDB error log");
-            } catch (const std::exception& e) {
-                wlog(LogLevel::error, "WH00117: could not record attempt of " + f.o.notification_id + ": " +
-                                          e.what() + "; the lease expires and the delivery is retried");
-                break;
-            }
-        }
-    }
-    return batch.size();
-}
-
-void DeliveryLoop::after_record(const Finished& f, bool recorded) {
+void DeliveryLoop::after_record(const Recorder::Settled& s) {
+    const Finished& f = s.f;
     const Outcome& o = f.o;
-    if (!recorded) {
+    if (s.fate == Recorder::Fate::given_up) return;  // logged (WH00116/7): the lease expires
+    if (s.fate == Recorder::Fate::lease_lost) {
         wlog(LogLevel::warn,
              "WH00114: lease lost for " + o.notification_id + " (attempt " + std::to_string(o.attempt_no) +
                  "): another worker took it over after the lease expired, so this result is dropped. "
@@ -326,7 +293,7 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     o.error_message = msg;
     wlog(LogLevel::debug, "delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
                               " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
-    unrecorded_.push_back(std::move(o));  // recorded with the rest of this loop turn
+    finished_.push_back(std::move(o));  // recorded with the rest of this loop turn
 }
 
 void DeliveryLoop::start(Claimed c) {
@@ -494,15 +461,14 @@ void DeliveryLoop::collect_done() {
 
         curl_slist_free_all(j.headers);
         j.headers = nullptr;
-        uint64_t j_endpoint = j.c.endpoint_id;
         jobs_.erase(it);
         return_handle(h);
         // A slot is free and work is waiting for it: claim again at once (not after the poll
-        // interval), so a capped endpoint with a backlog keeps its cap busy.
-        if (backlog_ || cap_waiting_.count(j_endpoint)) next_db_at_ = Clock::now();
-        unrecorded_.push_back(std::move(o));
+        // interval); a capped endpoint is claimed for again once the result is recorded
+        // (apply_settled), when MariaDB no longer counts it in flight.
+        if (backlog_ && free_slot_count() >= claim_floor()) next_db_at_ = Clock::now();
+        finished_.push_back(std::move(o));
     }
-    flush_outcomes();  // all of this turn's results in one transaction
 }
 
 // ---- shutdown ---------------------------------------------------------------------------
@@ -560,12 +526,15 @@ int DeliveryLoop::run() {
              " drain=" + std::to_string(opt_.drain_seconds) + "s" +
              " ca_bundle=" + (opt_.ca_bundle.empty() ? std::string("system") : opt_.ca_bundle) +
              " allow_private_targets=" + opt_.allow_private_targets);
+    recorder_->start();
     for (;;) {
         auto now = Clock::now();
+        apply_settled();
         if (now >= next_db_at_) db_cycle();
         int running = 0;
         curl_multi_perform(multi_, &running);
         collect_done();
+        hand_over();
 
         now = Clock::now();
         if (stopping_) {
@@ -611,19 +580,14 @@ int DeliveryLoop::run() {
             return 0;
         }
     }
-    // Last chance for results that finished while MariaDB was away.
-    if (!unrecorded_.empty()) {
-        try {
-            if (!db_.connected()) db_.connect();
-            db_is_down_ = false;
-        } catch (const DbError&) {
-        }
-        flush_outcomes();
-        if (!unrecorded_.empty())
-            wlog(LogLevel::warn, "WH00125: " + std::to_string(unrecorded_.size()) +
-                                     " attempt results could not be recorded (MariaDB unreachable); those "
-                                     "deliveries are sent again once their leases expire");
-    }
+    // The recorder writes what is left, with one last try if MariaDB is away.
+    hand_over();
+    size_t left = recorder_->stop();
+    apply_settled();
+    if (left)
+        wlog(LogLevel::warn, "WH00125: " + std::to_string(left) +
+                                 " attempt results could not be recorded (MariaDB unreachable); those "
+                                 "deliveries are sent again once their leases expire");
     wlog(LogLevel::info, "webhook-worker stopped: " + std::to_string(n_delivered_) + " delivered, " +
                              std::to_string(n_failed_attempts_) + " failed attempts recorded");
     return 0;

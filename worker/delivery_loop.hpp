@@ -1,5 +1,6 @@
 // The delivery loop: one thread, libcurl multi + short MariaDB transactions.
-// fan-out → reap → claim → send (curl_multi_poll, woken by a signalfd) → judge → record.
+// fan-out → reap → claim → send (curl_multi_poll, woken by a signalfd) → judge → hand the
+// results to the recorder thread (recorder.hpp), which writes them on its own connection.
 #pragma once
 
 #include <curl/curl.h>
@@ -17,6 +18,7 @@
 #include "db.hpp"
 #include "operations.hpp"  // operations engineer
 #include "options.hpp"
+#include "recorder.hpp"
 #include "store.hpp"
 #include "wakeup.hpp"
 
@@ -25,8 +27,6 @@ namespace wh::worker {
 // Largest reply kept for judging; the attempt row stores the first 4096 bytes of it.
 constexpr size_t kMaxReplyBytes = 64 * 1024;
 constexpr size_t kExcerptBytes = 4096;
-// Most attempts recorded in one transaction (bounds the statements: 4 KiB excerpts each).
-constexpr size_t kRecordBatch = 256;
 
 class DeliveryLoop {
 public:
@@ -66,9 +66,11 @@ private:
     void start(Claimed c);
     void finish_now(const Claimed& c, const std::string& cls, const std::string& msg);
     void collect_done();
-    void flush_outcomes();
-    size_t record_batch(std::vector<Finished>& batch);
-    void after_record(const Finished& f, bool recorded);
+    void hand_over();
+    unsigned free_slot_count() const;
+    unsigned claim_floor() const;
+    void apply_settled();
+    void after_record(const Recorder::Settled& s);
     void handle_signals();
     void abandon_inflight();
     CURL* take_handle();
@@ -78,12 +80,13 @@ private:
     SecretBox box_;
     int signal_fd_;
     Db db_;
+    DbHealth health_;
     CURLM* multi_ = nullptr;
     std::map<CURL*, std::unique_ptr<Job>> jobs_;
     std::vector<CURL*> idle_handles_;
-    // Finished, not recorded yet: this loop turn's results (recorded together, one
-    // transaction per kRecordBatch) and those kept while MariaDB was unreachable.
-    std::deque<Outcome> unrecorded_;
+    // This loop turn's results, handed to the recorder together (one transaction for the lot).
+    std::vector<Outcome> finished_;
+    std::unique_ptr<Recorder> recorder_;  // after multi_: its wake-up calls curl_multi_wakeup
     Operations ops_{opt_.ops};  // operations engineer: lifecycle, retention (operations.hpp)
 
     bool db_is_down_ = false;

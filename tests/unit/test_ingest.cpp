@@ -1,11 +1,15 @@
 // Event ingestion pieces that need no server: the data nesting limit and echo cap of the
-// events validator, the wake-up datagram (sender -> listener over loopback UDP), and the
+// events validator, the wake-up datagram (sender -> listener over loopback UDP; the
+// coalescer that merges them under load), and the
 // prepared-statement path's failure handling when MariaDB is unreachable.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <poll.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "db.hpp"
 #include "validate.hpp"
@@ -48,6 +52,8 @@ class IngestTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(host_port_parsing);
     CPPUNIT_TEST(datagram_reaches_the_listener);
     CPPUNIT_TEST(sender_to_nobody_does_not_fail);
+    CPPUNIT_TEST(coalescer_merges_bursts_and_sends_after_the_last);
+    CPPUNIT_TEST(coalescer_sends_what_is_pending_when_stopped);
     CPPUNIT_TEST(prepared_path_reports_unreachable_server);
     CPPUNIT_TEST_SUITE_END();
 
@@ -128,6 +134,60 @@ public:
         CPPUNIT_ASSERT(!s.empty());                                                     // the address stays
         s.send();  // nobody listens on 9/udp: no exception, no block
         s.send();
+    }
+
+    // Datagrams that reach l within timeout_ms (0 when none).
+    static size_t await_datagrams(wh::WakeupListener& l, int timeout_ms) {
+        pollfd pfd{l.fd(), POLLIN, 0};
+        if (poll(&pfd, 1, timeout_ms) != 1) return 0;
+        return l.drain();
+    }
+
+    static std::unique_ptr<wh::WakeupSender> sender_to(const wh::WakeupListener& l) {
+        auto s = std::make_unique<wh::WakeupSender>();
+        CPPUNIT_ASSERT_EQUAL(std::string(), s->open({"127.0.0.1:" + std::to_string(l.port())}));
+        return s;
+    }
+
+    void coalescer_merges_bursts_and_sends_after_the_last() {
+        wh::WakeupListener l;
+        CPPUNIT_ASSERT_EQUAL(std::string(), l.open("127.0.0.1:0"));
+        wh::WakeupCoalescer c(sender_to(l), std::chrono::milliseconds(200));
+        // After a quiet spell the first notify goes out at once (well before the gap ends).
+        auto t0 = std::chrono::steady_clock::now();
+        c.notify();
+        CPPUNIT_ASSERT_EQUAL(size_t(1), await_datagrams(l, 150));
+        CPPUNIT_ASSERT(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(150));
+        // A burst inside the gap, from several threads: one more datagram, when the gap ends.
+        std::vector<std::thread> ts;
+        for (int t = 0; t < 4; ++t)
+            ts.emplace_back([&c] {
+                for (int i = 0; i < 5000; ++i) c.notify();
+            });
+        for (auto& t : ts) t.join();
+        size_t got = await_datagrams(l, 2000);
+        CPPUNIT_ASSERT(got >= 1);
+        for (size_t more; (more = await_datagrams(l, 400)) > 0;) got += more;  // a burst that spanned a gap
+        CPPUNIT_ASSERT_MESSAGE("20000 notifies must share a few datagrams", got <= 3);
+        CPPUNIT_ASSERT_EQUAL(c.rounds(), got + 1);
+        // Quiet again: nothing pending, nothing sent.
+        CPPUNIT_ASSERT_EQUAL(size_t(0), await_datagrams(l, 300));
+        c.notify();
+        CPPUNIT_ASSERT_EQUAL(size_t(1), await_datagrams(l, 2000));
+    }
+
+    void coalescer_sends_what_is_pending_when_stopped() {
+        wh::WakeupListener l;
+        CPPUNIT_ASSERT_EQUAL(std::string(), l.open("127.0.0.1:0"));
+        auto t0 = std::chrono::steady_clock::now();
+        {
+            wh::WakeupCoalescer c(sender_to(l), std::chrono::seconds(30));
+            c.notify();
+            CPPUNIT_ASSERT_EQUAL(size_t(1), await_datagrams(l, 2000));
+            c.notify();  // inside the 30 s gap: pending
+        }  // the destructor sends it and does not wait for the gap
+        CPPUNIT_ASSERT_EQUAL(size_t(1), await_datagrams(l, 2000));
+        CPPUNIT_ASSERT(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
     }
 
     void prepared_path_reports_unreachable_server() {

@@ -1,6 +1,6 @@
 // Recording a batch of attempts in one transaction (worker/store.cpp record_sql): only the
-// rows whose lease is still held are written, each column gets the right per-row value,
-// and every placeholder has its parameter.
+// rows whose lease is still held are written, each column gets the right per-row value
+// (the common one without a CASE), and every placeholder has its parameter.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@ class WorkerRecordTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(only_held_rows_are_written);
     CPPUNIT_TEST(placeholders_match_parameters);
     CPPUNIT_TEST(per_row_status_and_schedule);
+    CPPUNIT_TEST(shared_values_need_no_case);
     CPPUNIT_TEST(gone_disables_its_endpoint);
     CPPUNIT_TEST(nothing_held_writes_nothing);
     CPPUNIT_TEST_SUITE_END();
@@ -86,11 +87,41 @@ public:
                        has(s.update_params, "failed"));
         CPPUNIT_ASSERT(has(s.update_params, "5000000"));  // µs
         CPPUNIT_ASSERT(has(s.update_params, "http-status: HTTP 500"));
-        // status params come first, in row order
-        CPPUNIT_ASSERT_EQUAL(std::string("delivered"), s.update_params[0].text());
-        CPPUNIT_ASSERT_EQUAL(std::string("pending"), s.update_params[1].text());
-        CPPUNIT_ASSERT_EQUAL(std::string("failed"), s.update_params[2].text());
+        // three different statuses: the first one seen is the ELSE, the others get a WHEN;
+        // status params come first: the WHENs in row order, then the ELSE
+        CPPUNIT_ASSERT(s.update_sql.find("status = CASE id WHEN 2 THEN ? WHEN 3 THEN ? ELSE ? END") !=
+                       std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("pending"), s.update_params[0].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("failed"), s.update_params[1].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("delivered"), s.update_params[2].text());
         CPPUNIT_ASSERT(s.disable_endpoints.empty());
+    }
+
+    // The common batch, all delivered with the same status code: one value per column, no
+    // CASE (a CASE over every id cost MariaDB O(rows²)); a single exception gets one WHEN.
+    void shared_values_need_no_case() {
+        std::vector<Finished> b;
+        for (uint64_t id = 1; id <= 50; ++id) b.push_back(fin(id, Plan::delivered));
+        RecordSql s = record_sql("w1", b, std::vector<bool>(b.size(), true), Clock::now());
+        CPPUNIT_ASSERT_EQUAL(size_t(0), count(s.update_sql, "CASE"));
+        CPPUNIT_ASSERT(s.update_sql.find("SET status = ?, last_http_status = ?, last_error = ?, delivered_at = NOW(3), "
+                                         "last_attempt_at") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(size_t(0), count(s.update_sql, "next_attempt_at"));
+        CPPUNIT_ASSERT_EQUAL(count(s.update_sql, "?"), s.update_params.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("delivered"), s.update_params[0].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("200"), s.update_params[1].text());
+        CPPUNIT_ASSERT(s.update_params[2].is_null());
+
+        b.push_back(fin(51, Plan::pending, 503, 1000));
+        s = record_sql("w1", b, std::vector<bool>(b.size(), true), Clock::now());
+        CPPUNIT_ASSERT(s.update_sql.find("status = CASE id WHEN 51 THEN ? ELSE ? END") != std::string::npos);
+        CPPUNIT_ASSERT(s.update_sql.find("delivered_at = CASE id WHEN 51 THEN delivered_at ELSE NOW(3) END") !=
+                       std::string::npos);
+        CPPUNIT_ASSERT(s.update_sql.find("next_attempt_at = CASE id WHEN 51 THEN NOW(3) + INTERVAL ? MICROSECOND "
+                                         "ELSE next_attempt_at END") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(size_t(5), count(s.update_sql, "WHEN 51 "));  // and no other WHEN
+        CPPUNIT_ASSERT_EQUAL(size_t(5), count(s.update_sql, "WHEN "));
+        CPPUNIT_ASSERT_EQUAL(count(s.update_sql, "?"), s.update_params.size());
     }
 
     void gone_disables_its_endpoint() {
