@@ -138,7 +138,10 @@ void WakeupCoalescer::run() {
             ++rounds_;
             lock.lock();
         }
-        if (stop_) return;
+        if (stop_) {
+            if (!pending_.load()) return;
+            continue;  // a notify() came while we sent: it gets its datagram before we stop
+        }
         // The gap: notify() calls now only set pending_; the next round sends for all of them.
         cv_.wait_for(lock, gap_, [this] { return stop_; });
     }

@@ -218,21 +218,20 @@ void DeliveryLoop::db_cycle() {
     if (more || (backlog_ && free_slot_count() >= claim_floor())) next_db_at_ = now;  // more waits: go again
 }
 
-// Transfers in flight take a slot each; results waiting for the recorder do not (a claim
-// would otherwise wait for a commit to finish), but at most `concurrency` of them may wait,
-// so memory stays bounded when MariaDB is slow or away. The per-endpoint cap still counts
-// them: MariaDB sees them in flight until the recorder commits.
+// Results not recorded yet still hold their slots: MariaDB counts them in flight (the lease,
+// the per-endpoint cap) until the recorder commits, so claiming past them only finds
+// endpoints at their cap, at the price of a full claim; and memory stays bounded.
+size_t DeliveryLoop::busy_slots() const { return jobs_.size() + recorder_->backlog(); }
+
 unsigned DeliveryLoop::free_slot_count() const {
-    size_t c = opt_.concurrency, inflight = std::min(jobs_.size(), c);
-    size_t held = std::min(jobs_.size() + recorder_->backlog(), 2 * c);
-    return unsigned(std::min(c - inflight, 2 * c - held));
+    return opt_.concurrency - unsigned(std::min<size_t>(busy_slots(), opt_.concurrency));
 }
 
 // A claim has a fixed cost besides its rows (seven statements, a durable commit): a busy
 // worker claims once a quarter of its slots (at most 32) are free, not every time one
 // frees. With fewer in flight it claims at once.
 unsigned DeliveryLoop::claim_floor() const {
-    if (jobs_.size() < opt_.concurrency / 2) return 1;
+    if (busy_slots() < opt_.concurrency / 2) return 1;
     return std::max(1u, std::min(opt_.concurrency / 4, 32u));
 }
 

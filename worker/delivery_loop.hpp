@@ -67,6 +67,7 @@ private:
     void finish_now(const Claimed& c, const std::string& cls, const std::string& msg);
     void collect_done();
     void hand_over();
+    size_t busy_slots() const;
     unsigned free_slot_count() const;
     unsigned claim_floor() const;
     void apply_settled();

@@ -290,7 +290,7 @@ HttpResponse dispatch_events(const HttpRequest& req) {
     std::vector<EventInput> events;
     bool is_array = false;
     FieldErrors errs = validate_events(body.get(), req.header("Idempotency-Key"),
-                                       event_catalogue(req.db), events, is_array);
+                                       *event_catalogue(req.db), events, is_array);
     if (!errs.empty()) return problem(422, "the event is invalid; nothing was stored; see errors", errs);
     std::vector<EventResult> results;
     try {

@@ -25,7 +25,7 @@ struct ServerConf {
     int key_loaded;
     unsigned char key[32];
     void* pool;
-    void* notifier;  // wh::WakeupSender of this child, or NULL (see WebhookNotifyWorker)
+    void* notifier;  // wh::WakeupCoalescer of this child, or NULL (see WebhookNotifyWorker)
 };
 
 struct DirConf {

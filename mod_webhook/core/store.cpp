@@ -403,20 +403,20 @@ constexpr size_t kChunks[] = {100, 10, 1};
 // kCatalogueTtl instead of reading it on every event.
 constexpr auto kCatalogueTtl = std::chrono::seconds(10);
 std::mutex catalogue_mu;
-Catalogue catalogue_cache;
+std::shared_ptr<const Catalogue> catalogue_cache;
 std::chrono::steady_clock::time_point catalogue_loaded{};
 bool catalogue_valid = false;
 
 }  // namespace
 
-Catalogue event_catalogue(wh::Db& db) {
+std::shared_ptr<const Catalogue> event_catalogue(wh::Db& db) {
     auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard<std::mutex> lock(catalogue_mu);
         if (catalogue_valid && now - catalogue_loaded < kCatalogueTtl) return catalogue_cache;
     }
-    Catalogue c;
-    for (const auto& r : db.query_prepared("SELECT code FROM webhook_event_types").rows) c.insert(cell(r, 0));
+    auto c = std::make_shared<Catalogue>();
+    for (const auto& r : db.query_prepared("SELECT code FROM webhook_event_types").rows) c->insert(cell(r, 0));
     std::lock_guard<std::mutex> lock(catalogue_mu);
     catalogue_cache = c;
     catalogue_loaded = now;
@@ -443,6 +443,7 @@ static EventResult insert_one(wh::Db& db, const EventInput& e) {
         if (attempt > 1) wh::deadlock_backoff(attempt);
         try {
             Params params;
+            params.reserve(7);  // add_event_params: one allocation, not four
             add_event_params(params, e);
             Rows rows = db.query_prepared(event_insert_sql(1), params);
             if (rows.size() != 1) throw std::runtime_error("INSERT ... RETURNING gave no row");

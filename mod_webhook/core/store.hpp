@@ -1,6 +1,7 @@
 // SQL for the API, all through wh::Db (common/db.hpp). Throws wh::DbError.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,7 +20,9 @@ struct EventTypeRow {
 std::vector<EventTypeRow> load_event_types(wh::Db& db);
 Catalogue load_catalogue(wh::Db& db);
 // The catalogue for event ingestion: cached per process for 10 s (prepared statement).
-Catalogue event_catalogue(wh::Db& db);
+// Shared, not copied: copying the set on every event cost allocations under the cache's
+// mutex (docs/ingest-profile.md).
+std::shared_ptr<const Catalogue> event_catalogue(wh::Db& db);
 // Drops that cache (an INSERT failed on the event_code foreign key).
 void forget_event_catalogue();
 Principal load_principal(wh::Db& db, const std::string& username);
