@@ -9,7 +9,8 @@ test runs webhook-worker processes of its own with the stack's config plus flags
   is given back to pending (no attempt counted), WH00122, exit 0;
 - MariaDB stopped and started under the worker: it stays up, logs WH00110 once, keeps the
   result of a transfer that finished during the outage and records it afterwards, then
-  carries on;
+  carries on; told to stop while MariaDB is away with such a result, it tries once more,
+  logs WH00125, exits 0, and the next worker sends the delivery again once its lease expires;
 - https: TLS is verified (a self-signed receiver fails with 'tls' and gets no request),
   --ca-bundle makes it trusted; HTTP/2 is negotiated (ALPN) with a receiver that offers it,
   HTTP/1.1 with one that does not.
@@ -184,6 +185,33 @@ class WorkerResilience(unittest.TestCase):
         h.wait_until(lambda: sorted(v[0] for v in self.deliveries(ep).values()) == ["delivered"] * 2,
                      timeout=10, message="a new event delivered after the outage")
         self.assertTrue(w.alive())
+
+    def test_sigterm_while_mariadb_is_down_loses_nothing(self):
+        # A result the recorder cannot write (MariaDB away) when the worker is told to stop:
+        # one last try, WH00125 with the count, exit 0; the delivery's lease expires and the
+        # next worker sends it again. Nothing is lost.
+        release = self.hold()
+        ep, reseller = self.endpoint("/outage-exit", h.hang_until(release, 20))
+        w = self.worker("outage-exit", "--request-timeout-ms", "4000", "--lease-seconds", "5",
+                        "--drain-seconds", "10")
+        self.post(reseller)
+        self.r.wait_for(1, "/outage-exit", timeout=10)
+        self.stack.stop_mariadb()
+        try:
+            w.wait_log("WH00110", timeout=10)
+            release.set()  # the transfer ends while MariaDB is away: its result waits in memory
+            w.signal(signal.SIGTERM)
+            self.assertEqual(w.wait(30), 0, w.log()[-2000:])
+            self.assertIn("WH00125: 1 attempt results could not be recorded", w.log())
+        finally:
+            self.stack.start_mariadb()
+        self.assertEqual(list(self.deliveries(ep).values()), [("inflight", "1", "outage-exit")],
+                         "nothing was recorded: the lease still stands")
+        self.r.set("/outage-exit", h.ack())
+        self.worker("outage-exit-2")
+        h.wait_until(lambda: list(self.deliveries(ep).values()) == [("delivered", "1", None)], timeout=30,
+                     message="the delivery sent again after its lease expired, and recorded")
+        self.assertEqual(len(self.r.requests("/outage-exit")), 2, "sent once more, not lost")
 
     def test_tls_verification_ca_bundle_and_http2_negotiation(self):
         cert, key = h.self_signed_cert(self.stack.state)
