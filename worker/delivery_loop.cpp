@@ -535,6 +535,10 @@ int DeliveryLoop::run() {
     for (;;) {
         auto now = Clock::now();
         apply_settled();
+        if (recorder_->failed()) {  // WH00131 logged: give back what is in flight, exit 1
+            abandon_inflight();
+            return 1;
+        }
         if (now >= next_db_at_) db_cycle();
         int running = 0;
         curl_multi_perform(multi_, &running);

@@ -49,7 +49,28 @@ Recorder::~Recorder() {
     thread_.join();
 }
 
-void Recorder::start() { thread_ = std::thread([this] { run(); }); }
+void Recorder::start() {
+    // Nothing may escape a std::thread (std::terminate): the loop sees failed() and exits.
+    thread_ = std::thread([this] {
+        std::string what;
+        try {
+            run();
+            return;
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+            what = "unknown exception";
+        }
+        failed_ = true;
+        try {
+            wlog(LogLevel::error, "WH00131: the recorder thread stopped (" + what +
+                                      "); finished attempts can no longer be recorded, so the worker exits. "
+                                      "Restart it: the deliveries it held are sent again once their leases expire");
+        } catch (...) {
+        }
+        wake_();
+    });
+}
 
 void Recorder::submit(std::vector<Finished> batch) {
     if (batch.empty()) return;

@@ -9,6 +9,7 @@
 // order, and is retried with backoff (250 ms doubling up to 5 s).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -59,6 +60,8 @@ public:
     std::vector<Settled> take_settled();
     // Results handed over and not settled yet (queued or being written).
     size_t backlog() const;
+    // The thread ended on an exception (WH00131): nothing more will be recorded.
+    bool failed() const { return failed_.load(); }
     // Records what is queued (one more try if MariaDB is unreachable), then joins the
     // thread; returns how many results could not be recorded. take_settled() afterwards.
     size_t stop();
@@ -81,6 +84,7 @@ private:
     size_t writing_ = 0;
     std::vector<Settled> settled_;
     bool stopping_ = false, abandon_ = false;
+    std::atomic<bool> failed_{false};
     std::chrono::steady_clock::time_point retry_at_{};
     std::chrono::milliseconds backoff_{0};
     std::thread thread_;
