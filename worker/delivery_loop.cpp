@@ -459,21 +459,22 @@ void DeliveryLoop::collect_done() {
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
             wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": " + v.message +
                                      ". Change its URL, or allow the range with allow_private_targets");
-        wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
-                                  " to " + o.endpoint_public_id + ": " +
-                                  (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
-                                  " in " + std::to_string(o.duration_ms) + " ms");
+        if (log_enabled(LogLevel::debug))  // not built per delivery when nobody reads it
+            wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
+                                      " to " + o.endpoint_public_id + ": " +
+                                      (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
+                                      " in " + std::to_string(o.duration_ms) + " ms");
 
         curl_slist_free_all(j.headers);
         j.headers = nullptr;
         jobs_.erase(it);
         return_handle(h);
-        // A slot is free and work is waiting for it: claim again at once (not after the poll
-        // interval); a capped endpoint is claimed for again once the result is recorded
-        // (apply_settled), when MariaDB no longer counts it in flight.
-        if (backlog_ && free_slot_count() >= claim_floor()) next_db_at_ = Clock::now();
         finished_.push_back(std::move(o));
     }
+    // Slots are free and work is waiting for them: claim again at once (not after the poll
+    // interval); a capped endpoint is claimed for again once the result is recorded
+    // (apply_settled), when MariaDB no longer counts it in flight.
+    if (!finished_.empty() && backlog_ && free_slot_count() >= claim_floor()) next_db_at_ = Clock::now();
 }
 
 // ---- shutdown ---------------------------------------------------------------------------

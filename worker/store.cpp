@@ -119,7 +119,6 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
         unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
         bool window_full = false;  // more due rows may lie beyond what was read
-        std::set<uint64_t> seen;
         std::map<uint64_t, std::vector<uint64_t>> in_window;  // endpoint -> its window rows, oldest first
         std::optional<std::string> last_at;
         std::string last_id;
@@ -132,10 +131,12 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
                 last_at ? Params{*last_at, *last_at, page} : Params{page});
             scanned += unsigned(win.size());
             window_full = win.size() >= page;
-            for (const auto& row : win.rows) in_window[to_u64(row[0])].push_back(to_u64(row[2]));
-            std::vector<uint64_t> fresh;
-            for (const auto& row : win.rows)
-                if (seen.insert(to_u64(row[0])).second) fresh.push_back(to_u64(row[0]));
+            std::vector<uint64_t> fresh;  // endpoints this page shows for the first time
+            for (const auto& row : win.rows) {
+                std::vector<uint64_t>& rows = in_window[to_u64(row[0])];
+                if (rows.empty()) fresh.push_back(to_u64(row[0]));
+                rows.push_back(to_u64(row[2]));
+            }
             if (!fresh.empty()) {
                 std::set<uint64_t> enabled;
                 for (const auto& row : d.query("SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(fresh) +
