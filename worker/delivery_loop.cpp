@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "payload.hpp"
+#include "redact.hpp"
 #include "target.hpp"
 #include "worker_log.hpp"
 
@@ -322,17 +323,22 @@ void DeliveryLoop::start(Claimed c) {
         return;
     }
     std::vector<std::string> secrets(1);
-    if (!box_.open(cl.secret_enc, secrets[0])) {
+    // Sealed for this endpoint's row (credential_aad): a value copied from another row or
+    // column does not open, so it is never sent.
+    const std::string secret_aad = credential_aad("secret_enc", cl.endpoint_id);
+    if (!box_.open(cl.secret_enc, secret_aad, secrets[0])) {
         if (log_throttle("WH00119", 60))
             wlog(LogLevel::error, "WH00119: cannot decrypt the signing secret of endpoint " + cl.endpoint_public_id +
-                                      ": secret_key_file is not the key the module (WebhookSecretKeyFile) "
-                                      "sealed it with; give both the same key file");
+                                      ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
+                                      "sealed it with (give both the same key file), or the value was not sealed "
+                                      "for this endpoint's secret_enc (copied from another row or column: rotate "
+                                      "its secret)");
         finish_now(cl, "credentials", "the endpoint's signing secret cannot be decrypted with this worker's key");
         return;
     }
     if (cl.prev_secret_enc) {
         std::string prev;
-        if (box_.open(*cl.prev_secret_enc, prev)) secrets.push_back(std::move(prev));
+        if (box_.open(*cl.prev_secret_enc, secret_aad, prev)) secrets.push_back(std::move(prev));
     }
     long long ts = static_cast<long long>(std::time(nullptr));
     std::string sig;
@@ -349,19 +355,23 @@ void DeliveryLoop::start(Claimed c) {
         "webhook-timestamp: " + std::to_string(ts),
         "webhook-signature: " + sig,
     };
+    std::optional<std::string> password;
     if (cl.username && cl.password_enc) {
-        std::string password;
-        if (!box_.open(*cl.password_enc, password)) {
+        password.emplace();
+        if (!box_.open(*cl.password_enc, credential_aad("password_enc", cl.endpoint_id), *password)) {
             if (log_throttle("WH00126", 60))
                 wlog(LogLevel::error, "WH00126: cannot decrypt the password of endpoint " + cl.endpoint_public_id +
-                                          ": secret_key_file is not the key the module (WebhookSecretKeyFile) "
-                                          "sealed it with; give both the same key file");
+                                          ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
+                                          "sealed it with (give both the same key file), or the value was not "
+                                          "sealed for this endpoint's password_enc (copied from another row or "
+                                          "column: set its credentials again with PATCH)");
             finish_now(cl, "credentials", "the endpoint's password cannot be decrypted with this worker's key");
             return;
         }
-        hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + password));
-        std::fill(password.begin(), password.end(), '\0');
+        hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + *password));
     }
+    job->sent_credentials = credential_forms(secrets, cl.username, password);  // kept out of the excerpt
+    if (password) std::fill(password->begin(), password->end(), '\0');
     for (auto& h : hdrs) {
         curl_slist* n = curl_slist_append(job->headers, h.c_str());
         std::fill(h.begin(), h.end(), '\0');
@@ -455,7 +465,8 @@ void DeliveryLoop::collect_done() {
         o.success = v.success;
         o.error_class = v.error_class;
         o.error_message = v.success ? "" : v.message;
-        o.excerpt = j.reply.substr(0, kExcerptBytes);
+        o.excerpt = redact_excerpt(j.reply, j.sent_credentials, kExcerptBytes, j.truncated);
+        for (auto& f : j.sent_credentials) std::fill(f.begin(), f.end(), '\0');
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
             wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": " + v.message +
                                      ". Change its URL, or allow the range with allow_private_targets");

@@ -51,6 +51,7 @@ public:
         bool blocked = false;
         bool truncated = false;  // the reply went past kMaxReplyBytes; reading stopped there
         std::string blocked_address;
+        std::vector<std::string> sent_credentials;  // credential_forms: redacted from the excerpt
         const AddressPolicy* policy = nullptr;
         Clock::time_point started;
         CURL* easy = nullptr;

@@ -33,7 +33,8 @@ const std::vector<std::string>& run_flags() {
 }
 
 const std::vector<std::string>& migrate_flags() {
-    static const std::vector<std::string> k = {"database", "sql_dir", "log_level"};
+    // secret_key_file: the re-seal of v1 credentials (reseal.hpp)
+    static const std::vector<std::string> k = {"database", "sql_dir", "log_level", "secret_key_file"};
     return k;
 }
 
@@ -180,9 +181,9 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
         else return bad("log_level", "'" + v + "' is not one of error, warn, info, debug");
     }
     if (auto it = s.find("sql_dir"); it != s.end()) out.sql_dir = it->second;
-    if (cl.command == "migrate") return "";
-
     if (auto it = s.find("secret_key_file"); it != s.end()) out.secret_key_file = it->second;
+    if (cl.command == "migrate") return "";  // its secret_key_file is optional
+
     if (out.secret_key_file.empty())
         return "secret_key_file is required (--secret-key-file PATH: the same 64-hex-character key "
                "file as the module's WebhookSecretKeyFile)";
@@ -257,13 +258,15 @@ std::string load_options(const std::vector<std::string>& args, Options& out) {
 std::string usage_text() {
     return R"(Usage:
   webhook-worker [--config FILE] [options]        run the delivery loop (until SIGTERM/SIGINT)
-  webhook-worker migrate [--config FILE] [--database SPEC] [--sql-dir DIR]
-                                                  apply the SQL migrations and exit
+  webhook-worker migrate [--config FILE] [--database SPEC] [--sql-dir DIR] [--secret-key-file PATH]
+                                                  apply the SQL migrations, re-seal v1
+                                                  credentials as v2 (with the key file), exit
 
 Options (config file keys are the same names with underscores: "database = host=…"):
   --config FILE                    key = value file; flags override it
   --database SPEC                  "host=H port=P user=U password=PW database=D" (or socket=PATH)
-  --secret-key-file PATH           64 hex chars, the module's WebhookSecretKeyFile (required)
+  --secret-key-file PATH           64 hex chars, the module's WebhookSecretKeyFile (required;
+                                   for migrate: needed to re-seal v1 credentials)
   --retry-schedule LIST            delays after each failure (default 5m,15m,1h,24h)
   --allow-private-targets SPEC     Off (default), On, or CIDRs allowed although non-public
   --concurrency N                  deliveries in flight at once (default 256)
