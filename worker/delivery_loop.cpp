@@ -462,6 +462,9 @@ void DeliveryLoop::collect_done() {
         Verdict v = replied
                         ? judge_response(parse_ack_mode(j.c.ack_mode), o.notification_id, status, j.reply)
                         : judge_transport_error(rc, j.errbuf, j.blocked, j.blocked_address);
+        // The verdict quotes the reply's notificationId: redacted like the excerpt, before the
+        // log lines below and the record.
+        v.message = redact_excerpt(v.message, j.sent_credentials, v.message.size(), false);
         o.success = v.success;
         o.error_class = v.error_class;
         o.error_message = v.success ? "" : v.message;
