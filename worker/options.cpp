@@ -24,7 +24,8 @@ const std::vector<std::string>& run_flags() {
             "database", "secret_key_file", "retry_schedule", "allow_private_targets",
             "concurrency", "per_endpoint_concurrency", "connect_timeout_ms", "request_timeout_ms",
             "lease_seconds", "poll_interval_ms", "worker_id", "log_level", "drain_seconds", "ca_bundle",
-            "wakeup_listen"};  // wakeup_listen: ingestion engineer (wake-up datagrams)
+            "wakeup_listen",  // wakeup_listen: ingestion engineer (wake-up datagrams)
+            "accept_v1_credentials"};
         // operations engineer: retention, auto-disable, metrics (ops_options.hpp)
         v.insert(v.end(), ops_keys().begin(), ops_keys().end());
         return v;
@@ -202,6 +203,12 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
     if (std::string e = out.policy.parse(out.allow_private_targets); !e.empty())
         return bad("allow_private_targets", e);
 
+    if (auto it = s.find("accept_v1_credentials"); it != s.end()) {
+        if (it->second == "On" || it->second == "on") out.accept_v1_credentials = true;
+        else if (it->second == "Off" || it->second == "off") out.accept_v1_credentials = false;
+        else return bad("accept_v1_credentials", "must be On or Off");
+    }
+
     std::string e;
     if (!(e = number("concurrency", 1, 10000, out.concurrency)).empty()) return e;
     if (!(e = number("per_endpoint_concurrency", 1, 10000, out.per_endpoint_concurrency)).empty()) return e;
@@ -269,6 +276,8 @@ Options (config file keys are the same names with underscores: "database = host=
                                    for migrate: needed to re-seal v1 credentials)
   --retry-schedule LIST            delays after each failure (default 5m,15m,1h,24h)
   --allow-private-targets SPEC     Off (default), On, or CIDRs allowed although non-public
+  --accept-v1-credentials On|Off   open credentials sealed by a release before v2 (default On;
+                                   Off once `migrate --secret-key-file` re-sealed them all)
   --concurrency N                  deliveries in flight at once (default 256)
   --per-endpoint-concurrency N     in flight to one endpoint at once (default 8)
   --connect-timeout-ms N           default 5000
