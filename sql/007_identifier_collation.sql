@@ -4,8 +4,12 @@
 -- utf8mb4_nopad_bin is the same binary order without the padding: every column that holds
 -- an identifier (keys, user names, ids, scope ids, event codes, worker ids) gets it, and so
 -- does each table's default, for the columns to come. Free text (url, description, data,
--- messages) and the ENUMs keep theirs. Indexes on the changed columns are rebuilt in place;
--- the tables stay readable and writable meanwhile.
+-- messages) and the ENUMs keep theirs. The secondary indexes on the changed columns are
+-- rebuilt in place (the tables stay readable and writable); webhook_event_types and
+-- webhook_endpoint_subscriptions, whose primary keys hold a code, are copied (both small).
+-- No unique key can collide afterwards (no-pad tells more values apart, never fewer); a value
+-- stored with trailing spaces no longer matches its trimmed form (find them beforehand with
+-- e.g. SELECT username FROM webhook_principals WHERE username <> TRIM(TRAILING ' ' FROM username)).
 --
 -- The event codes are both sides of two foreign keys, and MariaDB changes no column a
 -- foreign key names: the two keys are dropped first and added again at the end, with the
