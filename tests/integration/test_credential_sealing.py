@@ -108,13 +108,19 @@ class Sealing(unittest.TestCase):
         self.assertIn("cannot be decrypted", body["attempts"][0]["errorMessage"])
 
     def test_v1_values_are_read_and_migrate_reseals_them_once(self):
+        """secret_enc, password_enc and prev_secret_enc (a rotation in progress) as v1."""
         password = h.new_password()
         ep, reseller = self.register("/old", h.ack(), auth=("old-user", password))
         self.receiver.expect("/old", ep["secret"], ("old-user", password))
         row_id = endpoint_row(ep["id"])[0]
-        # the row as the previous release wrote it
-        h.sql("UPDATE webhook_endpoints SET secret_enc = %s, password_enc = %s WHERE id = %s"
-              % (h.q(seal_tool("--v1", stdin=ep["secret"])), h.q(seal_tool("--v1", stdin=password)), row_id))
+        old_secret = subprocess.run([os.path.join(h.env()["WEBHOOK_BUILD_DIR"], "worker", "webhook-worker-seal"),
+                                     "--generate-secret"], capture_output=True, text=True, check=True).stdout.strip()
+        h.record_secret(old_secret, "signing-secret")
+        # the row as the previous release wrote it, in the middle of a secret rotation
+        h.sql("UPDATE webhook_endpoints SET secret_enc = %s, password_enc = %s, prev_secret_enc = %s, "
+              "prev_secret_expires_at = NOW(3) + INTERVAL 1 HOUR WHERE id = %s"
+              % (h.q(seal_tool("--v1", stdin=ep["secret"])), h.q(seal_tool("--v1", stdin=password)),
+                 h.q(seal_tool("--v1", stdin=old_secret)), row_id))
         self.assertTrue(all(v.startswith("v1:") for v in endpoint_row(ep["id"])[1:]))
         h.post_event(event(reseller))
         self.receiver.wait_for(1, "/old")
@@ -122,6 +128,8 @@ class Sealing(unittest.TestCase):
         self.assertIn("re-sealed", out)
         _, secret_enc, password_enc = endpoint_row(ep["id"])
         self.assertTrue(secret_enc.startswith("v2:") and password_enc.startswith("v2:"), (secret_enc[:3], password_enc[:3]))
+        self.assertTrue(h.sql_value("SELECT prev_secret_enc FROM webhook_endpoints WHERE id = %s" % row_id)
+                        .startswith("v2:"))
         self.assertEqual(h.sql_value("SELECT COUNT(*) FROM webhook_endpoints WHERE secret_enc LIKE 'v1:%%' "
                                      "OR password_enc LIKE 'v1:%%' OR prev_secret_enc LIKE 'v1:%%'"), "0")
         self.assertIn("re-sealed 0 credentials", run_migrate())  # nothing left to do
@@ -129,6 +137,10 @@ class Sealing(unittest.TestCase):
         h.post_event(event(reseller))
         self.receiver.wait_for(2, "/old")
         self.assertEqual(self.receiver.problems, [])
+        # both signatures, before and after the re-seal: the former secret still opens too
+        for r in self.receiver.requests("/old"):
+            self.assertEqual(len(r.headers["webhook-signature"].split(" ")), 2, r.headers)
+            self.assertIsNone(h.check_signature(old_secret, r))
         ntfs = [r.notification_id for r in self.receiver.requests("/old")]
         for ntf in ntfs:
             h.wait_until(lambda: [a for a in attempts(ntf) if a[1] == "success"], timeout=30,
