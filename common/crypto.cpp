@@ -14,7 +14,7 @@ namespace wh {
 namespace {
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 constexpr size_t kNonce = 12, kTag = 16;
-const std::string kSealPrefix = "v1:";
+const std::string kSealV1 = "v1:", kSealV2 = "v2:";
 const std::string kSecretPrefix = "whsec_";
 
 int hex_value(char c) {
@@ -106,7 +106,29 @@ std::string SecretBox::load_key_file(const std::string& path, Key& out) {
     return "";
 }
 
-std::string SecretBox::seal(const std::string& plaintext) const {
+std::string credential_aad(const std::string& column, unsigned long long endpoint_id) {
+    return "webhook_endpoints." + column + ":" + std::to_string(endpoint_id);
+}
+
+std::string SecretBox::seal(const std::string& plaintext, const std::string& aad) const {
+    if (aad.empty()) throw std::invalid_argument("a v2 seal needs associated data");
+    return seal_with(kSealV2, plaintext, aad);
+}
+
+std::string SecretBox::seal_v1(const std::string& plaintext) const { return seal_with(kSealV1, plaintext, ""); }
+
+bool SecretBox::is_v1(const std::string& sealed) { return sealed.compare(0, kSealV1.size(), kSealV1) == 0; }
+
+bool SecretBox::open(const std::string& sealed, const std::string& aad, std::string& plaintext) const {
+    if (is_v1(sealed)) return open_with(sealed.substr(kSealV1.size()), "", plaintext);
+    if (sealed.compare(0, kSealV2.size(), kSealV2) == 0 && !aad.empty())
+        return open_with(sealed.substr(kSealV2.size()), aad, plaintext);
+    return false;
+}
+
+// An empty aad adds no associated data: exactly the v1 computation.
+std::string SecretBox::seal_with(const std::string& prefix, const std::string& plaintext,
+                                 const std::string& aad) const {
     std::string nonce = random_bytes(kNonce);
     std::string ct(plaintext.size(), '\0');
     unsigned char tag[kTag];
@@ -115,20 +137,21 @@ std::string SecretBox::seal(const std::string& plaintext) const {
     if (!ctx ||
         EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
                            reinterpret_cast<const unsigned char*>(nonce.data())) != 1 ||
+        (!aad.empty() &&
+         EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                           int(aad.size())) != 1) ||
         EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(&ct[0]), &len,
                           reinterpret_cast<const unsigned char*>(plaintext.data()),
                           int(plaintext.size())) != 1 ||
         EVP_EncryptFinal_ex(ctx.get(), nullptr, &len) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, tag) != 1)
         throw std::runtime_error("AES-GCM encryption failed");
-    return kSealPrefix + base64_encode(nonce + ct + std::string(reinterpret_cast<char*>(tag), kTag));
+    return prefix + base64_encode(nonce + ct + std::string(reinterpret_cast<char*>(tag), kTag));
 }
 
-bool SecretBox::open(const std::string& sealed, std::string& plaintext) const {
-    if (sealed.compare(0, kSealPrefix.size(), kSealPrefix) != 0) return false;
+bool SecretBox::open_with(const std::string& body, const std::string& aad, std::string& plaintext) const {
     std::string raw;
-    if (!base64_decode(sealed.substr(kSealPrefix.size()), raw) || raw.size() < kNonce + kTag)
-        return false;
+    if (!base64_decode(body, raw) || raw.size() < kNonce + kTag) return false;
     size_t ct_len = raw.size() - kNonce - kTag;
     std::string out(ct_len, '\0');
     CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
@@ -137,6 +160,9 @@ bool SecretBox::open(const std::string& sealed, std::string& plaintext) const {
     if (!ctx ||
         EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
                            reinterpret_cast<const unsigned char*>(raw.data())) != 1 ||
+        (!aad.empty() &&
+         EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                           int(aad.size())) != 1) ||
         EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(&out[0]), &len,
                           reinterpret_cast<const unsigned char*>(raw.data() + kNonce),
                           int(ct_len)) != 1 ||

@@ -27,8 +27,15 @@ std::string sign_webhook(const std::string& secret, const std::string& msg_id,
 std::string signature_header(const std::vector<std::string>& secrets, const std::string& msg_id,
                              long long timestamp, const std::string& body);
 
+// The associated data that binds a sealed endpoint credential to its row and purpose:
+// "webhook_endpoints.<column>:<endpoint id>" (the numeric primary key). prev_secret_enc holds
+// a former secret_enc value and keeps its associated data: pass "secret_enc" for both.
+std::string credential_aad(const std::string& column, unsigned long long endpoint_id);
+
 // AES-256-GCM with a 32-byte key shared by module and worker (WebhookSecretKeyFile).
-// Sealed format: "v1:" + base64(nonce[12] | ciphertext | tag[16]).
+// Sealed formats: "v2:" + base64(nonce[12] | ciphertext | tag[16]) with associated data
+// (credential_aad), written by every seal; "v1:" the same without associated data, written
+// before v2 and still opened, until `webhook-worker migrate` re-seals it as v2.
 class SecretBox {
 public:
     using Key = std::array<unsigned char, 32>;
@@ -38,11 +45,22 @@ public:
     // Returns "" or a message saying what is wrong with the file.
     static std::string load_key_file(const std::string& path, Key& out);
 
-    std::string seal(const std::string& plaintext) const;
-    // Returns false if the ciphertext is malformed or was not sealed with this key.
-    bool open(const std::string& sealed, std::string& plaintext) const;
+    // A "v2:" value that opens only with the same aad.
+    std::string seal(const std::string& plaintext, const std::string& aad) const;
+    // Opens "v2:" (with aad) and "v1:" (aad not checked: v1 has none). Returns false if the
+    // value is malformed, was sealed with another key, or (v2) for another aad.
+    bool open(const std::string& sealed, const std::string& aad, std::string& plaintext) const;
+
+    // The former format, without associated data: only to produce rows as an older release
+    // wrote them (upgrade tests, webhook-worker-seal --v1).
+    std::string seal_v1(const std::string& plaintext) const;
+    static bool is_v1(const std::string& sealed);
 
 private:
+    std::string seal_with(const std::string& prefix, const std::string& plaintext,
+                          const std::string& aad) const;
+    bool open_with(const std::string& body, const std::string& aad, std::string& plaintext) const;
+
     Key key_;
 };
 

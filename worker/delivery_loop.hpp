@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -51,6 +52,7 @@ public:
         bool blocked = false;
         bool truncated = false;  // the reply went past kMaxReplyBytes; reading stopped there
         std::string blocked_address;
+        std::vector<std::string> sent_credentials;  // credential_forms: redacted from the excerpt
         const AddressPolicy* policy = nullptr;
         Clock::time_point started;
         CURL* easy = nullptr;
@@ -64,6 +66,8 @@ private:
     void db_up();
 
     void start(Claimed c);
+    bool open_sealed(const Claimed& cl, const std::string& sealed, const char* column, std::string& out) const;
+    bool open_credentials(const Claimed& cl, std::vector<std::string>& secrets, std::optional<std::string>& password);
     void finish_now(const Claimed& c, const std::string& cls, const std::string& msg);
     void collect_done();
     void hand_over();

@@ -95,10 +95,8 @@ HttpResponse post_endpoint(const HttpRequest& req, const Principal& who) {
         return problem(403, "you may not manage endpoints of " + in.scope_kind + " '" + in.scope_id + "'",
                        {{in.scope_kind == "reseller" ? "resellerId" : "portfolioId",
                          "not a scope you manage"}});
-    const SecretBox& sb = box(req);
     std::string secret = wh::generate_signing_secret();
-    std::string password_enc = in.password ? sb.seal(*in.password) : std::string();
-    EndpointRow row = create_endpoint(req.db, in, password_enc, sb.seal(secret), req.user);
+    EndpointRow row = create_endpoint(req.db, in, box(req), secret, req.user);
     wh::log_info("endpoint " + row.public_id + " registered by " + req.user + " for " +
                  row.scope_kind + " " + row.scope_id);
     HttpResponse r = ok_json(201, endpoint_json(row, &secret).get());
@@ -138,8 +136,7 @@ HttpResponse patch_endpoint_req(const HttpRequest& req, const Principal& who, co
     EndpointPatch p;
     FieldErrors errs = validate_endpoint_patch(body.get(), load_catalogue(req.db), req.config, p);
     if (!errs.empty()) return problem(422, "the change is invalid; see errors", errs);
-    std::string password_enc = p.password ? box(req).seal(*p.password) : std::string();
-    auto row = patch_endpoint(req.db, who, id, p, password_enc);
+    auto row = patch_endpoint(req.db, who, id, p, p.password ? &box(req) : nullptr);
     if (!row) return not_found();
     return ok_json(200, endpoint_json(*row).get());
 }
@@ -154,7 +151,7 @@ HttpResponse delete_endpoint_req(const HttpRequest& req, const Principal& who, c
 
 HttpResponse rotate_req(const HttpRequest& req, const Principal& who, const std::string& id) {
     std::string secret = wh::generate_signing_secret();
-    auto row = rotate_secret(req.db, who, id, box(req).seal(secret));
+    auto row = rotate_secret(req.db, who, id, box(req), secret);
     if (!row) return not_found();
     wh::log_info("endpoint " + id + " secret rotated by " + req.user);
     return ok_json(200, endpoint_json(*row, &secret).get());

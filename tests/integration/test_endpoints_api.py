@@ -74,7 +74,7 @@ class EndpointsApi(unittest.TestCase):
         self.assertNotIn("password", ep)
         self.assertRegex(ep["createdAt"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
         row = h.sql("SELECT password_enc, secret_enc FROM webhook_endpoints WHERE public_id = %s" % h.q(ep["id"]))[0]
-        self.assertTrue(row[0].startswith("v1:") and row[1].startswith("v1:"), row)
+        self.assertTrue(row[0].startswith("v2:") and row[1].startswith("v2:"), row)
         self.assertNotIn(pw, row[0])
         status, _, got = self.call(self.r_user, "GET", "/endpoints/" + ep["id"])
         self.assertEqual(status, 200, got)

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <stdexcept>
 
 #include "crypto.hpp"
 
@@ -15,6 +16,8 @@ class CryptoTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(base64_round_trip_and_rejects_garbage);
     CPPUNIT_TEST(generated_secrets_are_32_random_bytes);
     CPPUNIT_TEST(secret_box_round_trip);
+    CPPUNIT_TEST(secret_box_v2_is_bound_to_row_and_column);
+    CPPUNIT_TEST(secret_box_reads_v1);
     CPPUNIT_TEST(secret_box_rejects_tampering_and_wrong_key);
     CPPUNIT_TEST(key_file_validation);
     CPPUNIT_TEST_SUITE_END();
@@ -73,26 +76,62 @@ public:
 
     void secret_box_round_trip() {
         SecretBox box(key(7));
-        std::string sealed = box.seal("p@ss:word"), back;
-        CPPUNIT_ASSERT(sealed.rfind("v1:", 0) == 0);
+        const std::string aad = credential_aad("password_enc", 42);
+        CPPUNIT_ASSERT_EQUAL(std::string("webhook_endpoints.password_enc:42"), aad);
+        std::string sealed = box.seal("p@ss:word", aad), back;
+        CPPUNIT_ASSERT(sealed.rfind("v2:", 0) == 0);
+        CPPUNIT_ASSERT(!SecretBox::is_v1(sealed));
         CPPUNIT_ASSERT(sealed.find("p@ss") == std::string::npos);
-        CPPUNIT_ASSERT(box.open(sealed, back));
+        CPPUNIT_ASSERT(box.open(sealed, aad, back));
         CPPUNIT_ASSERT_EQUAL(std::string("p@ss:word"), back);
-        CPPUNIT_ASSERT(box.seal("x") != box.seal("x"));  // fresh nonce every time
-        CPPUNIT_ASSERT(box.open(box.seal(""), back));
+        CPPUNIT_ASSERT(box.seal("x", aad) != box.seal("x", aad));  // fresh nonce every time
+        CPPUNIT_ASSERT(box.open(box.seal("", aad), aad, back));
         CPPUNIT_ASSERT_EQUAL(std::string(), back);
+        CPPUNIT_ASSERT_THROW(box.seal("x", ""), std::invalid_argument);
+    }
+
+    // A value sealed for one row and column does not open as another: copying secret_enc into
+    // another endpoint's password_enc (or its own) gives nothing to send.
+    void secret_box_v2_is_bound_to_row_and_column() {
+        SecretBox box(key(7));
+        std::string secret = box.seal("whsec_abc", credential_aad("secret_enc", 5)), out = "untouched";
+        CPPUNIT_ASSERT(!box.open(secret, credential_aad("password_enc", 6), out));
+        CPPUNIT_ASSERT(!box.open(secret, credential_aad("password_enc", 5), out));
+        CPPUNIT_ASSERT(!box.open(secret, credential_aad("secret_enc", 6), out));
+        CPPUNIT_ASSERT(!box.open(secret, credential_aad("secret_enc", 50), out));
+        CPPUNIT_ASSERT(!box.open(secret, "", out));
+        // relabelled as v1 (no associated data) it does not open either: no downgrade
+        CPPUNIT_ASSERT(!box.open("v1:" + secret.substr(3), credential_aad("secret_enc", 5), out));
+        CPPUNIT_ASSERT(box.open(secret, credential_aad("secret_enc", 5), out));
+        CPPUNIT_ASSERT_EQUAL(std::string("whsec_abc"), out);
+    }
+
+    // Rows sealed by the previous release stay readable until the re-seal (rolling upgrade).
+    void secret_box_reads_v1() {
+        SecretBox box(key(7)), other(key(8));
+        std::string v1 = box.seal_v1("old-password"), out;
+        CPPUNIT_ASSERT(v1.rfind("v1:", 0) == 0);
+        CPPUNIT_ASSERT(SecretBox::is_v1(v1));
+        CPPUNIT_ASSERT(box.open(v1, credential_aad("password_enc", 9), out));
+        CPPUNIT_ASSERT_EQUAL(std::string("old-password"), out);
+        CPPUNIT_ASSERT(!other.open(v1, credential_aad("password_enc", 9), out));
+        // relabelled as v2 it does not open: v2 authenticates the associated data
+        CPPUNIT_ASSERT(!box.open("v2:" + v1.substr(3), credential_aad("password_enc", 9), out));
     }
 
     void secret_box_rejects_tampering_and_wrong_key() {
         SecretBox box(key(7)), other(key(8));
-        std::string sealed = box.seal("secret"), out;
-        CPPUNIT_ASSERT(!other.open(sealed, out));
+        const std::string aad = credential_aad("secret_enc", 1);
+        std::string sealed = box.seal("secret", aad), out;
+        CPPUNIT_ASSERT(!other.open(sealed, aad, out));
         std::string raw;
         CPPUNIT_ASSERT(base64_decode(sealed.substr(3), raw));
         raw[13] ^= 1;
-        CPPUNIT_ASSERT(!box.open("v1:" + base64_encode(raw), out));
-        CPPUNIT_ASSERT(!box.open("secret", out));
-        CPPUNIT_ASSERT(!box.open("v1:", out));
+        CPPUNIT_ASSERT(!box.open("v2:" + base64_encode(raw), aad, out));
+        CPPUNIT_ASSERT(!box.open("secret", aad, out));
+        CPPUNIT_ASSERT(!box.open("v1:", aad, out));
+        CPPUNIT_ASSERT(!box.open("v2:", aad, out));
+        CPPUNIT_ASSERT(!box.open("v3:" + sealed.substr(3), aad, out));
     }
 
     void key_file_validation() {

@@ -23,6 +23,7 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(help_and_version_need_nothing);
     CPPUNIT_TEST(load_reads_the_config_file);
     CPPUNIT_TEST(drain_and_ca_bundle);
+    CPPUNIT_TEST(v1_credentials_switch);
     CPPUNIT_TEST_SUITE_END();
 
     static const char* db() { return "host=127.0.0.1 port=3306 user=u password=p database=d"; }
@@ -200,6 +201,28 @@ public:
         // but run-time flags are not migrate flags
         assert_error({"migrate", "--concurrency", "4"}, "--concurrency");
         assert_error({"migrate"}, "database is required", {});
+        // the re-seal step's key file, optional for migrate
+        Options k;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"migrate", "--database", db(), "--secret-key-file", "/k"}, {}, k));
+        CPPUNIT_ASSERT_EQUAL(std::string("/k"), k.secret_key_file);
+        Options none;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"migrate", "--database", db()}, {}, none));
+        CPPUNIT_ASSERT_EQUAL(std::string(), none.secret_key_file);
+    }
+
+    void v1_credentials_switch() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, base_file(), o));
+        CPPUNIT_ASSERT(o.accept_v1_credentials);  // a rolling upgrade works out of the box
+        Options off;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--accept-v1-credentials", "Off"}, base_file(), off));
+        CPPUNIT_ASSERT(!off.accept_v1_credentials);
+        auto file = base_file();
+        file["accept_v1_credentials"] = "off";
+        Options from_file;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, file, from_file));
+        CPPUNIT_ASSERT(!from_file.accept_v1_credentials);
+        assert_error({"--accept-v1-credentials", "maybe"}, "accept_v1_credentials");
     }
 
     void help_and_version_need_nothing() {
