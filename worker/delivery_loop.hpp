@@ -42,10 +42,11 @@ public:
     int run();
 
     // One in-flight attempt; libcurl's callbacks see it through CURLOPT_PRIVATE and the
-    // write/open-socket data pointers.
+    // read/seek/write/open-socket data pointers.
     struct Job {
         Claimed c;
-        std::string body;
+        Payload body;     // read by libcurl through read_cb: the event's data is not copied
+        size_t sent = 0;  // body bytes handed to libcurl so far (seek_cb rewinds it)
         curl_slist* headers = nullptr;
         std::string reply;
         bool blocked = false;
