@@ -22,6 +22,7 @@ class WorkerPayloadTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(parts_make_the_same_body);
     CPPUNIT_TEST(notifications_share_the_data);
     CPPUNIT_TEST(parts_sign_like_the_whole_body);
+    CPPUNIT_TEST(read_in_chunks_is_the_signed_body);
     CPPUNIT_TEST_SUITE_END();
 
     static PayloadFields fields() {
@@ -170,6 +171,28 @@ public:
         CPPUNIT_ASSERT_EQUAL(long(bodies.size() + 1), f.data.use_count());
         const std::string head = "{\"notificationId\":\"ntf_3\",";
         CPPUNIT_ASSERT(bodies[3].str().compare(0, head.size(), head) == 0);
+    }
+
+    // What libcurl's read callback hands out (Payload::copy, chunk by chunk) is the body the
+    // worker sent before it read bodies in parts, and the signature is over exactly those
+    // bytes (the expected value is an HMAC computed outside this code).
+    void read_in_chunks_is_the_signed_body() {
+        PayloadFields f = fields();
+        f.merchant_id = "m_9";
+        f.data = text(" {\"amount\":\"12.30\"}\n");
+        Payload p;
+        CPPUNIT_ASSERT(build_payload(f, p));
+        const std::string sent_before = "{\"notificationId\":\"ntf_1\",\"eventCode\":\"processing.chargeback-processed\","
+                                        "\"eventDate\":1764115200123,\"dataType\":\"transaction\",\"resellerId\":\"r-1\","
+                                        "\"portfolioId\":\"p.1\",\"merchantId\":\"m_9\",\"data\":{\"amount\":\"12.30\"}}";
+        std::string read;
+        char buf[5];
+        for (size_t n; (n = p.copy(read.size(), buf, sizeof buf)) > 0;) read.append(buf, n);
+        CPPUNIT_ASSERT_EQUAL(sent_before, read);
+        CPPUNIT_ASSERT_EQUAL(sent_before.size(), p.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("v1,24rMdhPFTRrf3ruoGRoqJBZzqi6uxgoLIX/Gua+ggIc="),
+                             wh::signature_header({"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "ntf_1", 1764115200,
+                                                  p.parts()));
     }
 
     void parts_sign_like_the_whole_body() {
