@@ -322,6 +322,7 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
 void DeliveryLoop::start(Claimed c) {
     auto job = std::make_unique<Job>();
     job->c = std::move(c);
+    job->c.event.data = event_data_.share(job->c.event_id, std::move(job->c.event.data));
     job->policy = &opt_.policy;
     const Claimed& cl = job->c;
     const std::string& nid = cl.event.notification_id;

@@ -85,6 +85,7 @@ private:
     DbHealth health_;
     CURLM* multi_ = nullptr;
     std::map<CURL*, std::unique_ptr<Job>> jobs_;
+    SharedEventData event_data_;  // the data of the events in flight, one copy each
     std::vector<CURL*> idle_handles_;
     // This loop turn's results, handed to the recorder together (one transaction for the lot).
     std::vector<Outcome> finished_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 namespace wh::worker {
 
@@ -86,6 +87,18 @@ bool build_payload(const PayloadFields& f, std::string& body, std::string* err) 
 namespace {
 constexpr std::string_view kSuffix = "}";
 }  // namespace
+
+std::shared_ptr<const std::string> SharedEventData::share(uint64_t event_id,
+                                                          std::shared_ptr<const std::string> loaded) {
+    std::weak_ptr<const std::string>& slot = held_[event_id];
+    if (auto live = slot.lock()) return live;
+    slot = loaded;
+    if (held_.size() >= sweep_at_) {
+        for (auto it = held_.begin(); it != held_.end();) it = it->second.expired() ? held_.erase(it) : std::next(it);
+        sweep_at_ = std::max<size_t>(64, 2 * held_.size());
+    }
+    return loaded;
+}
 
 std::vector<std::string_view> Payload::parts() const {
     std::string_view d = data ? std::string_view(*data).substr(data_begin, data_size) : std::string_view();

@@ -316,6 +316,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         if (event_data == data.end()) continue;  // the event is gone: lost
         Claimed c;
         c.id = to_u64(row[0]);
+        c.event_id = event_data->first;
         c.event.notification_id = row[1].value_or("");
         c.attempt_no = unsigned(to_u64(row[2]));
         c.endpoint_id = to_u64(row[3]);

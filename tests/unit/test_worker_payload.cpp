@@ -23,6 +23,7 @@ class WorkerPayloadTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(notifications_share_the_data);
     CPPUNIT_TEST(parts_sign_like_the_whole_body);
     CPPUNIT_TEST(read_in_chunks_is_the_signed_body);
+    CPPUNIT_TEST(later_claims_share_the_copy_in_flight);
     CPPUNIT_TEST_SUITE_END();
 
     static PayloadFields fields() {
@@ -193,6 +194,23 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("v1,24rMdhPFTRrf3ruoGRoqJBZzqi6uxgoLIX/Gua+ggIc="),
                              wh::signature_header({"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "ntf_1", 1764115200,
                                                   p.parts()));
+    }
+
+    // An event claimed again while its first notifications are in flight: one copy.
+    void later_claims_share_the_copy_in_flight() {
+        SharedEventData shared;
+        auto first = shared.share(7, text("{\"a\":1}"));
+        auto again = shared.share(7, text("{\"a\":1}"));  // loaded by a later claim
+        CPPUNIT_ASSERT(first.get() == again.get());
+        auto other = shared.share(8, text("{\"b\":2}"));
+        CPPUNIT_ASSERT(other.get() != first.get());
+        first.reset();
+        again.reset();  // no notification of event 7 in flight any more: the next load is used
+        auto fresh = text("{\"a\":1}");
+        CPPUNIT_ASSERT(shared.share(7, fresh).get() == fresh.get());
+        // entries of events no longer in flight are dropped as more arrive
+        for (uint64_t id = 100; id < 1100; ++id) shared.share(id, text("{}"));
+        CPPUNIT_ASSERT(shared.tracked() < 200);
     }
 
     void parts_sign_like_the_whole_body() {
