@@ -92,7 +92,10 @@ class RequestMemoryTest(unittest.TestCase):
         grown = children_rss() - before
         print("Apache children RSS %.1f MB -> %.1f MB (%+.1f MB) over six 976 KiB requests"
               % (before / 1e6, (before + grown) / 1e6, grown / 1e6))
-        self.assertLessEqual(grown, 20 * 1000 * 1000, "the Apache children grew by %.1f MB" % (grown / 1e6))
+        if h.sanitizer_build():
+            print("sanitizer build: ASan's quarantine holds freed memory; the growth is not checked")
+        else:
+            self.assertLessEqual(grown, 20 * 1000 * 1000, "the Apache children grew by %.1f MB" % (grown / 1e6))
 
     def test_60000_unknown_members_get_a_short_answer(self):
         event = {"eventCode": ET, "resellerId": h.unique_id("R-mem"), "portfolioId": h.unique_id("P-mem"),
