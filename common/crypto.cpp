@@ -1,7 +1,8 @@
 #include "crypto.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <fstream>
@@ -58,11 +59,26 @@ std::string random_bytes(size_t n) {
 }
 
 std::string hmac_sha256(const std::string& key, const std::string& data) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), int(key.size()),
-              reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len))
+    return hmac_sha256(key, std::vector<std::string_view>{data});
+}
+
+std::string hmac_sha256(const std::string& key, const std::vector<std::string_view>& parts) {
+    // Fetched once per process (the fetch looks the algorithm up by name); EVP_MAC is
+    // reference-counted and safe to share between threads.
+    static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(hmac ? EVP_MAC_CTX_new(hmac) : nullptr,
+                                                                 &EVP_MAC_CTX_free);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!ctx || !EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(), params))
         throw std::runtime_error("HMAC failed");
+    for (std::string_view p : parts)
+        if (!EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(p.data()), p.size()))
+            throw std::runtime_error("HMAC failed");
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    if (!EVP_MAC_final(ctx.get(), mac, &len, sizeof mac)) throw std::runtime_error("HMAC failed");
     return std::string(reinterpret_cast<char*>(mac), len);
 }
 
@@ -70,21 +86,34 @@ std::string generate_signing_secret() { return kSecretPrefix + base64_encode(ran
 
 std::string sign_webhook(const std::string& secret, const std::string& msg_id,
                          long long timestamp, const std::string& body) {
+    return sign_webhook(secret, msg_id, timestamp, std::vector<std::string_view>{body});
+}
+
+std::string sign_webhook(const std::string& secret, const std::string& msg_id,
+                         long long timestamp, const std::vector<std::string_view>& body_parts) {
     std::string b64 = secret.compare(0, kSecretPrefix.size(), kSecretPrefix) == 0
                           ? secret.substr(kSecretPrefix.size())
                           : secret;
     std::string key;
     if (!base64_decode(b64, key)) throw std::runtime_error("malformed signing secret");
-    std::string payload = msg_id + "." + std::to_string(timestamp) + "." + body;
-    return "v1," + base64_encode(hmac_sha256(key, payload));
+    // "<id>.<timestamp>.<body>", the body signed in its parts (never copied whole)
+    std::string head = msg_id + "." + std::to_string(timestamp) + ".";
+    std::vector<std::string_view> parts{head};
+    parts.insert(parts.end(), body_parts.begin(), body_parts.end());
+    return "v1," + base64_encode(hmac_sha256(key, parts));
 }
 
 std::string signature_header(const std::vector<std::string>& secrets, const std::string& msg_id,
                              long long timestamp, const std::string& body) {
+    return signature_header(secrets, msg_id, timestamp, std::vector<std::string_view>{body});
+}
+
+std::string signature_header(const std::vector<std::string>& secrets, const std::string& msg_id,
+                             long long timestamp, const std::vector<std::string_view>& body_parts) {
     std::string out;
     for (const auto& s : secrets) {
         if (!out.empty()) out += ' ';
-        out += sign_webhook(s, msg_id, timestamp, body);
+        out += sign_webhook(s, msg_id, timestamp, body_parts);
     }
     return out;
 }

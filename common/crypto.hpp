@@ -3,6 +3,7 @@
 
 #include <array>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wh {
@@ -14,6 +15,8 @@ bool base64_decode(const std::string& b64, std::string& raw);
 // Bytes from the OpenSSL CSPRNG; throws std::runtime_error if it fails.
 std::string random_bytes(size_t n);
 std::string hmac_sha256(const std::string& key, const std::string& data);
+// The same over the concatenation of parts, without building it.
+std::string hmac_sha256(const std::string& key, const std::vector<std::string_view>& parts);
 
 // "whsec_" + base64 of 32 random bytes (Standard Webhooks format).
 std::string generate_signing_secret();
@@ -22,10 +25,15 @@ std::string generate_signing_secret();
 // is the base64-decoded part of the secret after "whsec_". Throws on a malformed secret.
 std::string sign_webhook(const std::string& secret, const std::string& msg_id,
                          long long timestamp, const std::string& body);
+// The same for a body given in parts (their concatenation is the body).
+std::string sign_webhook(const std::string& secret, const std::string& msg_id,
+                         long long timestamp, const std::vector<std::string_view>& body_parts);
 
 // The webhook-signature header value for one or more secrets (space-separated).
 std::string signature_header(const std::vector<std::string>& secrets, const std::string& msg_id,
                              long long timestamp, const std::string& body);
+std::string signature_header(const std::vector<std::string>& secrets, const std::string& msg_id,
+                             long long timestamp, const std::vector<std::string_view>& body_parts);
 
 // The associated data that binds a sealed endpoint credential to its row and purpose:
 // "webhook_endpoints.<column>:<endpoint id>" (the numeric primary key). prev_secret_enc holds

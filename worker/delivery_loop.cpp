@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 
 #include "payload.hpp"
@@ -42,6 +43,23 @@ size_t write_cb(char* ptr, size_t size, size_t nmemb, void* userdata) noexcept {
         return 0;
     }
     return n;
+}
+
+// The body, piece by piece from its parts (prefix, the event's shared data, "}"), so no
+// notification holds a copy of the data.
+size_t read_cb(char* buffer, size_t size, size_t nitems, void* userdata) noexcept {
+    auto* job = static_cast<Job*>(userdata);
+    size_t n = job->body.copy(job->sent, buffer, size * nitems);
+    job->sent += n;
+    return n;
+}
+
+// libcurl rewinds the body to send it again (a reused connection the receiver had closed).
+int seek_cb(void* userdata, curl_off_t offset, int origin) noexcept {
+    auto* job = static_cast<Job*>(userdata);
+    if (origin != SEEK_SET || offset < 0 || curl_off_t(job->body.size()) < offset) return CURL_SEEKFUNC_FAIL;
+    job->sent = size_t(offset);
+    return CURL_SEEKFUNC_OK;
 }
 
 // Every address libcurl is about to dial is checked against the policy here, after its own
@@ -354,6 +372,7 @@ bool DeliveryLoop::open_credentials(const Claimed& cl, std::vector<std::string>&
 void DeliveryLoop::start(Claimed c) {
     auto job = std::make_unique<Job>();
     job->c = std::move(c);
+    job->c.event.data = event_data_.share(job->c.event_id, std::move(job->c.event.data));
     job->policy = &opt_.policy;
     const Claimed& cl = job->c;
     const std::string& nid = cl.event.notification_id;
@@ -377,7 +396,7 @@ void DeliveryLoop::start(Claimed c) {
     long long ts = static_cast<long long>(std::time(nullptr));
     std::string sig;
     try {
-        sig = signature_header(secrets, nid, ts, job->body);
+        sig = signature_header(secrets, nid, ts, job->body.parts());
     } catch (const std::exception&) {
         finish_now(cl, "credentials", "the endpoint's signing secret is malformed");
         return;
@@ -428,7 +447,10 @@ void DeliveryLoop::start(Claimed c) {
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, long(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(h, CURLOPT_PROXY, "");  // never through an environment proxy (SSRF check)
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body.data());
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(h, CURLOPT_READDATA, j);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, j);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(j->body.size()));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, j->headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_webhook/" WEBHOOK_VERSION);

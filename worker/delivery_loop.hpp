@@ -43,10 +43,11 @@ public:
     int run();
 
     // One in-flight attempt; libcurl's callbacks see it through CURLOPT_PRIVATE and the
-    // write/open-socket data pointers.
+    // read/seek/write/open-socket data pointers.
     struct Job {
         Claimed c;
-        std::string body;
+        Payload body;     // read by libcurl through read_cb: the event's data is not copied
+        size_t sent = 0;  // body bytes handed to libcurl so far (seek_cb rewinds it)
         curl_slist* headers = nullptr;
         std::string reply;
         bool blocked = false;
@@ -88,6 +89,7 @@ private:
     DbHealth health_;
     CURLM* multi_ = nullptr;
     std::map<CURL*, std::unique_ptr<Job>> jobs_;
+    SharedEventData event_data_;  // the data of the events in flight, one copy each
     std::vector<CURL*> idle_handles_;
     // This loop turn's results, handed to the recorder together (one transaction for the lot).
     std::vector<Outcome> finished_;

@@ -18,6 +18,14 @@ std::string str_of(const json_t* v) {
     return std::string(json_string_value(v), json_string_length(v));
 }
 
+// A caller's value quoted back in a message: at most 64 bytes, cut on a character boundary.
+std::string echo(const std::string& s) {
+    if (s.size() <= 64) return s;
+    size_t n = 64;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n) + "...";
+}
+
 void add(FieldErrors& errs, const std::string& field, const std::string& message) {
     errs.push_back({field, message});
 }
@@ -60,6 +68,14 @@ bool check_event_types(const json_t* v, const Catalogue& cat, FieldErrors& errs,
         add(errs, "eventTypes", "must name at least one event type");
         return false;
     }
+    // More items than the catalogue has codes cannot all be known and distinct: one error,
+    // not one per item (a 1 MiB body holds 200,000 of them).
+    if (json_array_size(v) > cat.size()) {
+        add(errs, "eventTypes", "names " + std::to_string(json_array_size(v)) + " event types, but the catalogue "
+                                "has only " + std::to_string(cat.size()) + " (see GET /event-types); list each "
+                                "type once");
+        return false;
+    }
     bool ok = true;
     std::set<std::string> seen;
     size_t i;
@@ -73,10 +89,10 @@ bool check_event_types(const json_t* v, const Catalogue& cat, FieldErrors& errs,
         }
         std::string code = str_of(item);
         if (!cat.count(code)) {
-            add(errs, field, "unknown event type '" + code + "' (see GET /event-types)");
+            add(errs, field, "unknown event type '" + echo(code) + "' (see GET /event-types)");
             ok = false;
         } else if (!seen.insert(code).second) {
-            add(errs, field, "duplicate event type '" + code + "'");
+            add(errs, field, "duplicate event type '" + echo(code) + "'");
             ok = false;
         } else {
             out.push_back(code);
@@ -531,14 +547,6 @@ std::string dump_data(const json_t* data) {
 
 const std::set<std::string> kEventFields = {"eventCode", "resellerId", "portfolioId", "merchantId",
                                             "eventDate", "data",       "idempotencyKey"};
-
-// A caller's value quoted back in a message: at most 64 bytes, cut on a character boundary.
-std::string echo(const std::string& s) {
-    if (s.size() <= 64) return s;
-    size_t n = 64;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    return s.substr(0, n) + "...";
-}
 
 bool check_idempotency_key(const std::string& key, const std::string& field, FieldErrors& errs) {
     // valid_utf8: the header is raw bytes (a body key is always valid, the parser saw to it)

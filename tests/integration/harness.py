@@ -910,12 +910,8 @@ def env_shared():
         _PRIVATE_ENV = saved
 
 
-def sanitizer_env(report_dir, component="apache2"):
-    """Environment additions for running apache2 (or the worker) by hand on a sanitizer build
-    (WEBHOOK_SANITIZE), as scripts/stack does (docs/reliability.md): LD_PRELOAD of the libasan
-    and libstdc++ that mod_webhook.so links, and ASAN_OPTIONS/UBSAN_OPTIONS writing reports
-    into report_dir/sanitizer/ (scripts/test fails on reports under <build>/itest-private/*/).
-    {} for a normal build. Use: subprocess.Popen(..., env=dict(os.environ, **sanitizer_env(d)))."""
+def _module_libs():
+    """{library name without .so…: path} of what mod_webhook.so links ({} when unknown)."""
     build = os.environ.get("WEBHOOK_BUILD_DIR") or env_shared().get("WEBHOOK_BUILD_DIR", "")
     so = os.path.join(build, "mod_webhook", "mod_webhook.so")
     try:
@@ -927,6 +923,22 @@ def sanitizer_env(report_dir, component="apache2"):
         parts = line.split()
         if len(parts) >= 3 and parts[1] == "=>":
             libs[parts[0].split(".so")[0]] = parts[2]
+    return libs
+
+
+def sanitizer_build():
+    """True on a sanitizer build (WEBHOOK_SANITIZE): resident sizes there are ASan's
+    (shadow memory, quarantine of freed blocks), not the product's."""
+    return "libasan" in _module_libs()
+
+
+def sanitizer_env(report_dir, component="apache2"):
+    """Environment additions for running apache2 (or the worker) by hand on a sanitizer build
+    (WEBHOOK_SANITIZE), as scripts/stack does (docs/reliability.md): LD_PRELOAD of the libasan
+    and libstdc++ that mod_webhook.so links, and ASAN_OPTIONS/UBSAN_OPTIONS writing reports
+    into report_dir/sanitizer/ (scripts/test fails on reports under <build>/itest-private/*/).
+    {} for a normal build. Use: subprocess.Popen(..., env=dict(os.environ, **sanitizer_env(d)))."""
+    libs = _module_libs()
     if "libasan" not in libs:
         return {}
     reports = os.path.join(report_dir, "sanitizer")

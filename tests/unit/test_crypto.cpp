@@ -12,6 +12,7 @@ class CryptoTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(CryptoTest);
     CPPUNIT_TEST(standard_webhooks_test_vector);
     CPPUNIT_TEST(signature_header_lists_every_secret);
+    CPPUNIT_TEST(signing_in_parts_equals_signing_the_whole);
     CPPUNIT_TEST(malformed_secret_throws);
     CPPUNIT_TEST(base64_round_trip_and_rejects_garbage);
     CPPUNIT_TEST(generated_secrets_are_32_random_bytes);
@@ -47,6 +48,27 @@ public:
                              h);
         CPPUNIT_ASSERT(sign_webhook(a, "msg_1", 1700000000, "{}") !=
                        sign_webhook(a, "msg_1", 1700000001, "{}"));
+    }
+
+    // RFC 4231 test case 2, and the body given in parts (as the worker signs it) signs the
+    // same as the body in one piece.
+    void signing_in_parts_equals_signing_the_whole() {
+        std::string mac = hmac_sha256("Jefe", "what do ya want for nothing?");
+        std::string hex;
+        for (unsigned char c : mac) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+        CPPUNIT_ASSERT_EQUAL(std::string("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"), hex);
+        CPPUNIT_ASSERT(mac == hmac_sha256("Jefe", std::vector<std::string_view>{"what do ", "", "ya want for nothing?"}));
+
+        const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        CPPUNIT_ASSERT_EQUAL(std::string("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+                             sign_webhook(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+                                          std::vector<std::string_view>{"{\"test\"", ": 2432", "232314}"}));
+        std::string big(1 << 20, 'x');
+        std::string whole = "{\"a\":\"" + big + "\"}";
+        std::string other = generate_signing_secret();
+        CPPUNIT_ASSERT_EQUAL(signature_header({secret, other}, "msg_2", 1700000000, whole),
+                             signature_header({secret, other}, "msg_2", 1700000000,
+                                              std::vector<std::string_view>{"{\"a\":\"", big, "\"}"}));
     }
 
     void malformed_secret_throws() {
