@@ -457,7 +457,8 @@ void DeliveryLoop::collect_done() {
         o.error_message = v.success ? "" : v.message;
         o.excerpt = j.reply.substr(0, kExcerptBytes);
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
-            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": " + v.message +
+            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
+                                     j.blocked_address + " is not public and not allowed by allow_private_targets"
                                      ". Change its URL, or allow the range with allow_private_targets");
         if (log_enabled(LogLevel::debug))  // not built per delivery when nobody reads it
             wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +

@@ -90,10 +90,11 @@ Verdict judge_response(AckMode mode, const std::string& notification_id, long ht
 
 Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool blocked,
                               const std::string& blocked_address) {
+    // The address stays out of the message (GET /deliveries shows it to the integrator, who
+    // must not map internal DNS through it); the worker logs it (WH00120).
+    (void)blocked_address;
     if (blocked)
-        return fail("blocked-target",
-                    "target address " + blocked_address +
-                        " is not public and not allowed by allow_private_targets");
+        return fail("blocked-target", "the URL's host is not an allowed target (allow_private_targets)");
     // Only a value of the enum may become a CURLcode (anything else is undefined behaviour,
     // found by fuzz/fuzz_judge); an unknown code is "other".
     bool known = curl_code >= 0 && curl_code < int(CURL_LAST);
@@ -129,11 +130,24 @@ Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool
         case CURLE_PARTIAL_FILE:
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
-        case CURLE_WEIRD_SERVER_REPLY:
             return fail("network", detail);
+        case CURLE_WEIRD_SERVER_REPLY:
+            return fail("bad-reply", detail);
         case CURLE_UNSUPPORTED_PROTOCOL:
+            // libcurl reports a reply without a status line (HTTP/0.9) with this code too
+            if (curl_error.find("HTTP/0.9") != std::string::npos)
+                return fail("bad-reply", detail);
+            return fail("bad-url", detail);
         case CURLE_URL_MALFORMAT:
             return fail("bad-url", detail);
+        // libcurl before 8.6 reports reply headers over its 100 KiB cap as "Out of memory"
+        // (its buffers are capped; a real allocation failure is not what happens here).
+        case CURLE_OUT_OF_MEMORY:
+#if LIBCURL_VERSION_NUM >= 0x080600
+        case CURLE_TOO_LARGE:
+#endif
+            return fail("header-too-large",
+                        "the reply's headers are larger than libcurl accepts (100 KiB): " + detail);
         default:
             return fail("other", detail);
     }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "log.hpp"
 #include "target.hpp"
 #include "util.hpp"
 
@@ -40,8 +41,13 @@ bool check_url(const json_t* v, const ApiConfig& cfg, FieldErrors& errs, std::st
     std::string s = str_of(v);
     wh::Url u;
     std::string e = wh::parse_url(s, u);
+    std::string detail;  // the refused address: the admin's log, never the caller's answer
     if (e.empty()) e = cfg.check_target ? cfg.check_target(u, cfg.policy)
-                                        : wh::check_target(u, cfg.policy);
+                                        : wh::check_target(u, cfg.policy, nullptr, &detail);
+    if (!detail.empty())
+        wh::log_warn("WH00044: an endpoint URL was refused (422): " + detail +
+                     "; if this receiver is meant to be reached, add its range to WebhookAllowPrivateTargets "
+                     "(and the worker's allow_private_targets)");
     if (!e.empty()) {
         add(errs, "url", e);
         return false;

@@ -12,6 +12,7 @@ Apache with WebhookAllowPrivateTargets Off):
 - no credential the test used appears in that stack's logs or database dump.
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,6 +93,12 @@ class RegistrationOutage(unittest.TestCase):
                                                                 "eventTypes": ET, "resellerId": reseller})
             self.assertEqual(status, 422, "%s with the policy Off: %r" % (host, body))
             self.assertEqual([e["field"] for e in body["errors"]], ["url"], host)
+            # a caller never learns what a name resolves to (internal DNS): the admin's log does
+            self.assertEqual(body["errors"][0]["message"], "the URL's host is not an allowed target", host)
+        log = os.path.join(self.state, "httpd", "logs", "error_log")
+        admin_line = re.compile(r":warn\].*WH00044: an endpoint URL was refused \(422\): "
+                                r"host 'localhost' has address (127\.0\.0\.1|::1),")
+        h.wait_until(lambda: admin_line.search(open(log, errors="replace").read()), 10, message="WH00044")
         for url in (PUBLIC, "https://[2606:2800:220:1:248:1893:25c8:1946]:8443/hook"):
             status, _, body = h.api("POST", "/endpoints", json={"url": url, "eventTypes": ET, "resellerId": reseller})
             self.assertEqual(status, 201, "%s is public: %r" % (url, body))
