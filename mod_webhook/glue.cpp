@@ -614,6 +614,28 @@ extern "C" void wh_insert_error_filter(request_rec* r) {
     }
 }
 
+// Our locations are routes, not files: httpd's default translation (DocumentRoot + URI, which
+// fails with AH00127 and 403 for a URI over PATH_MAX) and storage mapping (directory and
+// file walks, and TraceEnable's TRACE handling) are skipped, so the handler answers every
+// request there itself: a 4 KB id gets 404, TRACE gets 405 with Allow, as problem+json.
+extern "C" int wh_translate_name(request_rec* r) {
+    try {
+        if (!webhook_location(r)) return DECLINED;
+        r->filename = apr_pstrcat(r->pool, "webhook:", r->handler ? r->handler : "route", nullptr);
+        return OK;
+    } catch (...) {
+        return DECLINED;
+    }
+}
+
+extern "C" int wh_map_to_storage(request_rec* r) {
+    try {
+        return webhook_location(r) ? OK : DECLINED;
+    } catch (...) {
+        return DECLINED;
+    }
+}
+
 extern "C" void wh_register_filters(void) {
     ap_register_output_filter(kProblemFilter, problem_filter, nullptr, AP_FTYPE_CONTENT_SET);
 }

@@ -143,6 +143,10 @@ bool check_description(const json_t* v, FieldErrors& errs, std::optional<std::st
         add(errs, "description", "must be at most " + std::to_string(kMaxDescription) + " characters");
         return false;
     }
+    if (has_control_chars(s)) {  // it ends up in consoles, logs and the portal
+        add(errs, "description", "must not contain control characters");
+        return false;
+    }
     out = s;
     return true;
 }
