@@ -614,14 +614,17 @@ extern "C" void wh_insert_error_filter(request_rec* r) {
     }
 }
 
-// Our locations are routes, not files: httpd's default translation (DocumentRoot + URI, which
-// fails with AH00127 and 403 for a URI over PATH_MAX) and storage mapping (directory and
-// file walks, and TraceEnable's TRACE handling) are skipped, so the handler answers every
-// request there itself: a 4 KB id gets 404, TRACE gets 405 with Allow, as problem+json.
+// Our locations are routes, not files. httpd's default translation (DocumentRoot + URI: a URI
+// over PATH_MAX fails with AH00127 and 403) and storage mapping (directory and file walks,
+// and TraceEnable's TRACE answer) are skipped, so the handler answers every request there:
+// a 4 KB id gets 404, TRACE gets 405 with Allow, as problem+json. httpd resets the per-dir
+// config before map_to_storage, so translate_name marks the request (as mod_proxy does).
+constexpr char kFilenameMark[] = "webhook:";
+
 extern "C" int wh_translate_name(request_rec* r) {
     try {
         if (!webhook_location(r)) return DECLINED;
-        r->filename = apr_pstrcat(r->pool, "webhook:", r->handler ? r->handler : "route", nullptr);
+        r->filename = apr_pstrdup(r->pool, kFilenameMark);
         return OK;
     } catch (...) {
         return DECLINED;
@@ -629,11 +632,7 @@ extern "C" int wh_translate_name(request_rec* r) {
 }
 
 extern "C" int wh_map_to_storage(request_rec* r) {
-    try {
-        return webhook_location(r) ? OK : DECLINED;
-    } catch (...) {
-        return DECLINED;
-    }
+    return r->filename && std::strcmp(r->filename, kFilenameMark) == 0 ? OK : DECLINED;
 }
 
 extern "C" void wh_register_filters(void) {
