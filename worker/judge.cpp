@@ -88,6 +88,9 @@ Verdict judge_response(AckMode mode, const std::string& notification_id, long ht
     return ok;
 }
 
+static const char* const kHeadersTooLarge =
+    "the reply's headers are larger than the worker accepts (100 KiB for one header, 300 KiB in all)";
+
 Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool blocked,
                               const std::string& blocked_address) {
     // The address stays out of the message (GET /deliveries shows it to the integrator, who
@@ -124,8 +127,12 @@ Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool
         case CURLE_SSL_ENGINE_INITFAILED:
         case CURLE_USE_SSL_FAILED:
             return fail("tls", detail);
-        case CURLE_SEND_ERROR:
         case CURLE_RECV_ERROR:
+            // libcurl 7.88+: reply headers over 300 KiB in all
+            if (curl_error.find("Too large response headers") != std::string::npos)
+                return fail("header-too-large", kHeadersTooLarge + (" (" + detail + ")"));
+            return fail("network", detail);
+        case CURLE_SEND_ERROR:
         case CURLE_GOT_NOTHING:
         case CURLE_PARTIAL_FILE:
         case CURLE_HTTP2:
@@ -136,18 +143,17 @@ Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool
         case CURLE_UNSUPPORTED_PROTOCOL:
             // libcurl reports a reply without a status line (HTTP/0.9) with this code too
             if (curl_error.find("HTTP/0.9") != std::string::npos)
-                return fail("bad-reply", detail);
+                return fail("bad-reply", "the reply has no HTTP status line (HTTP/0.9)");
             return fail("bad-url", detail);
         case CURLE_URL_MALFORMAT:
             return fail("bad-url", detail);
-        // libcurl before 8.6 reports reply headers over its 100 KiB cap as "Out of memory"
-        // (its buffers are capped; a real allocation failure is not what happens here).
+        // libcurl before 8.6 reports one reply header over its 100 KiB cap as "Out of memory"
+        // with no text (its header buffer is capped; no allocation failed).
         case CURLE_OUT_OF_MEMORY:
 #if LIBCURL_VERSION_NUM >= 0x080600
         case CURLE_TOO_LARGE:
 #endif
-            return fail("header-too-large",
-                        "the reply's headers are larger than libcurl accepts (100 KiB): " + detail);
+            return fail("header-too-large", kHeadersTooLarge);
         default:
             return fail("other", detail);
     }

@@ -150,6 +150,15 @@ public:
         Verdict big = judge_transport_error(CURLE_OUT_OF_MEMORY, "", false, "");
         assert_fails(big, "header-too-large");
         CPPUNIT_ASSERT(big.message.find("headers are larger") != std::string::npos);
+        CPPUNIT_ASSERT(big.message.find("Out of memory") == std::string::npos);
+        // many headers over 300 KiB in all (libcurl 7.88+)
+        Verdict many = judge_transport_error(CURLE_RECV_ERROR, "Too large response headers: 307957 > 307200",
+                                             false, "");
+        assert_fails(many, "header-too-large");
+        assert_fails(judge_transport_error(CURLE_RECV_ERROR, "Connection reset by peer", false, ""), "network");
+        CPPUNIT_ASSERT(judge_transport_error(CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed",
+                                             false, "")
+                           .message.find("no HTTP status line") != std::string::npos);
         // the policy's refusal wins over the connect error libcurl reports for it; the
         // address is the worker log's (WH00120), not the integrator's
         Verdict b = judge_transport_error(CURLE_COULDNT_CONNECT, "", true, "10.0.0.1");
