@@ -250,20 +250,22 @@ struct Lookup {
 };
 
 std::mutex parked_mu;
-std::vector<std::unique_ptr<Lookup>> parked;  // timed out, not cancellable, still running
+// Timed out, not cancellable, still being written by glibc. Never destroyed (deliberately
+// leaked): at exit a glibc thread may still write into a parked lookup.
+auto* const parked = new std::vector<std::unique_ptr<Lookup>>();
 
 // Frees parked lookups glibc has finished; true when there is room for one more.
 bool sweep_parked() {
     std::lock_guard<std::mutex> lock(parked_mu);
-    parked.erase(std::remove_if(parked.begin(), parked.end(),
-                                [](const std::unique_ptr<Lookup>& l) { return gai_error(&l->cb) != EAI_INPROGRESS; }),
-                 parked.end());
-    return parked.size() < kMaxParkedLookups;
+    parked->erase(std::remove_if(parked->begin(), parked->end(),
+                                 [](const std::unique_ptr<Lookup>& l) { return gai_error(&l->cb) != EAI_INPROGRESS; }),
+                  parked->end());
+    return parked->size() < kMaxParkedLookups;
 }
 
 void park(std::unique_ptr<Lookup> l) {
     std::lock_guard<std::mutex> lock(parked_mu);
-    parked.push_back(std::move(l));
+    parked->push_back(std::move(l));
 }
 
 }  // namespace
@@ -305,7 +307,9 @@ std::string check_target(const Url& url, const AddressPolicy& policy, std::vecto
         switch (resolve(url.host, kResolveTimeout, found)) {
             case Resolved::ok: break;
             case Resolved::failed: return "host '" + url.host + "' does not resolve";
-            case Resolved::timed_out: return kTargetResolveTimeout;
+            case Resolved::timed_out:
+                if (log_detail) *log_detail = "host '" + url.host + "'";
+                return kTargetResolveTimeout;
         }
     }
     for (const auto& ip : found)

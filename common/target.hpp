@@ -81,7 +81,8 @@ using Resolver = std::function<Resolved(const std::string& host, std::chrono::mi
 // Resolves the URL's host (or takes its literal) and checks every address against the
 // policy. Returns "" or a reason fit for a 422 message, which never names a resolved address
 // (a caller must not learn what an internal name resolves to); log_detail (if given) gets
-// the refused address, for the admin's log. Fills addrs with what may be dialled.
+// the refused address, or the host that did not resolve in time, for the admin's log.
+// Fills addrs with what may be dialled.
 std::string check_target(const Url& url, const AddressPolicy& policy, std::vector<IpAddr>* addrs = nullptr,
                          std::string* log_detail = nullptr, const Resolver& resolve = resolve_host);
 

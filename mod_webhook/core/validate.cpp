@@ -44,7 +44,11 @@ bool check_url(const json_t* v, const ApiConfig& cfg, FieldErrors& errs, std::st
     std::string detail;  // the refused address: the admin's log, never the caller's answer
     if (e.empty()) e = cfg.check_target ? cfg.check_target(u, cfg.policy)
                                         : wh::check_target(u, cfg.policy, nullptr, &detail);
-    if (!detail.empty())
+    if (!detail.empty() && e == wh::kTargetResolveTimeout)
+        wh::log_warn("WH00045: an endpoint URL was refused (422): " + detail + " did not resolve within " +
+                     std::to_string(wh::kResolveTimeout.count()) +
+                     " ms; check the DNS resolver of this host (/etc/resolv.conf, its name servers)");
+    else if (!detail.empty())
         wh::log_warn("WH00044: an endpoint URL was refused (422): " + detail +
                      "; if this receiver is meant to be reached, add its range to WebhookAllowPrivateTargets "
                      "(and the worker's allow_private_targets)");
