@@ -47,6 +47,10 @@ REFUSED = {
     "[64:ff9b::a9fe:a9fe]": "NAT64 of the metadata address",
     "[2002:a9fe:a9fe::1]": "6to4 of the metadata address",
     "[fd00:ec2::254]": "AWS IPv6 metadata (unique-local)",
+    "168.63.129.16": "Azure host services (DNS, health probes, metadata)",
+    "[3fff::1]": "IPv6 documentation 3fff::/20",
+    "[3fff:fff:ffff::1]": "IPv6 documentation 3fff::/20, its last /32",
+    "[2001:2::1]": "IPv6 benchmarking 2001:2::/48",
 }
 # allowed by the shared stack's "127.0.0.0/8 ::1/128"
 LOOPBACK = ["127.0.0.1", "127.1", "2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001",
