@@ -102,7 +102,8 @@ class SlowClients(unittest.TestCase):
                     c.trickle()
         threading.Thread(target=trickler, daemon=True).start()
 
-        time.sleep(TRICKLE_S)  # every slow client is in its body by now (or queued behind others)
+        # every slow client is in its body by now: Apache started the children it needed
+        time.sleep(TRICKLE_S + 1)
         latencies = []
         measure_until = started + BODY_TIMEOUT_S - 2
         while time.monotonic() < measure_until or len(latencies) < 20:
