@@ -635,6 +635,27 @@ extern "C" void wh_insert_error_filter(request_rec* r) {
     }
 }
 
+// Our locations are routes, not files. httpd's default translation (DocumentRoot + URI: a URI
+// over PATH_MAX fails with AH00127 and 403) and storage mapping (directory and file walks,
+// and TraceEnable's TRACE answer) are skipped, so the handler answers every request there:
+// a 4 KB id gets 404, TRACE gets 405 with Allow, as problem+json. httpd resets the per-dir
+// config before map_to_storage, so translate_name marks the request (as mod_proxy does).
+constexpr char kFilenameMark[] = "webhook:";
+
+extern "C" int wh_translate_name(request_rec* r) {
+    try {
+        if (!webhook_location(r)) return DECLINED;
+        r->filename = apr_pstrdup(r->pool, kFilenameMark);
+        return OK;
+    } catch (...) {
+        return DECLINED;
+    }
+}
+
+extern "C" int wh_map_to_storage(request_rec* r) {
+    return r->filename && std::strcmp(r->filename, kFilenameMark) == 0 ? OK : DECLINED;
+}
+
 extern "C" void wh_register_filters(void) {
     ap_register_output_filter(kProblemFilter, problem_filter, nullptr, AP_FTYPE_CONTENT_SET);
 }

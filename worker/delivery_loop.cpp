@@ -513,7 +513,8 @@ void DeliveryLoop::collect_done() {
         o.excerpt = redact_excerpt(j.reply, j.sent_credentials, kExcerptBytes, j.truncated);
         for (auto& f : j.sent_credentials) std::fill(f.begin(), f.end(), '\0');
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
-            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": " + v.message +
+            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
+                                     j.blocked_address + " is not public and not allowed by allow_private_targets"
                                      ". Change its URL, or allow the range with allow_private_targets");
         if (log_enabled(LogLevel::debug))  // not built per delivery when nobody reads it
             wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +

@@ -228,13 +228,21 @@ HttpResponse recover_req(const HttpRequest& req, const Principal& who, const std
     return r;
 }
 
+// 405 with Allow. The detail echoes at most kMaxEchoedMethod bytes of the method: httpd
+// accepts a method of any length up to the request line limit.
+constexpr size_t kMaxEchoedMethod = 32;
+HttpResponse method_not_allowed(const RouteMatch& m, const std::string& method) {
+    std::string shown = method.size() > kMaxEchoedMethod ? method.substr(0, kMaxEchoedMethod) + "..." : method;
+    HttpResponse r = problem(405, "method " + shown + " is not allowed here");
+    r.set_header("Allow", allow_header(m));
+    return r;
+}
+
 HttpResponse dispatch_api(const HttpRequest& req) {
     RouteMatch m = match_route(Handler::api, req.path);
     if (m.route == Route::none) return not_found();
     if (!method_allowed(m, req.method)) {
-        HttpResponse r = problem(405, "method " + req.method + " is not allowed here");
-        r.set_header("Allow", allow_header(m));
-        return r;
+        return method_not_allowed(m, req.method);
     }
     if (req.user.empty()) {
         wh::log_warn("WH00009: a webhook-api request arrived without an authenticated user; "
@@ -278,9 +286,7 @@ HttpResponse dispatch_events(const HttpRequest& req) {
     RouteMatch m = match_route(Handler::events, req.path);
     if (m.route == Route::none) return not_found();
     if (!method_allowed(m, req.method)) {
-        HttpResponse r = problem(405, "method " + req.method + " is not allowed here");
-        r.set_header("Allow", allow_header(m));
-        return r;
+        return method_not_allowed(m, req.method);
     }
     JsonPtr body;
     if (auto r = read_json(req, body)) return *r;

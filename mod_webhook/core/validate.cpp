@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "log.hpp"
 #include "target.hpp"
 #include "util.hpp"
 
@@ -48,8 +49,17 @@ bool check_url(const json_t* v, const ApiConfig& cfg, FieldErrors& errs, std::st
     std::string s = str_of(v);
     wh::Url u;
     std::string e = wh::parse_url(s, u);
+    std::string detail;  // the refused address: the admin's log, never the caller's answer
     if (e.empty()) e = cfg.check_target ? cfg.check_target(u, cfg.policy)
-                                        : wh::check_target(u, cfg.policy);
+                                        : wh::check_target(u, cfg.policy, nullptr, &detail);
+    if (!detail.empty() && e == wh::kTargetResolveTimeout)
+        wh::log_warn("WH00045: an endpoint URL was refused (422): " + detail + " did not resolve within " +
+                     std::to_string(wh::kResolveTimeout.count()) +
+                     " ms; check the DNS resolver of this host (/etc/resolv.conf, its name servers)");
+    else if (!detail.empty())
+        wh::log_warn("WH00044: an endpoint URL was refused (422): " + detail +
+                     "; if this receiver is meant to be reached, add its range to WebhookAllowPrivateTargets "
+                     "(and the worker's allow_private_targets)");
     if (!e.empty()) {
         add(errs, "url", e);
         return false;
@@ -151,6 +161,10 @@ bool check_description(const json_t* v, FieldErrors& errs, std::optional<std::st
     std::string s = str_of(v);
     if (utf8_length(s) > kMaxDescription) {
         add(errs, "description", "must be at most " + std::to_string(kMaxDescription) + " characters");
+        return false;
+    }
+    if (has_control_chars(s)) {  // it ends up in consoles, logs and the portal
+        add(errs, "description", "must not contain control characters");
         return false;
     }
     out = s;

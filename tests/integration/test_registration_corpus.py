@@ -174,13 +174,14 @@ def corpus():
                          ("PUT", "/endpoints/{ep}"), ("POST", "/endpoints/{ep}"), ("GET", "/endpoints/{ep}/rotate-secret"),
                          ("DELETE", "/endpoints/{ep}/recover"), ("DELETE", "/endpoints/{ep}/rotate-secret"), ("OPTIONS", "/endpoints/{ep}")):
         c.append(("%s %s" % (method, path), method, path, None, None, 405, []))
-    # -- valid: SQL-looking, CR/LF and control characters where they reach no header
+    # -- valid: SQL-looking, CR/LF where it reaches no header (description refuses control characters)
     for i, s in enumerate(SQLISH):
         create("valid SQL-looking description %d" % i, ep(description=s), 201)
         create("valid SQL-looking username/password %d" % i,
                ep(username=s.replace(":", ";"), password="pw-corpus-" + s), 201)
     create("valid CR/LF in password", ep(username="user-ok", password="pw-corpus\r\nX-Injected: 1"), 201)
-    create("valid CR/LF and tab in description", ep(description="line1\r\nX-Injected: 1\tend"), 201)
+    create("refused CR/LF and tab in description", ep(description="line1\r\nX-Injected: 1\tend"), 422,
+           ["description"])
     create("valid description of 1024 characters", ep(description="\u00e9" * 1024), 201)
     create("valid username of 255 characters", ep(username="u" * 255, password="p" * 512), 201)
     create("valid resellerId of 64 characters (still the prefix)", ep(resellerId=(R + "-" + "x" * 64)[:64]), 201)

@@ -12,7 +12,9 @@ Apache with WebhookAllowPrivateTargets Off):
 - no credential the test used appears in that stack's logs or database dump.
 """
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +40,14 @@ def loopback_names_in_etc_hosts():
     except OSError:
         pass
     return sorted(set(names) - {"localhost"})
+
+
+def resolves(host):
+    try:
+        socket.getaddrinfo(host.strip("[]"), None)
+        return True
+    except OSError:
+        return False
 
 
 def pid_from(path):
@@ -92,6 +102,15 @@ class RegistrationOutage(unittest.TestCase):
                                                                 "eventTypes": ET, "resellerId": reseller})
             self.assertEqual(status, 422, "%s with the policy Off: %r" % (host, body))
             self.assertEqual([e["field"] for e in body["errors"]], ["url"], host)
+            # a caller never learns what a name resolves to (internal DNS): the admin's log does
+            want = "the URL's host is not an allowed target"
+            if not resolves(host):  # e.g. "localhost." where no resolver answers for it
+                want = "host '%s' does not resolve" % host
+            self.assertEqual(body["errors"][0]["message"], want, host)
+        log = os.path.join(self.state, "httpd", "logs", "error_log")
+        admin_line = re.compile(r":warn\].*WH00044: an endpoint URL was refused \(422\): "
+                                r"host 'localhost' has address (127\.0\.0\.1|::1),")
+        h.wait_until(lambda: admin_line.search(open(log, errors="replace").read()), 10, message="WH00044")
         for url in (PUBLIC, "https://[2606:2800:220:1:248:1893:25c8:1946]:8443/hook"):
             status, _, body = h.api("POST", "/endpoints", json={"url": url, "eventTypes": ET, "resellerId": reseller})
             self.assertEqual(status, 201, "%s is public: %r" % (url, body))

@@ -57,6 +57,7 @@ class ApiValidateTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(endpoint_url_rules);
     CPPUNIT_TEST(endpoint_url_policy_real_check);
     CPPUNIT_TEST(endpoint_not_object);
+    CPPUNIT_TEST(description_refuses_control_chars);
     CPPUNIT_TEST(patch_rules);
     CPPUNIT_TEST(patch_remove_credentials);
     CPPUNIT_TEST(list_query_rules);
@@ -252,6 +253,23 @@ public:
         FieldErrors errs = validate_endpoint_create(j.get(), catalogue(), test_config(), in);
         CPPUNIT_ASSERT_EQUAL(size_t(1), errs.size());
         CPPUNIT_ASSERT_EQUAL(std::string(""), errs[0].field);
+    }
+
+    void description_refuses_control_chars() {
+        for (const char* d : {"line\\nbreak", "tab\\there", "esc\\u001b[31m", "del\\u007f"}) {
+            EndpointInput in;
+            auto j = parse(std::string(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created"],"description":")") +
+                           d + "\"}");
+            FieldErrors errs = validate_endpoint_create(j.get(), catalogue(), test_config(), in);
+            CPPUNIT_ASSERT_MESSAGE(d, has_field(errs, "description"));
+            EndpointPatch p;
+            auto pj = parse(std::string(R"({"description":")") + d + "\"}");
+            CPPUNIT_ASSERT_MESSAGE(d, has_field(validate_endpoint_patch(pj.get(), catalogue(), test_config(), p),
+                                                "description"));
+        }
+        EndpointInput in;  // printable text of any script is fine
+        auto ok = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created"],"description":"Caf\u00e9 \u2014 \u65e5\u672c"})");
+        CPPUNIT_ASSERT(validate_endpoint_create(ok.get(), catalogue(), test_config(), in).empty());
     }
 
     void patch_rules() {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "config_file.hpp"
 #include "options.hpp"
 
 using namespace wh::worker;
@@ -24,6 +25,7 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(load_reads_the_config_file);
     CPPUNIT_TEST(drain_and_ca_bundle);
     CPPUNIT_TEST(v1_credentials_switch);
+    CPPUNIT_TEST(database_password_with_a_space);
     CPPUNIT_TEST_SUITE_END();
 
     static const char* db() { return "host=127.0.0.1 port=3306 user=u password=p database=d"; }
@@ -275,6 +277,22 @@ public:
         assert_error({"--drain-seconds", "3601"}, "drain_seconds");
         assert_error({"--drain-seconds", "-1"}, "drain_seconds");
         assert_error({"--ca-bundle="}, "ca_bundle");
+    }
+
+    void database_password_with_a_space() {
+        auto file = base_file();  // as written in worker.conf: database = … password='top secret'
+        std::map<std::string, std::string> parsed;
+        CPPUNIT_ASSERT_EQUAL(std::string(),
+                             wh::parse_config_text("database = user=u database=d password='top secret'\n", parsed));
+        file["database"] = parsed["database"];
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, file, o));
+        CPPUNIT_ASSERT_EQUAL(std::string("top secret"), o.db.password);
+        file["database"] = "user=u database=d password=top secretTail";  // unquoted: refused, not echoed
+        Options bad;
+        std::string e = resolve({}, file, bad);
+        CPPUNIT_ASSERT_MESSAGE(e, !e.empty() && e.find("secretTail") == std::string::npos &&
+                                      e.find("top") == std::string::npos);
     }
 };
 
