@@ -264,6 +264,19 @@ def q(value):
     return "'%s'" % s
 
 
+def seal(plaintext, *args):
+    """webhook-worker-seal with the stack's key: seal(value, "secret_enc", id, ...) gives one
+    value per endpoint id, each opening only in that row and column; seal(value, "--v1") the
+    older unbound form. Returns the tool's output lines."""
+    e = env()
+    tool = os.path.join(e["WEBHOOK_BUILD_DIR"], "worker", "webhook-worker-seal")
+    p = subprocess.run([tool, e["WEBHOOK_SECRET_KEY_FILE"]] + [str(a) for a in args], input=plaintext + "\n",
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise HarnessError("webhook-worker-seal %s failed: %s" % (args, p.stderr))
+    return p.stdout.split()
+
+
 def sql(query):
     """Runs query with the mariadb client on the stack's socket as the application user;
     returns a list of rows (tuples of str, NULL -> None)."""

@@ -31,12 +31,7 @@ def endpoint_row(ep_id):
 
 
 def seal_tool(*args, stdin):
-    tool = os.path.join(h.env()["WEBHOOK_BUILD_DIR"], "worker", "webhook-worker-seal")
-    p = subprocess.run([tool, h.env()["WEBHOOK_SECRET_KEY_FILE"]] + list(args), input=stdin + "\n",
-                       capture_output=True, text=True, timeout=30)
-    if p.returncode != 0:
-        raise AssertionError("webhook-worker-seal %s failed: %s" % (args, p.stderr))
-    return p.stdout.strip()
+    return h.seal(stdin, *args)[0]
 
 
 def run_migrate():

@@ -8,8 +8,8 @@ size, and every notification carries the event's data, its own notificationId an
 signature over the exact bytes sent.
 
 A private stack (its own worker with a long request timeout): label faults. The endpoints
-past the first are copied in SQL, as scripts/bench does, so no per-scope endpoint limit of
-the API is in the way."""
+past the first are copied in SQL (each secret sealed again for its own row), as scripts/bench
+does, so no per-scope endpoint limit of the API is in the way."""
 
 import json
 import os
@@ -47,6 +47,11 @@ class WorkerMemoryTest(unittest.TestCase):
                   "SELECT CONCAT(%s, seq), scope_kind, scope_id, secret_enc, ack_mode "
                   "FROM webhook_endpoints, seq_1_to_%d WHERE public_id = %s"
                   % (h.q(rcv.url("/m")), ENDPOINTS - 1, h.q(first["id"])))
+            # a sealed secret opens only in its own row: seal it again for each copy
+            ids = [r[0] for r in h.sql("SELECT id FROM webhook_endpoints WHERE scope_id = %s AND public_id <> %s"
+                                       % (h.q(reseller), h.q(first["id"])))]
+            h.sql("".join("UPDATE webhook_endpoints SET secret_enc = %s WHERE id = %s;" % (h.q(v), i)
+                          for v, i in zip(h.seal(first["secret"], "secret_enc", *ids), ids)))
             h.sql("INSERT INTO webhook_endpoint_subscriptions (endpoint_id, event_code) "
                   "SELECT id, %s FROM webhook_endpoints WHERE scope_id = %s AND public_id <> %s"
                   % (h.q(ET), h.q(reseller), h.q(first["id"])))
