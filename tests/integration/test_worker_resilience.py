@@ -23,7 +23,7 @@ import unittest
 import harness as h
 
 CODE = "management.merchant-created"
-AUTH = ("res", "pw-res")
+AUTH = ("res", "pw-resilience-71c4e8")
 
 
 class WorkerResilience(unittest.TestCase):
