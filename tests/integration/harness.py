@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import unittest
 import urllib.parse
 import uuid
@@ -327,6 +328,35 @@ def wait_until(predicate, timeout=30.0, interval=0.1, message=None):
             raise AssertionError("timed out after %.1f s waiting for %s (last value: %r)"
                                  % (timeout, message or getattr(predicate, "__name__", "condition"), last))
         time.sleep(interval)
+
+
+def run_together(n, fn, timeout=60):
+    """Runs fn(i) in n threads released at the same instant; returns the results in order.
+    A thread that raises or does not finish within timeout seconds fails the caller
+    (AssertionError naming every such thread): a concurrency test never loses a client."""
+    barrier = threading.Barrier(n)
+    results, errors = [None] * n, {}
+
+    def go(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except BaseException as e:  # noqa: BLE001 - reported to the calling thread below
+            errors[i] = "%s\n%s" % (e, "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+
+    threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    for i, t in enumerate(threads):
+        if t.is_alive():
+            errors.setdefault(i, "still running after %.0f s" % timeout)
+    if errors:
+        raise AssertionError("%d of %d concurrent clients failed:\n%s" % (
+            len(errors), n, "\n".join("client %d: %s" % (i, errors[i]) for i in sorted(errors))))
+    return results
 
 
 # ------------------------------------------------------------------------------------------
