@@ -166,16 +166,17 @@ def record_secret(value, kind="secret"):
     error/access log, a worker log, MariaDB's log or a dump of the database, whatever its
     length: so every credential a test uses must be distinctive, 8 characters or more
     (new_password(), or a constant like "pw-iso-8c1f2e"), or the scan finds it in ordinary
-    text. api(), register_endpoint() and add_principal() record what they send and receive."""
-    if not isinstance(value, str) or not value or "\n" in value:
+    text. api(), register_endpoint() and add_principal() record what they send and receive.
+    A value with line breaks is recorded as its lines (a log line can hold only one)."""
+    if not isinstance(value, str):
         return
     path = os.path.join(env()["WEBHOOK_STATE_DIR"], SECRETS_FILE)
     with _secrets_lock:
-        if (path, kind, value) in _secrets_written:
-            return
-        with open(path, "a", encoding="utf-8") as f:
-            f.write("%s %s\n" % (kind, value))
-        _secrets_written.add((path, kind, value))
+        for part in value.splitlines():
+            if part and (path, kind, part) not in _secrets_written:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write("%s %s\n" % (kind, part))
+                _secrets_written.add((path, kind, part))
 
 
 def new_password(prefix="pw"):
