@@ -17,7 +17,7 @@ provokes errors on purpose (harness.PrivateStack.expect_log_tags).
 Credentials: every password and signing secret the tests recorded in secrets-used.txt
 (harness.record_secret) must not appear in any log or in the database dump (db-dump.sql,
 written by stack_fixture.sh / PrivateStack.down before the stack goes down), whatever their
-length: the tests use distinctive values of 8 characters or more, so a match is a leak.
+length: the tests use distinctive values, so a match is a leak.
 Sanitizer builds (docs/reliability.md): any AddressSanitizer/UndefinedBehaviorSanitizer report,
 in a report file under <state-dir>/sanitizer/ (scripts/stack's log_path) or as a line in a
 log, fails too.
@@ -118,7 +118,8 @@ def secret_files(state_dir, db_dump):
 
 
 def mask(value):
-    return value[:4] + "…" + value[-2:]
+    """Enough of a credential to tell which one it is, never most of it (short ones too)."""
+    return "%s… (%d characters)" % (value[:min(4, len(value) // 4)], len(value))
 
 
 def scan_secrets(state_dir, secrets_path, db_dump=None):
