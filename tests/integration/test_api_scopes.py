@@ -217,6 +217,7 @@ class PrincipalCommand(unittest.TestCase):
         stack = os.path.join(h.REPO, "scripts", "stack")
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
         child_env["WEBHOOK_STATE_DIR"] = h.state_dir()
+        h.record_secret("pw-12345678", "api-password")
         for args in (["principal", "add", "u1"], ["principal", "add", "u1", "pw-12345678", "--reseller"],
                      ["principal", "add", "u1", "pw-12345678", "--reseller", "bad id"],
                      ["principal", "add", "u1", "pw-12345678", "--admin", "x"],

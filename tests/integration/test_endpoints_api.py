@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import socket
-import subprocess
 import sys
 import unittest
 import urllib.parse
