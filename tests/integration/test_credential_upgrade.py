@@ -16,6 +16,8 @@ class V1Refused(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.stack = h.PrivateStack("credential-upgrade")
+        cls.stack.expect_log_tags("a worker with accept_v1_credentials Off meets a v1 row on purpose: it must refuse it",
+                                  "WH00158")
         cls.stack.up()
         cls.stack.activate()
 

@@ -179,7 +179,7 @@ def corpus():
         create("valid SQL-looking description %d" % i, ep(description=s), 201)
         create("valid SQL-looking username/password %d" % i,
                ep(username=s.replace(":", ";"), password="pw-corpus-" + s), 201)
-    create("valid CR/LF in password", ep(username="user-ok", password="pw-corpus\r\nX-Injected: 1"), 201)
+    create("valid CR/LF in password", ep(username="user-ok", password="pw-corpus-crlf-91\r\nX-Pw-Injected: 3b7d"), 201)
     create("refused CR/LF and tab in description", ep(description="line1\r\nX-Injected: 1\tend"), 422,
            ["description"])
     create("valid description of 1024 characters", ep(description="\u00e9" * 1024), 201)
