@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // the same bytes as a transport failure and as the inputs of the re-delivery plan
     int curl_code = size ? int(data[0]) : 0;
-    check_verdict(judge_transport_error(curl_code, body.substr(0, 300), size > 1 && (data[1] & 1), id));
+    check_verdict(judge_transport_error(curl_code, body.substr(0, 300), size > 1 && (data[1] & 1)));
     static const std::vector<long long> schedule = {1000, 5000, 60000};
     unsigned attempt = size > 2 ? data[2] % 6 : 1;
     long long retry_after = size > 10 ? std::strtoll(body.substr(0, 20).c_str(), nullptr, 10) : 0;

@@ -503,7 +503,7 @@ void DeliveryLoop::collect_done() {
         bool replied = (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && j.truncated)) && o.http_status;
         Verdict v = replied
                         ? judge_response(parse_ack_mode(j.c.ack_mode), o.notification_id, status, j.reply)
-                        : judge_transport_error(rc, j.errbuf, j.blocked, j.blocked_address);
+                        : judge_transport_error(rc, j.errbuf, j.blocked);
         // The verdict quotes the reply's notificationId: redacted like the excerpt, before the
         // log lines below and the record.
         v.message = redact_excerpt(v.message, j.sent_credentials, v.message.size(), false);

@@ -91,11 +91,9 @@ Verdict judge_response(AckMode mode, const std::string& notification_id, long ht
 static const char* const kHeadersTooLarge =
     "the reply's headers are larger than the worker accepts (100 KiB for one header, 300 KiB in all)";
 
-Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool blocked,
-                              const std::string& blocked_address) {
+Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool blocked) {
     // The address stays out of the message (GET /deliveries shows it to the integrator, who
     // must not map internal DNS through it); the worker logs it (WH00120).
-    (void)blocked_address;
     if (blocked)
         return fail("blocked-target", "the URL's host is not an allowed target (allow_private_targets)");
     // Only a value of the enum may become a CURLcode (anything else is undefined behaviour,

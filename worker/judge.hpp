@@ -27,8 +27,8 @@ Verdict judge_response(AckMode mode, const std::string& notification_id, long ht
 
 // A transfer that ended without a complete HTTP reply. curl_code is a CURLcode; `blocked` is
 // set when the address policy refused the address libcurl was about to dial.
-Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool blocked,
-                              const std::string& blocked_address);
+// The message never names the blocked address (integrators read it; the worker logs it).
+Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool blocked);
 
 // What becomes of a delivery after an attempt.
 struct Plan {
