@@ -52,7 +52,7 @@ Plan plan_after_attempt(bool success, unsigned attempt_no, const std::vector<lon
 // request timeout until it sends any HTTP reply again. after = 0: never.
 struct Breaker {
     unsigned after = 5;
-    long timeout_ms = 2000;
+    long timeout_ms = 5000;
     bool open(unsigned consecutive_timeouts) const { return after > 0 && consecutive_timeouts >= after; }
     // Deliveries in flight an endpoint may have (all workers).
     unsigned cap(unsigned per_endpoint_cap, unsigned consecutive_timeouts) const {

@@ -75,35 +75,167 @@ uint64_t reap_expired_leases(Db& db, unsigned limit) {
     });
 }
 
-ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds,
-                  unsigned per_endpoint_cap) {
+namespace {
+
+using ScopeKey = std::pair<std::string, std::string>;  // (scope_kind, scope_id)
+
+// What the claim knows of one endpoint with due work.
+struct EpInfo {
+    ScopeKey scope;
+    unsigned timeouts = 0;  // consecutive_timeouts (breaker)
+    unsigned inflight = 0;  // all workers
+};
+
+// "(scope_kind = ? AND scope_id = ?) OR …" over `scopes`, its params appended.
+std::string scope_match(const std::string& prefix, const std::set<ScopeKey>& scopes, Params& params) {
+    std::string out;
+    for (const auto& [kind, id] : scopes) {
+        out += std::string(out.empty() ? "" : " OR ") + "(" + prefix + "scope_kind = ? AND " + prefix + "scope_id = ?)";
+        params.emplace_back(kind);
+        params.emplace_back(id);
+    }
+    return out;
+}
+
+// In flight per endpoint (all workers). For a long list of endpoints, one range over every
+// inflight row of k_delivery_claim (index only, in endpoint order; as many rows as all
+// workers' slots) costs MariaDB less than the IN list, whose planning dives into two indexes
+// per endpoint (measured with scripts/bench --profile: 1.5 ms per call for 64 endpoints, 15%
+// of MariaDB's time per notification).
+std::map<uint64_t, unsigned> endpoint_inflight(Db& d, const std::vector<uint64_t>& eps) {
+    std::map<uint64_t, unsigned> m;
+    if (eps.empty()) return m;
+    if (eps.size() <= 8) {
+        Rows r = d.query(
+            "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
+            "WHERE status = 'inflight' AND endpoint_id IN (" + id_list(eps) + ") GROUP BY endpoint_id");
+        for (const auto& row : r.rows) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
+        return m;
+    }
+    std::set<uint64_t> wanted(eps.begin(), eps.end());
+    Rows r = d.query_prepared(
+        "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
+        "WHERE status = 'inflight' GROUP BY endpoint_id");
+    for (const auto& row : r.rows)
+        if (wanted.count(to_u64(row[0]))) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
+    return m;
+}
+
+// In flight per scope (all workers, every endpoint of the scope). A few scopes: their
+// endpoints by k_endpoint_scope, one k_delivery_claim dive each (the endpoints of a scope are
+// bounded by WebhookMaxEndpointsPerScope). Many: every inflight row, one primary-key lookup
+// each (as many as all workers' slots).
+std::map<ScopeKey, unsigned> scope_inflight(Db& d, const std::set<ScopeKey>& scopes) {
+    std::map<ScopeKey, unsigned> m;
+    if (scopes.empty()) return m;
+    Rows r;
+    if (scopes.size() <= 8) {
+        Params params;
+        std::string where = scope_match("ep.", scopes, params);
+        r = d.query("SELECT ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_endpoints ep "
+                    "JOIN webhook_deliveries f FORCE INDEX (k_delivery_claim) "
+                    "ON f.status = 'inflight' AND f.endpoint_id = ep.id WHERE " + where +
+                        " GROUP BY ep.scope_kind, ep.scope_id",
+                    params);
+    } else {
+        r = d.query_prepared(
+            "SELECT ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_deliveries f FORCE INDEX (k_delivery_claim) "
+            "JOIN webhook_endpoints ep ON ep.id = f.endpoint_id WHERE f.status = 'inflight' "
+            "GROUP BY ep.scope_kind, ep.scope_id");
+    }
+    for (const auto& row : r.rows) {
+        ScopeKey k{row[0].value_or(""), row[1].value_or("")};
+        if (scopes.count(k)) m[k] = unsigned(to_u64(row[2]));
+    }
+    return m;
+}
+
+// The enabled, non-deleted endpoints among `eps`, with their scope and breaker count.
+std::map<uint64_t, EpInfo> enabled_endpoints(Db& d, const std::vector<uint64_t>& eps) {
+    std::map<uint64_t, EpInfo> m;
+    if (eps.empty()) return m;
+    for (const auto& row : d.query("SELECT id, scope_kind, scope_id, consecutive_timeouts FROM webhook_endpoints "
+                                   "WHERE id IN (" + id_list(eps) + ") AND enabled = 1 AND deleted_at IS NULL").rows)
+        m[to_u64(row[0])] = EpInfo{{row[1].value_or(""), row[2].value_or("")}, unsigned(to_u64(row[3])), 0};
+    return m;
+}
+
+// Free room per endpoint and per scope, as a claim hands it out: an endpoint may take
+// min(its cap's remainder, its scope's remainder), and what it takes comes off its scope's.
+struct Room {
+    const ClaimLimits& limits;
+    std::map<ScopeKey, unsigned> scope_used;  // in flight + handed out in this claim
+
+    unsigned endpoint_left(const EpInfo& e) const {
+        unsigned cap = limits.breaker.cap(limits.per_endpoint, e.timeouts);
+        return e.inflight < cap ? cap - e.inflight : 0;
+    }
+    unsigned scope_left(const ScopeKey& s) const {
+        auto it = scope_used.find(s);
+        unsigned used = it == scope_used.end() ? 0 : it->second;
+        return used < limits.per_scope ? limits.per_scope - used : 0;
+    }
+    unsigned left(const EpInfo& e) const { return std::min(endpoint_left(e), scope_left(e.scope)); }
+    void take(const EpInfo& e, unsigned k) { scope_used[e.scope] += k; }
+    // Scopes learnt since (their counts in `fl`) join with nothing handed out yet.
+    void sync(const std::map<ScopeKey, unsigned>& fl) {
+        for (const auto& kv : fl) scope_used.emplace(kv);
+    }
+};
+
+// Adds the in-flight counts of the scopes of `eps` that `fl` does not know yet.
+void learn_scopes(Db& d, const std::map<uint64_t, EpInfo>& eps, std::map<ScopeKey, unsigned>& fl) {
+    std::set<ScopeKey> fresh;
+    for (const auto& [ep, e] : eps)
+        if (!fl.count(e.scope)) fresh.insert(e.scope);
+    std::map<ScopeKey, unsigned> got = scope_inflight(d, fresh);
+    for (const auto& s : fresh) fl[s] = got[s];
+}
+
+// Locks the scope rows of `scopes` (SKIP LOCKED: another worker claiming for one of them
+// right now makes us pass it over). Scopes that have no row yet go into `missing`.
+std::set<ScopeKey> lock_scopes(Db& d, const std::set<ScopeKey>& scopes, std::set<ScopeKey>& missing) {
+    std::set<ScopeKey> locked;
+    if (scopes.empty()) return locked;
+    Params params;
+    std::string where = scope_match("", scopes, params);
+    for (const auto& row : d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where +
+                                       " FOR UPDATE SKIP LOCKED", params).rows)
+        locked.insert({row[0].value_or(""), row[1].value_or("")});
+    if (locked.size() == scopes.size()) return locked;
+    std::set<ScopeKey> present;
+    for (const auto& row : d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where, params).rows)
+        present.insert({row[0].value_or(""), row[1].value_or("")});
+    for (const auto& s : scopes)
+        if (!present.count(s)) missing.insert(s);
+    return locked;
+}
+
+// Gives scopes their lock row (endpoints inserted by hand, or before the table existed).
+void add_scope_rows(Db& db, const std::set<ScopeKey>& scopes) {
+    if (scopes.empty()) return;
+    std::string values;
+    Params params;
+    for (const auto& [kind, id] : scopes) {
+        values += std::string(values.empty() ? "" : ",") + "(?, ?)";
+        params.emplace_back(kind);
+        params.emplace_back(id);
+    }
+    db.exec("INSERT IGNORE INTO webhook_scopes (scope_kind, scope_id) VALUES " + values, params);
+}
+
+}  // namespace
+
+ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits) {
     ClaimResult result;
     if (n == 0) return result;
+    std::set<ScopeKey> missing_scopes;
 
     std::vector<uint64_t> ids = with_transaction(db, [&](Db& d) {
         result = ClaimResult();  // a retried transaction starts afresh
-        // In flight per endpoint (all workers). For a long list of endpoints, one range over
-        // every inflight row of k_delivery_claim (index only, in endpoint order; as many rows
-        // as all workers' slots) costs MariaDB less than the IN list, whose planning dives
-        // into two indexes per endpoint (measured with scripts/bench --profile: 1.5 ms per
-        // call for 64 endpoints, 15% of MariaDB's time per notification).
-        auto inflight_of = [&](const std::vector<uint64_t>& eps) {
-            std::map<uint64_t, unsigned> m;
-            if (eps.size() <= 8) {
-                Rows r = d.query(
-                    "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
-                    "WHERE status = 'inflight' AND endpoint_id IN (" + id_list(eps) + ") GROUP BY endpoint_id");
-                for (const auto& row : r.rows) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
-                return m;
-            }
-            std::set<uint64_t> wanted(eps.begin(), eps.end());
-            Rows r = d.query_prepared(
-                "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
-                "WHERE status = 'inflight' GROUP BY endpoint_id");
-            for (const auto& row : r.rows)
-                if (wanted.count(to_u64(row[0]))) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
-            return m;
-        };
+        missing_scopes.clear();
+        std::map<ScopeKey, unsigned> scope_fl;  // in flight per scope, as read (not locked)
+        Room room{limits, {}};  // the window's estimate of what its endpoints can take
         // 1a. Window: the oldest due rows in k_delivery_due order (status, next_attempt_at, id),
         //     read in pages (keyset, each twice the last) until the endpoints seen can fill the
         //     free slots or kMaxWindow rows were read. The rows read are a prefix of the global
@@ -115,7 +247,8 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         //     `ORDER BY status, …` turned the index order into a filesort of every pending row
         //     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
         //     below read 186,000 rows per claim at 93,000 pending).
-        std::vector<std::pair<uint64_t, unsigned>> cands;  // (endpoint, in flight), oldest head first
+        std::vector<uint64_t> cands;  // endpoints, oldest head first
+        std::map<uint64_t, EpInfo> info;
         constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
         unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
         bool window_full = false;  // more due rows may lie beyond what was read
@@ -137,19 +270,21 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
                 if (rows.empty()) fresh.push_back(to_u64(row[0]));
                 rows.push_back(to_u64(row[2]));
             }
-            if (!fresh.empty()) {
-                std::set<uint64_t> enabled;
-                for (const auto& row : d.query("SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(fresh) +
-                                               ") AND enabled = 1 AND deleted_at IS NULL").rows)
-                    enabled.insert(to_u64(row[0]));
-                std::vector<uint64_t> eps;
-                for (auto ep : fresh)
-                    if (enabled.count(ep)) eps.push_back(ep);
-                std::map<uint64_t, unsigned> fl = eps.empty() ? std::map<uint64_t, unsigned>() : inflight_of(eps);
-                for (auto ep : eps) {
-                    cands.emplace_back(ep, fl[ep]);
-                    if (fl[ep] < per_endpoint_cap) capacity += per_endpoint_cap - fl[ep];
-                }
+            std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh);
+            std::vector<uint64_t> keys;
+            for (const auto& kv : eps) keys.push_back(kv.first);
+            std::map<uint64_t, unsigned> fl = endpoint_inflight(d, keys);
+            learn_scopes(d, eps, scope_fl);
+            room.sync(scope_fl);
+            for (auto ep : fresh) {
+                auto it = eps.find(ep);
+                if (it == eps.end()) continue;
+                it->second.inflight = fl[ep];
+                cands.push_back(ep);
+                unsigned k = room.left(it->second);
+                capacity += k;
+                room.take(it->second, k);
+                info[ep] = it->second;
             }
             if (!window_full || capacity >= n || scanned >= kMaxWindow) break;
             last_at = win.rows.back()[1];
@@ -173,42 +308,63 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         const bool walked = window_full && capacity < n;
         if (walked) {
             cands.clear();
+            info.clear();
             Rows heads = d.query(
                 "SELECT ep.id, "
                 " (SELECT p.next_attempt_at FROM webhook_deliveries p FORCE INDEX (k_delivery_claim) "
                 "   WHERE p.status = 'pending' AND p.endpoint_id = ep.id "
                 "   ORDER BY p.endpoint_id, p.next_attempt_at LIMIT 1) AS head, "
                 " (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.status = 'inflight' "
-                "   AND f.endpoint_id = ep.id) AS inflight "
+                "   AND f.endpoint_id = ep.id) AS inflight, ep.scope_kind, ep.scope_id, ep.consecutive_timeouts "
                 "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL "
                 "HAVING head <= NOW(3) ORDER BY head, ep.id");
-            for (const auto& row : heads.rows) cands.emplace_back(to_u64(row[0]), unsigned(to_u64(row[2])));
+            for (const auto& row : heads.rows) {
+                cands.push_back(to_u64(row[0]));
+                info[to_u64(row[0])] = EpInfo{{row[3].value_or(""), row[4].value_or("")}, unsigned(to_u64(row[5])),
+                                              unsigned(to_u64(row[2]))};
+            }
+            learn_scopes(d, info, scope_fl);
         }
-        // Endpoints at the cap are passed over (and reported, to claim again when they free).
+        // Endpoints at their cap, or whose scope is at its cap, are passed over (and reported,
+        // to claim again when a slot frees). The scope's room is only an estimate here (no
+        // lock yet): it keeps the batch's endpoints to those that may take something.
         std::vector<uint64_t> open;
-        for (const auto& [ep, fl] : cands) {
-            if (fl >= per_endpoint_cap) {
-                result.waiting.insert(ep);  // due work, but at the cap (here or elsewhere)
+        Room pre{limits, scope_fl};
+        for (auto ep : cands) {
+            const EpInfo& e = info[ep];
+            unsigned k = pre.left(e);
+            if (k == 0) {
+                result.waiting.insert(ep);  // due work, but at a cap (here or elsewhere)
             } else if (open.size() >= n) {
                 result.full = true;  // more endpoints with due work than free slots
             } else {
                 open.push_back(ep);
+                pre.take(e, k);
             }
         }
         if (open.empty()) return std::vector<uint64_t>();
 
-        // 2. Lock the endpoints we take work from (enabled, not deleted), skipping those
-        //    another worker is claiming for right now: only the lock holder may add to an
-        //    endpoint's in-flight count, so the count below is exact and the cap holds across
-        //    workers. Primary-key lookups; READ COMMITTED unlocks the rows that do not match.
+        // 2. Lock the endpoints we take work from (enabled, not deleted) and their scopes'
+        //    rows, skipping those another worker is claiming for right now: only the lock
+        //    holder may add to an endpoint's or a scope's in-flight count, so the counts below
+        //    are exact and the caps hold across workers. Primary-key lookups; READ COMMITTED
+        //    unlocks the rows that do not match.
         Rows locked = d.query(
             "SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(open) + ") "
             "AND enabled = 1 AND deleted_at IS NULL FOR UPDATE SKIP LOCKED");
         std::set<uint64_t> mine_eps;
-        for (const auto& row : locked.rows) mine_eps.insert(to_u64(row[0]));
+        std::set<ScopeKey> scopes;
+        for (const auto& row : locked.rows) {
+            mine_eps.insert(to_u64(row[0]));
+            scopes.insert(info[to_u64(row[0])].scope);
+        }
+        std::set<ScopeKey> mine_scopes = lock_scopes(d, scopes, missing_scopes);
+        for (auto it = mine_eps.begin(); it != mine_eps.end();)
+            it = mine_scopes.count(info[*it].scope) ? std::next(it) : mine_eps.erase(it);
         if (mine_eps.empty()) return std::vector<uint64_t>();
         std::map<uint64_t, unsigned> inflight =
-            inflight_of(std::vector<uint64_t>(mine_eps.begin(), mine_eps.end()));
+            endpoint_inflight(d, std::vector<uint64_t>(mine_eps.begin(), mine_eps.end()));
+        Room exact{limits, scope_inflight(d, mine_scopes)};
 
         // 3. Each endpoint's head, oldest first, up to its cap's remainder, SKIP LOCKED against
         //    a concurrent claim of the same rows, in one statement for all endpoints. From the
@@ -228,9 +384,13 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
                 result.full = true;
                 break;
             }
-            unsigned have = inflight[ep];
-            if (have >= per_endpoint_cap) continue;
-            unsigned k = std::min<unsigned>(per_endpoint_cap - have, budget);
+            EpInfo& e = info[ep];
+            e.inflight = inflight[ep];
+            unsigned k = std::min(exact.left(e), budget);
+            if (k == 0) {
+                result.waiting.insert(ep);
+                continue;
+            }
             want[ep] = k;
             if (!walked) {
                 // Fewer rows than k in the window: that is all it has due (or, past a full
@@ -239,9 +399,11 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
                 size_t take = std::min<size_t>(k, rows.size());
                 heads.insert(heads.end(), rows.begin(), rows.begin() + long(take));
                 budget -= unsigned(take);
+                exact.take(e, unsigned(take));
                 continue;
             }
             budget -= k;
+            exact.take(e, k);
             parts += std::string(parts.empty() ? "" : " UNION ALL ") +
                      "(SELECT endpoint_id, id FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = " +
                      std::to_string(ep) + " AND next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT " +
@@ -259,7 +421,9 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
             // More of an endpoint may be due: claim again as soon as one of its slots frees.
             for (const auto& [ep, k] : want) {
                 if (got[ep] < k) continue;
-                if (inflight[ep] + k >= per_endpoint_cap) result.waiting.insert(ep);
+                const EpInfo& e = info[ep];
+                if (inflight[ep] + k >= limits.breaker.cap(limits.per_endpoint, e.timeouts) || exact.scope_left(e.scope) == 0)
+                    result.waiting.insert(ep);
                 else result.full = true;
             }
         }
@@ -275,6 +439,11 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
                 {owner, lease_seconds});
         return mine;
     });
+    // Scopes without a lock row were passed over: give them one and claim again at once.
+    if (!missing_scopes.empty()) {
+        add_scope_rows(db, missing_scopes);
+        result.full = true;
+    }
     if (ids.empty()) return result;
 
     Rows r = db.query(
@@ -282,7 +451,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         " ep.username, ep.password_enc, ep.secret_enc, "
         " IF(ep.prev_secret_expires_at > NOW(3), ep.prev_secret_enc, NULL) AS prev_secret_enc, "
         " ep.ack_mode, e.event_code, e.event_date, t.data_type, e.reseller_id, e.portfolio_id, "
-        " e.merchant_id, e.data "
+        " e.merchant_id, e.data, ep.consecutive_timeouts "
         "FROM webhook_deliveries d "
         "JOIN webhook_events e ON e.id = d.event_id "
         "JOIN webhook_event_types t ON t.code = e.event_code "
@@ -311,6 +480,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         c.event.portfolio_id = row[15].value_or("");
         c.event.merchant_id = row[16];
         c.event.data = row[17].value_or("");
+        c.endpoint_timeouts = unsigned(to_u64(row[18]));
         loaded.insert(c.id);
         result.claimed.push_back(std::move(c));
     }
@@ -363,6 +533,30 @@ struct CaseColumn {
         return col + " = CASE id" + whens + " ELSE " + mode->frag + " END, ";
     }
 };
+
+// The breaker's counts of timeouts in a row, for the endpoints whose count changes: one
+// UPDATE, a CASE per endpoint (a batch's endpoints are few). updated_at is kept: the count
+// is the worker's, not a change of the endpoint's registration.
+void breaker_sql(const std::vector<Finished>& batch, const std::vector<bool>& held, RecordSql& out) {
+    std::map<uint64_t, std::pair<TimeoutCount, unsigned>> per_ep;  // endpoint -> (count, as claimed)
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (!held[i]) continue;
+        const Outcome& o = batch[i].o;
+        auto& [count, claimed] = per_ep[o.endpoint_id];
+        claimed = std::max(claimed, o.endpoint_timeouts);
+        count.attempt(timed_out(o), replied(o));
+    }
+    std::string whens, ids;
+    for (const auto& [ep, v] : per_ep) {
+        if (!v.first.changes(v.second)) continue;
+        whens += " WHEN " + std::to_string(ep) + (v.first.reset ? " THEN ?" : " THEN consecutive_timeouts + ?");
+        out.breaker_params.emplace_back(v.first.add);
+        ids += std::string(ids.empty() ? "" : ",") + std::to_string(ep);
+    }
+    if (ids.empty()) return;
+    out.breaker_sql = "UPDATE webhook_endpoints SET consecutive_timeouts = CASE id" + whens +
+                      " END, updated_at = updated_at WHERE id IN (" + ids + ")";
+}
 
 }  // namespace
 
@@ -425,6 +619,7 @@ RecordSql record_sql(const std::string& owner, const std::vector<Finished>& batc
     out.update_sql += "last_attempt_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL "
                       "WHERE id IN (" + ids + ") AND lease_owner = ? AND status = 'inflight'";
     out.update_params.emplace_back(owner);
+    breaker_sql(batch, held, out);
     return out;
 }
 
@@ -447,6 +642,7 @@ std::vector<bool> complete_batch(Db& db, const std::string& owner, const std::ve
         if (d.exec(sql.update_sql, sql.update_params) != sql.rows)
             throw std::runtime_error("recording: the locked deliveries did not all update");
         d.exec(sql.insert_sql, sql.insert_params);
+        if (!sql.breaker_sql.empty()) d.exec(sql.breaker_sql, sql.breaker_params);
         // 410 Gone: the disable and its system event commit with the attempt, or neither.
         for (uint64_t ep : sql.disable_endpoints) disable_gone(d, ep);
         return held;

@@ -83,6 +83,11 @@ struct Outcome {
     std::chrono::steady_clock::time_point started{};  // when the attempt began (unset: now - duration)
 };
 
+// For the breaker: the attempt ran into its timeout, or got an HTTP reply (a timeout wins:
+// a status line without the rest of the reply is no answer).
+inline bool timed_out(const Outcome& o) { return o.error_class == "timeout"; }
+inline bool replied(const Outcome& o) { return o.http_status > 0 && !timed_out(o); }
+
 enum class CompleteResult { recorded, lease_lost };
 
 // One finished attempt and what follows from it (judge.hpp plan_after_attempt).

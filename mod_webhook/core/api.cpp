@@ -98,7 +98,16 @@ HttpResponse post_endpoint(const HttpRequest& req, const Principal& who) {
     const SecretBox& sb = box(req);
     std::string secret = wh::generate_signing_secret();
     std::string password_enc = in.password ? sb.seal(*in.password) : std::string();
-    EndpointRow row = create_endpoint(req.db, in, password_enc, sb.seal(secret), req.user);
+    std::optional<EndpointRow> made =
+        create_endpoint(req.db, in, password_enc, sb.seal(secret), req.user, req.config.max_endpoints_per_scope);
+    if (!made)
+        return problem(422, "the " + in.scope_kind + " '" + in.scope_id + "' already has " +
+                                std::to_string(req.config.max_endpoints_per_scope) +
+                                " endpoints, the most one scope may have; delete one it no longer uses",
+                       {{in.scope_kind == "reseller" ? "resellerId" : "portfolioId",
+                         "has the most endpoints allowed (" + std::to_string(req.config.max_endpoints_per_scope) +
+                             ")"}});
+    const EndpointRow& row = *made;
     wh::log_info("endpoint " + row.public_id + " registered by " + req.user + " for " +
                  row.scope_kind + " " + row.scope_id);
     HttpResponse r = ok_json(201, endpoint_json(row, &secret).get());

@@ -32,9 +32,13 @@ Principal load_principal(wh::Db& db, const std::string& username);
 std::optional<EndpointRow> find_endpoint(wh::Db& db, const std::string& public_id,
                                          bool for_update = false);
 
-// Inserts endpoint + subscriptions in one transaction; returns the stored row.
-EndpointRow create_endpoint(wh::Db& db, const EndpointInput& in, const std::string& password_enc,
-                            const std::string& secret_enc, const std::string& created_by);
+// Inserts endpoint + subscriptions in one transaction; returns the stored row, or nullopt
+// when the scope already has `max_per_scope` live endpoints (WebhookMaxEndpointsPerScope).
+// The scope's row in webhook_scopes is locked first, so concurrent registrations for one
+// scope count one after the other and cannot pass the limit together.
+std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, const std::string& password_enc,
+                                           const std::string& secret_enc, const std::string& created_by,
+                                           unsigned max_per_scope);
 
 struct ListResult {
     std::vector<EndpointRow> rows;
