@@ -10,7 +10,8 @@ workers together. Without the per-scope cap A takes every slot and B waits for a
 timeout.
 
 And the timeout breaker: an endpoint of A whose attempts timed out 5 times in a row gets one
-notification in flight from then on (its attempts no longer overlap)."""
+notification in flight from then on (its attempts no longer overlap) and the shorter
+breaker_request_timeout_ms (1 s here, with a worker of the test's own)."""
 import socket
 import threading
 import time
@@ -24,6 +25,7 @@ NOISY_EVENTS = 8
 PROBES = 30
 SCOPE_CAP = 64          # worker concurrency 256 / 4 (the default)
 BREAKER_AFTER = 5       # the worker's default breaker_after_timeouts
+BREAKER_TIMEOUT_MS = 1000
 
 
 class SilentReceiver:
@@ -152,18 +154,26 @@ class ScopeFairness(unittest.TestCase):
             self.assertLessEqual(noisy_p99, max(2 * base_p99, base_p99 + 0.5),
                                  "another scope's p99 latency grew more than 2x with the noisy scope running")
             self.assertLessEqual(sampler.peak, SCOPE_CAP, "the noisy scope had more in flight than its cap")
-            # Until some endpoint has had two attempts since its breaker opened (about 8 s).
+            # The breaker, with a worker whose breaker timeout (1 s) is shorter than the
+            # request timeout (3 s): once an endpoint's attempts timed out 5 times in a row, its
+            # later attempts run one at a time and end after about 1 s.
+            ps.stop_stack_worker()
+            restarted = time.time()
+            ps.start_worker("fair-breaker", "--breaker-request-timeout-ms", BREAKER_TIMEOUT_MS)
             seen = {}
-            h.wait_until(lambda: self.breaker_spans(noisy_eps, seen) > 0, timeout=60, interval=1.0,
+            h.wait_until(lambda: self.breaker_spans(noisy_eps, restarted, seen) > 0, timeout=60, interval=1.0,
                          message="two attempts of an endpoint of the noisy scope after its breaker opened")
             for ep, later in seen.items():
+                for s1, e1 in later:
+                    self.assertLess(e1 - s1, BREAKER_TIMEOUT_MS / 1000.0 + 0.5,
+                                    "endpoint %s: an attempt with the breaker open took the full timeout" % ep)
                 for (s1, e1), (s2, _) in zip(later, later[1:]):
                     self.assertGreaterEqual(s2, e1 - 0.05, "endpoint %s: attempts overlap after %d timeouts in a "
                                             "row: %r" % (ep, BREAKER_AFTER, later))
 
-    def breaker_spans(self, endpoint_ids, seen):
-        """Fills seen[endpoint] with the (start, end) of its attempts that began after its
-        attempts had timed out BREAKER_AFTER times in a row (the breaker open: one in flight);
+    def breaker_spans(self, endpoint_ids, since, seen):
+        """Fills seen[endpoint] with the (start, end) of its attempts that began after `since`
+        and after its attempts had timed out BREAKER_AFTER times in a row (the breaker open);
         returns how many endpoints have two or more such attempts."""
         seen.clear()
         for ep in endpoint_ids:
@@ -176,7 +186,7 @@ class ScopeFairness(unittest.TestCase):
             if len(ended) < BREAKER_AFTER:
                 continue
             opened = ended[BREAKER_AFTER - 1]  # the count reached the threshold here
-            later = [(s, e) for s, e, _ in spans if s > opened + 0.5]  # claimed once it was recorded
+            later = [(s, e) for s, e, _ in spans if s > max(since, opened + 0.5)]  # claimed once it was recorded
             if len(later) >= 2:
                 seen[ep] = later
         return len(seen)
