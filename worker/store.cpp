@@ -224,6 +224,220 @@ void add_scope_rows(Db& db, const std::set<ScopeKey>& scopes) {
     db.exec("INSERT IGNORE INTO webhook_scopes (scope_kind, scope_id) VALUES " + values, params);
 }
 
+// What the first, non-locking step of a claim found.
+struct Candidates {
+    std::vector<uint64_t> order;  // enabled endpoints with due work, oldest head first
+    std::map<uint64_t, EpInfo> info;
+    std::map<ScopeKey, unsigned> scope_fl;  // in flight per scope, as read (not locked)
+    std::map<uint64_t, std::vector<uint64_t>> in_window;  // endpoint -> its window rows, oldest first
+    bool window_full = false;  // more due rows may lie beyond what was read
+    bool walked = false;       // found by the fallback walk: the window's rows are not used
+};
+
+// 1a. Window: the oldest due rows in k_delivery_due order (status, next_attempt_at, id),
+//     read in pages (keyset, each twice the last) until the endpoints seen can fill the
+//     free slots or kMaxWindow rows were read. The rows read are a prefix of the global
+//     due order, so an endpoint's first row in it is its head and endpoints come oldest
+//     head first, as in the walk below, at a cost that grows with the batch and the
+//     backlog's shape, not with the number of endpoints. Non-locking reads.
+//     No `status` in any ORDER BY here: on the worker's utf8mb4 connection MariaDB 10.11
+//     does not treat `status = 'pending'` (an ENUM) as a constant for ORDER BY, so
+//     `ORDER BY status, …` turned the index order into a filesort of every pending row
+//     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
+//     below read 186,000 rows per claim at 93,000 pending).
+void read_window(Db& d, unsigned n, const ClaimLimits& limits, Candidates& c) {
+    constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
+    unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
+    Room room{limits, {}};  // what the endpoints seen can take, scope caps included
+    std::optional<std::string> last_at;
+    std::string last_id;
+    for (;;) {
+        Rows win = d.query(
+            "SELECT endpoint_id, next_attempt_at, id FROM webhook_deliveries FORCE INDEX (k_delivery_due) "
+            "WHERE status = 'pending' AND next_attempt_at <= NOW(3) " +
+                std::string(last_at ? "AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > " + last_id + ")) " : "") +
+                "ORDER BY next_attempt_at, id LIMIT ?",
+            last_at ? Params{*last_at, *last_at, page} : Params{page});
+        scanned += unsigned(win.size());
+        c.window_full = win.size() >= page;
+        std::vector<uint64_t> fresh;  // endpoints this page shows for the first time
+        for (const auto& row : win.rows) {
+            std::vector<uint64_t>& rows = c.in_window[to_u64(row[0])];
+            if (rows.empty()) fresh.push_back(to_u64(row[0]));
+            rows.push_back(to_u64(row[2]));
+        }
+        std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh);
+        std::vector<uint64_t> keys;
+        for (const auto& kv : eps) keys.push_back(kv.first);
+        std::map<uint64_t, unsigned> fl = endpoint_inflight(d, keys);
+        learn_scopes(d, eps, c.scope_fl);
+        room.sync(c.scope_fl);
+        for (auto ep : fresh) {
+            auto it = eps.find(ep);
+            if (it == eps.end()) continue;
+            it->second.inflight = fl[ep];
+            c.order.push_back(ep);
+            unsigned k = room.left(it->second);
+            capacity += k;
+            room.take(it->second, k);
+            c.info[ep] = it->second;
+        }
+        if (!c.window_full || capacity >= n || scanned >= kMaxWindow) break;
+        last_at = win.rows.back()[1];
+        last_id = std::to_string(to_u64(win.rows.back()[2]));
+        page = std::min(2 * page, kMaxWindow - scanned);
+    }
+    c.walked = c.window_full && capacity < n;
+}
+
+// 1b. Fallback, only when the window is dominated by endpoints at their cap (or
+//     disabled) and more due work lies beyond it: each enabled endpoint's oldest pending
+//     delivery and how many of its deliveries are in flight (all workers), as two
+//     dependent subqueries that are one index dive each on k_delivery_claim (status,
+//     endpoint_id, next_attempt_at) however long the endpoint's backlog is. Its cost
+//     grows with the number of endpoints; this is what keeps a 100,000 backlog on one
+//     capped endpoint from holding up the others.
+//    (A GROUP BY over webhook_deliveries would be cheaper with many idle endpoints, but
+//    MariaDB 10.11 only uses the loose index scan for it with fresh statistics and
+//    otherwise walks every pending row: measured, 40-90 ms per claim at 100,000.)
+//    The hint and the ORDER BY on endpoint_id, next_attempt_at keep the head a `ref`
+//    dive: with statistics stale after a bulk insert, MariaDB 10.11 otherwise took a
+//    range on `status` alone and walked every pending row per endpoint (6.4 s with
+//    100,000 pending over 1,000 endpoints, measured; past read_timeout on a busy machine).
+void walk_heads(Db& d, Candidates& c) {
+    c.order.clear();
+    c.info.clear();
+    Rows heads = d.query(
+        "SELECT ep.id, "
+        " (SELECT p.next_attempt_at FROM webhook_deliveries p FORCE INDEX (k_delivery_claim) "
+        "   WHERE p.status = 'pending' AND p.endpoint_id = ep.id "
+        "   ORDER BY p.endpoint_id, p.next_attempt_at LIMIT 1) AS head, "
+        " (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.status = 'inflight' "
+        "   AND f.endpoint_id = ep.id) AS inflight, ep.scope_kind, ep.scope_id, ep.consecutive_timeouts "
+        "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL "
+        "HAVING head <= NOW(3) ORDER BY head, ep.id");
+    for (const auto& row : heads.rows) {
+        c.order.push_back(to_u64(row[0]));
+        c.info[to_u64(row[0])] = EpInfo{{row[3].value_or(""), row[4].value_or("")}, unsigned(to_u64(row[5])),
+                                        unsigned(to_u64(row[2]))};
+    }
+    learn_scopes(d, c.info, c.scope_fl);
+}
+
+// The endpoints to lock, oldest head first, at most n. Endpoints at their cap, or whose scope
+// is at its cap, are passed over (and reported, to claim again when a slot frees). The
+// scope's room is only an estimate here (no lock yet): it keeps the batch's endpoints to
+// those that may take something.
+std::vector<uint64_t> pick_open(const Candidates& c, unsigned n, const ClaimLimits& limits, ClaimResult& result) {
+    std::vector<uint64_t> open;
+    Room pre{limits, c.scope_fl};
+    for (auto ep : c.order) {
+        const EpInfo& e = c.info.at(ep);
+        unsigned k = pre.left(e);
+        if (k == 0) {
+            result.waiting.insert(ep);  // due work, but at a cap (here or elsewhere)
+        } else if (open.size() >= n) {
+            result.full = true;  // more endpoints with due work than free slots
+        } else {
+            open.push_back(ep);
+            pre.take(e, k);
+        }
+    }
+    return open;
+}
+
+// 2. Lock the endpoints we take work from (enabled, not deleted) and their scopes'
+//    rows, skipping those another worker is claiming for right now: only the lock
+//    holder may add to an endpoint's or a scope's in-flight count, so the counts below
+//    are exact and the caps hold across workers. Primary-key lookups; READ COMMITTED
+//    unlocks the rows that do not match.
+std::set<uint64_t> lock_open(Db& d, const std::vector<uint64_t>& open, const Candidates& c,
+                             std::set<ScopeKey>& missing_scopes, std::set<ScopeKey>& mine_scopes) {
+    Rows locked = d.query(
+        "SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(open) + ") "
+        "AND enabled = 1 AND deleted_at IS NULL FOR UPDATE SKIP LOCKED");
+    std::set<uint64_t> mine_eps;
+    std::set<ScopeKey> scopes;
+    for (const auto& row : locked.rows) {
+        mine_eps.insert(to_u64(row[0]));
+        scopes.insert(c.info.at(to_u64(row[0])).scope);
+    }
+    mine_scopes = lock_scopes(d, scopes, missing_scopes);
+    for (auto it = mine_eps.begin(); it != mine_eps.end();)
+        it = mine_scopes.count(c.info.at(*it).scope) ? std::next(it) : mine_eps.erase(it);
+    return mine_eps;
+}
+
+// 3. Each endpoint's head, oldest first, up to its cap's remainder, SKIP LOCKED against
+//    a concurrent claim of the same rows, in one statement for all endpoints. From the
+//    window: its rows of an endpoint are that endpoint's oldest due ones, so they are
+//    locked by primary key (re-checked: still pending and due). After the walk: a
+//    UNION ALL of per-endpoint ranges on k_delivery_claim. The UNION cost MariaDB a
+//    plan per endpoint (scripts/bench --profile: 1.4 ms a claim at 500 events/s, the
+//    largest share of its time; 16 µs a notification under load).
+std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const std::set<uint64_t>& mine_eps,
+                                 const std::set<ScopeKey>& mine_scopes, Candidates& c, unsigned n,
+                                 const ClaimLimits& limits, ClaimResult& result) {
+    std::map<uint64_t, unsigned> inflight = endpoint_inflight(d, std::vector<uint64_t>(mine_eps.begin(), mine_eps.end()));
+    Room exact{limits, scope_inflight(d, mine_scopes)};
+    std::vector<uint64_t> mine;
+    std::map<uint64_t, unsigned> want;
+    std::string parts;
+    std::vector<uint64_t> heads;  // window rows to lock (not walked)
+    unsigned budget = n;
+    for (auto ep : open) {
+        if (!mine_eps.count(ep)) continue;
+        if (budget == 0) {
+            result.full = true;
+            break;
+        }
+        EpInfo& e = c.info[ep];
+        e.inflight = inflight[ep];
+        unsigned k = std::min(exact.left(e), budget);
+        if (k == 0) {
+            result.waiting.insert(ep);
+            continue;
+        }
+        want[ep] = k;
+        if (!c.walked) {
+            // Fewer rows than k in the window: that is all it has due (or, past a full
+            // window, all it showed: claimed again below). The budget pays for what is taken.
+            const std::vector<uint64_t>& rows = c.in_window[ep];
+            size_t take = std::min<size_t>(k, rows.size());
+            heads.insert(heads.end(), rows.begin(), rows.begin() + long(take));
+            budget -= unsigned(take);
+            exact.take(e, unsigned(take));
+            continue;
+        }
+        budget -= k;
+        exact.take(e, k);
+        parts += std::string(parts.empty() ? "" : " UNION ALL ") +
+                 "(SELECT endpoint_id, id FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = " +
+                 std::to_string(ep) + " AND next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT " +
+                 std::to_string(k) + " FOR UPDATE SKIP LOCKED)";
+    }
+    if (!heads.empty())
+        parts = "SELECT endpoint_id, id FROM webhook_deliveries WHERE id IN (" + id_list(heads) +
+                ") AND status = 'pending' AND next_attempt_at <= NOW(3) FOR UPDATE SKIP LOCKED";
+    if (parts.empty()) return mine;
+    std::map<uint64_t, unsigned> got;
+    for (const auto& row : d.query(parts).rows) {
+        ++got[to_u64(row[0])];
+        mine.push_back(to_u64(row[1]));
+    }
+    // More of an endpoint may be due: claim again as soon as one of its slots (or its
+    // scope's) frees.
+    for (const auto& [ep, k] : want) {
+        if (got[ep] < k) continue;
+        const EpInfo& e = c.info[ep];
+        if (inflight[ep] + k >= limits.breaker.cap(limits.per_endpoint, e.timeouts) || exact.scope_left(e.scope) == 0)
+            result.waiting.insert(ep);
+        else
+            result.full = true;
+    }
+    return mine;
+}
+
 }  // namespace
 
 ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits) {
@@ -234,203 +448,19 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
     std::vector<uint64_t> ids = with_transaction(db, [&](Db& d) {
         result = ClaimResult();  // a retried transaction starts afresh
         missing_scopes.clear();
-        std::map<ScopeKey, unsigned> scope_fl;  // in flight per scope, as read (not locked)
-        Room room{limits, {}};  // the window's estimate of what its endpoints can take
-        // 1a. Window: the oldest due rows in k_delivery_due order (status, next_attempt_at, id),
-        //     read in pages (keyset, each twice the last) until the endpoints seen can fill the
-        //     free slots or kMaxWindow rows were read. The rows read are a prefix of the global
-        //     due order, so an endpoint's first row in it is its head and endpoints come oldest
-        //     head first, as in the walk below, at a cost that grows with the batch and the
-        //     backlog's shape, not with the number of endpoints. Non-locking reads.
-        //     No `status` in any ORDER BY here: on the worker's utf8mb4 connection MariaDB 10.11
-        //     does not treat `status = 'pending'` (an ENUM) as a constant for ORDER BY, so
-        //     `ORDER BY status, …` turned the index order into a filesort of every pending row
-        //     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
-        //     below read 186,000 rows per claim at 93,000 pending).
-        std::vector<uint64_t> cands;  // endpoints, oldest head first
-        std::map<uint64_t, EpInfo> info;
-        constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
-        unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
-        bool window_full = false;  // more due rows may lie beyond what was read
-        std::map<uint64_t, std::vector<uint64_t>> in_window;  // endpoint -> its window rows, oldest first
-        std::optional<std::string> last_at;
-        std::string last_id;
-        for (;;) {
-            Rows win = d.query(
-                "SELECT endpoint_id, next_attempt_at, id FROM webhook_deliveries FORCE INDEX (k_delivery_due) "
-                "WHERE status = 'pending' AND next_attempt_at <= NOW(3) " +
-                    std::string(last_at ? "AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > " + last_id + ")) " : "") +
-                    "ORDER BY next_attempt_at, id LIMIT ?",
-                last_at ? Params{*last_at, *last_at, page} : Params{page});
-            scanned += unsigned(win.size());
-            window_full = win.size() >= page;
-            std::vector<uint64_t> fresh;  // endpoints this page shows for the first time
-            for (const auto& row : win.rows) {
-                std::vector<uint64_t>& rows = in_window[to_u64(row[0])];
-                if (rows.empty()) fresh.push_back(to_u64(row[0]));
-                rows.push_back(to_u64(row[2]));
-            }
-            std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh);
-            std::vector<uint64_t> keys;
-            for (const auto& kv : eps) keys.push_back(kv.first);
-            std::map<uint64_t, unsigned> fl = endpoint_inflight(d, keys);
-            learn_scopes(d, eps, scope_fl);
-            room.sync(scope_fl);
-            for (auto ep : fresh) {
-                auto it = eps.find(ep);
-                if (it == eps.end()) continue;
-                it->second.inflight = fl[ep];
-                cands.push_back(ep);
-                unsigned k = room.left(it->second);
-                capacity += k;
-                room.take(it->second, k);
-                info[ep] = it->second;
-            }
-            if (!window_full || capacity >= n || scanned >= kMaxWindow) break;
-            last_at = win.rows.back()[1];
-            last_id = std::to_string(to_u64(win.rows.back()[2]));
-            page = std::min(2 * page, kMaxWindow - scanned);
-        }
-        // 1b. Fallback, only when the window is dominated by endpoints at their cap (or
-        //     disabled) and more due work lies beyond it: each enabled endpoint's oldest pending
-        //     delivery and how many of its deliveries are in flight (all workers), as two
-        //     dependent subqueries that are one index dive each on k_delivery_claim (status,
-        //     endpoint_id, next_attempt_at) however long the endpoint's backlog is. Its cost
-        //     grows with the number of endpoints; this is what keeps a 100,000 backlog on one
-        //     capped endpoint from holding up the others.
-        //    (A GROUP BY over webhook_deliveries would be cheaper with many idle endpoints, but
-        //    MariaDB 10.11 only uses the loose index scan for it with fresh statistics and
-        //    otherwise walks every pending row: measured, 40-90 ms per claim at 100,000.)
-        //    The hint and the ORDER BY on endpoint_id, next_attempt_at keep the head a `ref`
-        //    dive: with statistics stale after a bulk insert, MariaDB 10.11 otherwise took a
-        //    range on `status` alone and walked every pending row per endpoint (6.4 s with
-        //    100,000 pending over 1,000 endpoints, measured; past read_timeout on a busy machine).
-        const bool walked = window_full && capacity < n;
-        if (walked) {
-            cands.clear();
-            info.clear();
-            Rows heads = d.query(
-                "SELECT ep.id, "
-                " (SELECT p.next_attempt_at FROM webhook_deliveries p FORCE INDEX (k_delivery_claim) "
-                "   WHERE p.status = 'pending' AND p.endpoint_id = ep.id "
-                "   ORDER BY p.endpoint_id, p.next_attempt_at LIMIT 1) AS head, "
-                " (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.status = 'inflight' "
-                "   AND f.endpoint_id = ep.id) AS inflight, ep.scope_kind, ep.scope_id, ep.consecutive_timeouts "
-                "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL "
-                "HAVING head <= NOW(3) ORDER BY head, ep.id");
-            for (const auto& row : heads.rows) {
-                cands.push_back(to_u64(row[0]));
-                info[to_u64(row[0])] = EpInfo{{row[3].value_or(""), row[4].value_or("")}, unsigned(to_u64(row[5])),
-                                              unsigned(to_u64(row[2]))};
-            }
-            learn_scopes(d, info, scope_fl);
-        }
-        // Endpoints at their cap, or whose scope is at its cap, are passed over (and reported,
-        // to claim again when a slot frees). The scope's room is only an estimate here (no
-        // lock yet): it keeps the batch's endpoints to those that may take something.
-        std::vector<uint64_t> open;
-        Room pre{limits, scope_fl};
-        for (auto ep : cands) {
-            const EpInfo& e = info[ep];
-            unsigned k = pre.left(e);
-            if (k == 0) {
-                result.waiting.insert(ep);  // due work, but at a cap (here or elsewhere)
-            } else if (open.size() >= n) {
-                result.full = true;  // more endpoints with due work than free slots
-            } else {
-                open.push_back(ep);
-                pre.take(e, k);
-            }
-        }
+        Candidates c;
+        read_window(d, n, limits, c);
+        if (c.walked) walk_heads(d, c);
+        std::vector<uint64_t> open = pick_open(c, n, limits, result);
         if (open.empty()) return std::vector<uint64_t>();
-
-        // 2. Lock the endpoints we take work from (enabled, not deleted) and their scopes'
-        //    rows, skipping those another worker is claiming for right now: only the lock
-        //    holder may add to an endpoint's or a scope's in-flight count, so the counts below
-        //    are exact and the caps hold across workers. Primary-key lookups; READ COMMITTED
-        //    unlocks the rows that do not match.
-        Rows locked = d.query(
-            "SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(open) + ") "
-            "AND enabled = 1 AND deleted_at IS NULL FOR UPDATE SKIP LOCKED");
-        std::set<uint64_t> mine_eps;
-        std::set<ScopeKey> scopes;
-        for (const auto& row : locked.rows) {
-            mine_eps.insert(to_u64(row[0]));
-            scopes.insert(info[to_u64(row[0])].scope);
-        }
-        std::set<ScopeKey> mine_scopes = lock_scopes(d, scopes, missing_scopes);
-        for (auto it = mine_eps.begin(); it != mine_eps.end();)
-            it = mine_scopes.count(info[*it].scope) ? std::next(it) : mine_eps.erase(it);
+        std::set<ScopeKey> mine_scopes;
+        std::set<uint64_t> mine_eps = lock_open(d, open, c, missing_scopes, mine_scopes);
         if (mine_eps.empty()) return std::vector<uint64_t>();
-        std::map<uint64_t, unsigned> inflight =
-            endpoint_inflight(d, std::vector<uint64_t>(mine_eps.begin(), mine_eps.end()));
-        Room exact{limits, scope_inflight(d, mine_scopes)};
-
-        // 3. Each endpoint's head, oldest first, up to its cap's remainder, SKIP LOCKED against
-        //    a concurrent claim of the same rows, in one statement for all endpoints. From the
-        //    window: its rows of an endpoint are that endpoint's oldest due ones, so they are
-        //    locked by primary key (re-checked: still pending and due). After the walk: a
-        //    UNION ALL of per-endpoint ranges on k_delivery_claim. The UNION cost MariaDB a
-        //    plan per endpoint (scripts/bench --profile: 1.4 ms a claim at 500 events/s, the
-        //    largest share of its time; 16 µs a notification under load).
-        std::vector<uint64_t> mine;
-        std::map<uint64_t, unsigned> want;
-        std::string parts;
-        std::vector<uint64_t> heads;  // window rows to lock (not walked)
-        unsigned budget = n;
-        for (auto ep : open) {
-            if (!mine_eps.count(ep)) continue;
-            if (budget == 0) {
-                result.full = true;
-                break;
-            }
-            EpInfo& e = info[ep];
-            e.inflight = inflight[ep];
-            unsigned k = std::min(exact.left(e), budget);
-            if (k == 0) {
-                result.waiting.insert(ep);
-                continue;
-            }
-            want[ep] = k;
-            if (!walked) {
-                // Fewer rows than k in the window: that is all it has due (or, past a full
-                // window, all it showed: claimed again below). The budget pays for what is taken.
-                const std::vector<uint64_t>& rows = in_window[ep];
-                size_t take = std::min<size_t>(k, rows.size());
-                heads.insert(heads.end(), rows.begin(), rows.begin() + long(take));
-                budget -= unsigned(take);
-                exact.take(e, unsigned(take));
-                continue;
-            }
-            budget -= k;
-            exact.take(e, k);
-            parts += std::string(parts.empty() ? "" : " UNION ALL ") +
-                     "(SELECT endpoint_id, id FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = " +
-                     std::to_string(ep) + " AND next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT " +
-                     std::to_string(k) + " FOR UPDATE SKIP LOCKED)";
-        }
-        if (!heads.empty())
-            parts = "SELECT endpoint_id, id FROM webhook_deliveries WHERE id IN (" + id_list(heads) +
-                    ") AND status = 'pending' AND next_attempt_at <= NOW(3) FOR UPDATE SKIP LOCKED";
-        if (!parts.empty()) {
-            std::map<uint64_t, unsigned> got;
-            for (const auto& row : d.query(parts).rows) {
-                ++got[to_u64(row[0])];
-                mine.push_back(to_u64(row[1]));
-            }
-            // More of an endpoint may be due: claim again as soon as one of its slots frees.
-            for (const auto& [ep, k] : want) {
-                if (got[ep] < k) continue;
-                const EpInfo& e = info[ep];
-                if (inflight[ep] + k >= limits.breaker.cap(limits.per_endpoint, e.timeouts) || exact.scope_left(e.scope) == 0)
-                    result.waiting.insert(ep);
-                else result.full = true;
-            }
-        }
+        std::vector<uint64_t> mine = take_heads(d, open, mine_eps, mine_scopes, c, n, limits, result);
         if (mine.size() >= n) result.full = true;
         // Due work beyond the window (of endpoints it did not show): claim again when a slot
         // frees. Only after taking something, so a loop of empty claims cannot spin.
-        if (!walked && window_full && !mine.empty()) result.full = true;
+        if (!c.walked && c.window_full && !mine.empty()) result.full = true;
         if (!mine.empty())
             d.exec(
                 "UPDATE webhook_deliveries SET status = 'inflight', lease_owner = ?, "
