@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
-#include <sstream>
 #include <thread>
 
 namespace wh {
@@ -26,15 +25,46 @@ bool parse_uint(const std::string& s, unsigned& out) {
     return true;
 }
 
+// Splits "key=value key='a b' …" into items: a value may be quoted with ' or "
+// (a backslash inside quotes takes the next character literally), so a password may hold
+// spaces. Returns "" or an error that names the item's position, never its text.
+std::string split_db_items(const std::string& spec, std::vector<std::pair<std::string, std::string>>& out) {
+    size_t i = 0, n = spec.size();
+    auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    for (int item = 1;; ++item) {
+        while (i < n && blank(spec[i])) ++i;
+        if (i == n) return "";
+        size_t eq = i;
+        while (eq < n && spec[eq] != '=' && !blank(spec[eq])) ++eq;
+        if (eq == n || spec[eq] != '=' || eq == i)
+            return "item " + std::to_string(item) + " is not key=value";
+        std::string key = spec.substr(i, eq - i), value;
+        i = eq + 1;
+        while (i < n && !blank(spec[i])) {
+            if (spec[i] != '\'' && spec[i] != '"') {
+                value += spec[i++];
+                continue;
+            }
+            char q = spec[i++];
+            while (i < n && spec[i] != q) {
+                if (spec[i] == '\\' && i + 1 < n) ++i;
+                value += spec[i++];
+            }
+            if (i == n) return "item " + std::to_string(item) + " has a quote that is not closed";
+            ++i;
+        }
+        out.emplace_back(std::move(key), std::move(value));
+    }
+}
+
 }  // namespace
 
 std::string parse_db_config(const std::string& spec, DbConfig& out) {
-    std::istringstream in(spec);
-    std::string item;
-    while (in >> item) {
-        auto eq = item.find('=');
-        if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + item + "'";
-        std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    std::vector<std::pair<std::string, std::string>> items;
+    if (std::string e = split_db_items(spec, items); !e.empty()) return e;
+    int item = 0;
+    for (const auto& [key, value] : items) {
+        ++item;
         if (key == "host") out.host = value;
         else if (key == "socket") out.socket = value;
         else if (key == "user") out.user = value;
@@ -49,7 +79,10 @@ std::string parse_db_config(const std::string& spec, DbConfig& out) {
             else if (key == "read_timeout") out.read_timeout = v;
             else out.write_timeout = v;
         } else {
-            return "unknown key '" + key + "'";
+            // the key is not echoed either: a space in an unquoted password makes its tail one
+            return "item " + std::to_string(item) +
+                   " has an unknown key (known: host, port, socket, user, password, database, "
+                   "connect_timeout, read_timeout, write_timeout; quote a value that holds spaces)";
         }
     }
     if (out.user.empty()) return "'user' is required";

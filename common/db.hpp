@@ -28,7 +28,9 @@ struct DbConfig {
 };
 
 // Parses space-separated key=value pairs (host, port, socket, user, password, database or
-// dbname, connect_timeout, read_timeout, write_timeout). Returns "" or an error message.
+// dbname, connect_timeout, read_timeout, write_timeout). A value may be quoted with ' or "
+// (backslash escapes the next character inside quotes): password='a b'. Returns "" or an
+// error message, which never holds a value (it may be a password, or part of one).
 std::string parse_db_config(const std::string& spec, DbConfig& out);
 
 class DbError : public std::runtime_error {

@@ -3,8 +3,11 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 namespace wh {
@@ -52,6 +55,7 @@ bool v4_non_public(const unsigned char* a) {
            v4_in(a, 198, 18, 15) ||      // benchmarking
            (a[0] == 198 && a[1] == 51 && a[2] == 100) ||  // documentation
            (a[0] == 203 && a[1] == 0 && a[2] == 113) ||   // documentation
+           (a[0] == 168 && a[1] == 63 && a[2] == 129 && a[3] == 16) ||  // Azure host services
            a[0] >= 224;                  // multicast, reserved, broadcast
 }
 
@@ -111,6 +115,9 @@ bool is_non_public(const IpAddr& ip) {
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true; // link-local fe80::/10
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return true; // site-local fec0::/10
     if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return true;  // doc
+    if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0) return true;  // documentation 3fff::/20
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0x02 && b[4] == 0 && b[5] == 0)
+        return true;  // benchmarking 2001:2::/48
     // NAT64 64:ff9b::/96 and IPv4-translated ::ffff:0:a.b.c.d carry an IPv4 address.
     static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
     static const unsigned char xlat[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
@@ -227,25 +234,91 @@ std::string parse_url(const std::string& text, Url& out) {
     return "";
 }
 
-std::string check_target(const Url& url, const AddressPolicy& policy, std::vector<IpAddr>* addrs) {
+const char* const kTargetNotAllowed = "the URL's host is not an allowed target";
+const char* const kTargetResolveTimeout = "the URL's host could not be resolved in time; try again later";
+
+namespace {
+
+// One getaddrinfo_a request; glibc writes into cb until the lookup is done.
+struct Lookup {
+    std::string name;
+    addrinfo hints{};
+    gaicb cb{};
+    ~Lookup() {
+        if (cb.ar_result) freeaddrinfo(cb.ar_result);
+    }
+};
+
+std::mutex parked_mu;
+// Timed out, not cancellable, still being written by glibc. Never destroyed (deliberately
+// leaked): at exit a glibc thread may still write into a parked lookup.
+auto* const parked = new std::vector<std::unique_ptr<Lookup>>();
+
+// Frees parked lookups glibc has finished; true when there is room for one more.
+bool sweep_parked() {
+    std::lock_guard<std::mutex> lock(parked_mu);
+    parked->erase(std::remove_if(parked->begin(), parked->end(),
+                                 [](const std::unique_ptr<Lookup>& l) { return gai_error(&l->cb) != EAI_INPROGRESS; }),
+                  parked->end());
+    return parked->size() < kMaxParkedLookups;
+}
+
+void park(std::unique_ptr<Lookup> l) {
+    std::lock_guard<std::mutex> lock(parked_mu);
+    parked->push_back(std::move(l));
+}
+
+}  // namespace
+
+Resolved resolve_host(const std::string& host, std::chrono::milliseconds timeout, std::vector<IpAddr>& out) {
+    if (!sweep_parked()) return Resolved::timed_out;  // resolution hangs for many names already
+    auto l = std::make_unique<Lookup>();
+    l->name = host;
+    l->hints.ai_family = AF_UNSPEC;
+    l->hints.ai_socktype = SOCK_STREAM;
+    l->cb.ar_name = l->name.c_str();
+    l->cb.ar_request = &l->hints;
+    gaicb* list[1] = {&l->cb};
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr) != 0) return Resolved::failed;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (gai_error(&l->cb) == EAI_INPROGRESS) {
+        auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        timespec ts{time_t(left.count() / 1000000000), long(left.count() % 1000000000)};
+        gai_suspend(list, 1, &ts);  // returns on completion, timeout or a signal
+    }
+    int rc = gai_error(&l->cb);
+    if (rc == EAI_INPROGRESS) {
+        if (gai_cancel(&l->cb) != EAI_CANCELED) park(std::move(l));
+        return Resolved::timed_out;
+    }
+    if (rc != 0) return Resolved::failed;
+    for (addrinfo* ai = l->cb.ar_result; ai; ai = ai->ai_next) out.push_back(ip_from_sockaddr(ai->ai_addr));
+    return out.empty() ? Resolved::failed : Resolved::ok;
+}
+
+std::string check_target(const Url& url, const AddressPolicy& policy, std::vector<IpAddr>* addrs,
+                         std::string* log_detail, const Resolver& resolve) {
     std::vector<IpAddr> found;
     IpAddr lit;
     if (parse_ip_literal(url.host, lit)) {
         found.push_back(lit);
     } else {
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        addrinfo* res = nullptr;
-        int rc = getaddrinfo(url.host.c_str(), nullptr, &hints, &res);
-        if (rc != 0) return "host '" + url.host + "' does not resolve";
-        std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, &freeaddrinfo);
-        for (addrinfo* ai = res; ai; ai = ai->ai_next) found.push_back(ip_from_sockaddr(ai->ai_addr));
-        if (found.empty()) return "host '" + url.host + "' has no address";
+        switch (resolve(url.host, kResolveTimeout, found)) {
+            case Resolved::ok: break;
+            case Resolved::failed: return "host '" + url.host + "' does not resolve";
+            case Resolved::timed_out:
+                if (log_detail) *log_detail = "host '" + url.host + "'";
+                return kTargetResolveTimeout;
+        }
     }
     for (const auto& ip : found)
-        if (!policy.permits(ip))
-            return "target address " + ip.str() + " is private, loopback, link-local or otherwise not public";
+        if (!policy.permits(ip)) {
+            if (log_detail)
+                *log_detail = "host '" + url.host + "' has address " + ip.str() +
+                              ", which is private, loopback, link-local or otherwise not public";
+            return kTargetNotAllowed;
+        }
     if (addrs) *addrs = std::move(found);
     return "";
 }

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -60,9 +62,32 @@ private:
     std::vector<Cidr> allowed_;
 };
 
+enum class Resolved { ok, failed, timed_out };
+
+// The longest a registration waits for the URL's host to resolve.
+constexpr std::chrono::milliseconds kResolveTimeout{2000};
+
+// Resolves host (getaddrinfo_a) waiting at most `timeout`. A lookup still running then is
+// cancelled, or, when glibc cannot cancel it, parked and freed by a later call once glibc's
+// own resolver thread finishes it (within resolv.conf's timeout x attempts). glibc runs
+// lookups on a bounded pool of threads (at most 20) and no thread of ours outlives the call;
+// parked lookups are capped (kMaxParkedLookups), beyond that a name fails at once.
+Resolved resolve_host(const std::string& host, std::chrono::milliseconds timeout, std::vector<IpAddr>& out);
+constexpr size_t kMaxParkedLookups = 64;
+
+using Resolver = std::function<Resolved(const std::string& host, std::chrono::milliseconds timeout,
+                                        std::vector<IpAddr>& out)>;
+
 // Resolves the URL's host (or takes its literal) and checks every address against the
-// policy. Returns "" or a reason fit for a 422 message; fills addrs with what may be dialled.
-std::string check_target(const Url& url, const AddressPolicy& policy,
-                         std::vector<IpAddr>* addrs = nullptr);
+// policy. Returns "" or a reason fit for a 422 message, which never names a resolved address
+// (a caller must not learn what an internal name resolves to); log_detail (if given) gets
+// the refused address, or the host that did not resolve in time, for the admin's log.
+// Fills addrs with what may be dialled.
+std::string check_target(const Url& url, const AddressPolicy& policy, std::vector<IpAddr>* addrs = nullptr,
+                         std::string* log_detail = nullptr, const Resolver& resolve = resolve_host);
+
+// The 422 reasons of check_target, for callers and tests.
+extern const char* const kTargetNotAllowed;
+extern const char* const kTargetResolveTimeout;
 
 }  // namespace wh

@@ -63,6 +63,11 @@ void check_event_types(const std::vector<std::string>& v) {
     for (const auto& t : v) FUZZ_CHECK(catalogue().count(t) && seen.insert(t).second);
 }
 
+void check_description(const std::string& d) {
+    FUZZ_CHECK(utf8_length(d) <= kMaxDescription);
+    for (unsigned char c : d) FUZZ_CHECK(c >= 0x20 && c != 0x7F);  // no control characters
+}
+
 void check_credentials(const std::optional<std::string>& user, const std::optional<std::string>& pass) {
     FUZZ_CHECK(user.has_value() == pass.has_value());
     if (!user) return;
@@ -127,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             FUZZ_CHECK(wh::valid_scope_id(ep.scope_id));
             check_event_types(ep.event_types);
             check_credentials(ep.username, ep.password);
-            if (ep.description) FUZZ_CHECK(utf8_length(*ep.description) <= kMaxDescription);
+            if (ep.description) check_description(*ep.description);
             FUZZ_CHECK(ep.ack_mode == "notification-id" || ep.ack_mode == "status");
         }
     } else if (kind == patch) {
@@ -139,8 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (p.event_types) check_event_types(*p.event_types);
             if (p.set_credentials) check_credentials(p.username, p.password);
             else FUZZ_CHECK(!p.username && !p.password);
-            if (p.set_description && p.description)
-                FUZZ_CHECK(utf8_length(*p.description) <= kMaxDescription);
+            if (p.set_description && p.description) check_description(*p.description);
             if (p.ack_mode) FUZZ_CHECK(*p.ack_mode == "notification-id" || *p.ack_mode == "status");
         }
     } else {

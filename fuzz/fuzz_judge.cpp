@@ -25,7 +25,7 @@ bool printable(const std::string& s) {
 void check_verdict(const Verdict& v) {
     static const std::set<std::string> kClasses = {
         "http-status", "redirect", "no-ack", "wrong-ack", "blocked-target", "timeout",
-        "connect",     "tls",      "network", "bad-url",  "other"};
+        "connect",     "tls",      "network", "bad-url",  "bad-reply", "header-too-large", "other"};
     if (v.success) {
         FUZZ_CHECK(v.error_class.empty());
     } else {

@@ -2,6 +2,9 @@
 // loading, the per-child DB pool, body reading, logging, and the handler that adapts a
 // request_rec to the httpd-free core (core/). No exception ever leaves this file.
 #include <strings.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <chrono>
 #include <cstring>
@@ -230,7 +233,24 @@ int too_large(request_rec* r, apr_off_t cap) {
                                                       " bytes (WebhookMaxBodySize)"));
 }
 
+// Gives the heap memory of a large request back to the system once everything built from
+// its body is freed: parsing a 1 MiB body allocates some 200,000 small blocks, which glibc
+// keeps in the thread's arena (about 20 MB per request thread, never returned) otherwise.
+struct TrimAfterLargeBody {
+    static constexpr size_t kLarge = 64 * 1024;
+    size_t body_size = 0;
+    TrimAfterLargeBody() = default;
+    TrimAfterLargeBody(const TrimAfterLargeBody&) = delete;
+    TrimAfterLargeBody& operator=(const TrimAfterLargeBody&) = delete;
+    ~TrimAfterLargeBody() {
+#ifdef __GLIBC__
+        if (body_size >= kLarge) malloc_trim(0);
+#endif
+    }
+};
+
 int serve(request_rec* r, wh::api::Handler handler) {
+    TrimAfterLargeBody trim;  // first: runs after the body, the request and the answer are freed
     ServerConf* sc = server_conf(r->server);
     DirConf* dc = dir_conf(r);
     if (!sc->db_spec || !sc->pool) {
@@ -250,6 +270,7 @@ int serve(request_rec* r, wh::api::Handler handler) {
     }
     std::string body;
     int rc = read_body(r, cap, body);
+    trim.body_size = body.size();
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) return too_large(r, cap);
     if (rc != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -624,6 +645,27 @@ extern "C" void wh_insert_error_filter(request_rec* r) {
         if (r->status >= 400 && webhook_location(r)) ap_add_output_filter(kProblemFilter, nullptr, r, r->connection);
     } catch (...) {
     }
+}
+
+// Our locations are routes, not files. httpd's default translation (DocumentRoot + URI: a URI
+// over PATH_MAX fails with AH00127 and 403) and storage mapping (directory and file walks,
+// and TraceEnable's TRACE answer) are skipped, so the handler answers every request there:
+// a 4 KB id gets 404, TRACE gets 405 with Allow, as problem+json. httpd resets the per-dir
+// config before map_to_storage, so translate_name marks the request (as mod_proxy does).
+constexpr char kFilenameMark[] = "webhook:";
+
+extern "C" int wh_translate_name(request_rec* r) {
+    try {
+        if (!webhook_location(r)) return DECLINED;
+        r->filename = apr_pstrdup(r->pool, kFilenameMark);
+        return OK;
+    } catch (...) {
+        return DECLINED;
+    }
+}
+
+extern "C" int wh_map_to_storage(request_rec* r) {
+    return r->filename && std::strcmp(r->filename, kFilenameMark) == 0 ? OK : DECLINED;
 }
 
 extern "C" void wh_register_filters(void) {

@@ -26,6 +26,9 @@ const char* wh_cmd_notify_worker(cmd_parms* cmd, void* dconf, const char* args);
 int wh_post_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s);
 void wh_child_init(apr_pool_t* pchild, server_rec* s);
 int wh_handler(request_rec* r);
+/* requests in our locations are not mapped to the filesystem */
+int wh_translate_name(request_rec* r);
+int wh_map_to_storage(request_rec* r);
 /* httpd's own error pages (401 from auth, …) inside our locations become problem+json */
 void wh_insert_error_filter(request_rec* r);
 void wh_register_filters(void);

@@ -4,6 +4,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
+#include "http_request.h"
 
 #include "glue.h"
 #include "metrics_glue.h" /* operations engineer: webhook-metrics */
@@ -35,6 +36,9 @@ static void webhook_register_hooks(apr_pool_t* p) {
     ap_hook_post_config(wh_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(wh_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(wh_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before core's DocumentRoot translation and http_core's TRACE handling */
+    ap_hook_translate_name(wh_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(wh_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     /* operations engineer: shared-memory counters and the webhook-metrics handler */
     ap_hook_post_config(wh_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(wh_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -12,6 +12,9 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/webhook-deb.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 fail() { echo "packaging.deb: FAIL: $*" >&2; exit 1; }
 ok() { echo "packaging.deb: ok: $*"; }
+# A check never skips because its tool is missing: scripts/test installs the package
+# (WEBHOOK_PACKAGES in scripts/lib.sh).
+need() { command -v "$1" >/dev/null 2>&1 || fail "$1 not found: install the Debian package $2 (scripts/test does)"; }
 
 # 1. the package
 (cd "$BUILD" && cpack -G DEB -B "$TMP/out" --config "$BUILD/CPackConfig.cmake") >"$TMP/cpack.log" 2>&1 ||
@@ -71,31 +74,29 @@ done
 ok "layout"
 
 # a2enmod finds the module in the unpacked root (its config dir redirected there)
-if command -v a2enmod >/dev/null 2>&1; then
-  mkdir -p "$ROOT/etc/apache2/mods-enabled" "$TMP/a2state"
-  APACHE_CONFDIR=$ROOT/etc/apache2 APACHE_STATE_DIRECTORY=$TMP/a2state a2enmod -q webhook >"$TMP/a2enmod.log" 2>&1 ||
-    { cat "$TMP/a2enmod.log" >&2; fail "a2enmod webhook"; }
-  for f in webhook.load webhook.conf; do
-    [[ -L $ROOT/etc/apache2/mods-enabled/$f ]] || fail "a2enmod did not link mods-enabled/$f"
-  done
-  ok "a2enmod webhook"
-fi
+need a2enmod apache2
+mkdir -p "$ROOT/etc/apache2/mods-enabled" "$TMP/a2state"
+APACHE_CONFDIR=$ROOT/etc/apache2 APACHE_STATE_DIRECTORY=$TMP/a2state a2enmod -q webhook >"$TMP/a2enmod.log" 2>&1 ||
+  { cat "$TMP/a2enmod.log" >&2; fail "a2enmod webhook"; }
+for f in webhook.load webhook.conf; do
+  [[ -L $ROOT/etc/apache2/mods-enabled/$f ]] || fail "a2enmod did not link mods-enabled/$f"
+done
+ok "a2enmod webhook"
 
 # 4. the extracted binaries run
 "$ROOT/usr/sbin/webhook-worker" --version | grep -q '^webhook-worker ' || fail "webhook-worker --version"
 "$ROOT/usr/sbin/webhook-worker" --help | grep -q -- '--retention-days' || fail "webhook-worker --help"
-if command -v systemd-analyze >/dev/null 2>&1; then
-  # the unit's syntax (ExecStart's binary is looked up in the real system: point it home)
-  sed "s|^ExecStart=/usr/sbin/|ExecStart=$ROOT/usr/sbin/|" "$ROOT/lib/systemd/system/webhook-worker.service" \
-    >"$TMP/webhook-worker.service"
-  if out=$(systemd-analyze verify "$TMP/webhook-worker.service" 2>&1); then
-    ok "systemd-analyze verify"
-  elif grep -qiE 'unknown (key|section)|invalid|failed to parse' <<<"$out"; then
-    echo "$out" >&2
-    fail "systemd-analyze verify"
-  else
-    echo "packaging.deb: note: systemd-analyze could not verify here: $(head -n 2 <<<"$out")"
-  fi
+need systemd-analyze systemd
+# the unit's syntax (ExecStart's binary is looked up in the real system: point it home)
+sed "s|^ExecStart=/usr/sbin/|ExecStart=$ROOT/usr/sbin/|" "$ROOT/lib/systemd/system/webhook-worker.service" \
+  >"$TMP/webhook-worker.service"
+if out=$(systemd-analyze verify "$TMP/webhook-worker.service" 2>&1); then
+  ok "systemd-analyze verify"
+elif grep -qiE 'unknown (key|section)|invalid|failed to parse' <<<"$out"; then
+  echo "$out" >&2
+  fail "systemd-analyze verify"
+else
+  echo "packaging.deb: note: systemd-analyze could not verify here: $(head -n 2 <<<"$out")"
 fi
 
 # 5. apache2 -t with the extracted module, its .load (path rewritten into the root) and .conf

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 
 #include "payload.hpp"
+#include "redact.hpp"
 #include "target.hpp"
 #include "worker_log.hpp"
 
@@ -41,6 +43,23 @@ size_t write_cb(char* ptr, size_t size, size_t nmemb, void* userdata) noexcept {
         return 0;
     }
     return n;
+}
+
+// The body, piece by piece from its parts (prefix, the event's shared data, "}"), so no
+// notification holds a copy of the data.
+size_t read_cb(char* buffer, size_t size, size_t nitems, void* userdata) noexcept {
+    auto* job = static_cast<Job*>(userdata);
+    size_t n = job->body.copy(job->sent, buffer, size * nitems);
+    job->sent += n;
+    return n;
+}
+
+// libcurl rewinds the body to send it again (a reused connection the receiver had closed).
+int seek_cb(void* userdata, curl_off_t offset, int origin) noexcept {
+    auto* job = static_cast<Job*>(userdata);
+    if (origin != SEEK_SET || offset < 0 || curl_off_t(job->body.size()) < offset) return CURL_SEEKFUNC_FAIL;
+    job->sent = size_t(offset);
+    return CURL_SEEKFUNC_OK;
 }
 
 // Every address libcurl is about to dial is checked against the policy here, after its own
@@ -310,9 +329,59 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     finished_.push_back(std::move(o));  // recorded with the rest of this loop turn
 }
 
+// Opens one sealed credential of endpoint `cl`: v2 only for its row and column (aad), v1 only
+// while accept_v1_credentials is On. False (logged) when it does not open.
+bool DeliveryLoop::open_sealed(const Claimed& cl, const std::string& sealed, const char* column,
+                               std::string& out) const {
+    if (!opt_.accept_v1_credentials && SecretBox::is_v1(sealed)) {
+        if (log_throttle("WH00158", 60))
+            wlog(LogLevel::error, std::string("WH00158: the ") + column + " of endpoint " + cl.endpoint_public_id +
+                                      " is sealed as v1 and accept_v1_credentials is Off: run 'webhook-worker "
+                                      "migrate --secret-key-file' to re-seal it, or set its credentials again");
+        return false;
+    }
+    const bool ok = box_.open(sealed, credential_aad(column, cl.endpoint_id), out);
+    const bool password = std::string(column) == "password_enc";
+    if (!ok && log_throttle(password ? "WH00126" : "WH00119", 60))
+        wlog(LogLevel::error, std::string(password ? "WH00126: cannot decrypt the password"
+                                                   : "WH00119: cannot decrypt the signing secret") +
+                                  " of endpoint " + cl.endpoint_public_id +
+                                  ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
+                                  "sealed it with (give both the same key file), or the value was not sealed for "
+                                  "this endpoint's " + column + " (copied from another row or column: " +
+                                  (password ? "set its credentials again with PATCH)" : "rotate its secret)"));
+    return ok;
+}
+
+// The signing secrets (current, then the former one during a rotation) and the Basic
+// password, each sealed for this endpoint's row and column (credential_aad): a value copied
+// from another row or column does not open, so it is never sent. False: finished as
+// `credentials` without a request.
+bool DeliveryLoop::open_credentials(const Claimed& cl, std::vector<std::string>& secrets,
+                                    std::optional<std::string>& password) {
+    secrets.assign(1, "");
+    if (!open_sealed(cl, cl.secret_enc, "secret_enc", secrets[0])) {
+        finish_now(cl, "credentials", "the endpoint's signing secret cannot be decrypted with this worker's key");
+        return false;
+    }
+    std::string prev;  // prev_secret_enc keeps the secret_enc value it was, with its aad
+    if (cl.prev_secret_enc && box_.open(*cl.prev_secret_enc, credential_aad("secret_enc", cl.endpoint_id), prev) &&
+        (opt_.accept_v1_credentials || !SecretBox::is_v1(*cl.prev_secret_enc)))
+        secrets.push_back(std::move(prev));
+    if (cl.username && cl.password_enc) {
+        password.emplace();
+        if (!open_sealed(cl, *cl.password_enc, "password_enc", *password)) {
+            finish_now(cl, "credentials", "the endpoint's password cannot be decrypted with this worker's key");
+            return false;
+        }
+    }
+    return true;
+}
+
 void DeliveryLoop::start(Claimed c) {
     auto job = std::make_unique<Job>();
     job->c = std::move(c);
+    job->c.event.data = event_data_.share(job->c.event_id, std::move(job->c.event.data));
     job->policy = &opt_.policy;
     const Claimed& cl = job->c;
     const std::string& nid = cl.event.notification_id;
@@ -330,23 +399,13 @@ void DeliveryLoop::start(Claimed c) {
         finish_now(cl, "bad-url", "endpoint URL " + e);
         return;
     }
-    std::vector<std::string> secrets(1);
-    if (!box_.open(cl.secret_enc, secrets[0])) {
-        if (log_throttle("WH00119", 60))
-            wlog(LogLevel::error, "WH00119: cannot decrypt the signing secret of endpoint " + cl.endpoint_public_id +
-                                      ": secret_key_file is not the key the module (WebhookSecretKeyFile) "
-                                      "sealed it with; give both the same key file");
-        finish_now(cl, "credentials", "the endpoint's signing secret cannot be decrypted with this worker's key");
-        return;
-    }
-    if (cl.prev_secret_enc) {
-        std::string prev;
-        if (box_.open(*cl.prev_secret_enc, prev)) secrets.push_back(std::move(prev));
-    }
+    std::vector<std::string> secrets;
+    std::optional<std::string> password;
+    if (!open_credentials(cl, secrets, password)) return;
     long long ts = static_cast<long long>(std::time(nullptr));
     std::string sig;
     try {
-        sig = signature_header(secrets, nid, ts, job->body);
+        sig = signature_header(secrets, nid, ts, job->body.parts());
     } catch (const std::exception&) {
         finish_now(cl, "credentials", "the endpoint's signing secret is malformed");
         return;
@@ -358,19 +417,9 @@ void DeliveryLoop::start(Claimed c) {
         "webhook-timestamp: " + std::to_string(ts),
         "webhook-signature: " + sig,
     };
-    if (cl.username && cl.password_enc) {
-        std::string password;
-        if (!box_.open(*cl.password_enc, password)) {
-            if (log_throttle("WH00126", 60))
-                wlog(LogLevel::error, "WH00126: cannot decrypt the password of endpoint " + cl.endpoint_public_id +
-                                          ": secret_key_file is not the key the module (WebhookSecretKeyFile) "
-                                          "sealed it with; give both the same key file");
-            finish_now(cl, "credentials", "the endpoint's password cannot be decrypted with this worker's key");
-            return;
-        }
-        hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + password));
-        std::fill(password.begin(), password.end(), '\0');
-    }
+    if (password) hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + *password));
+    job->sent_credentials = credential_forms(secrets, cl.username, password);  // kept out of the excerpt
+    if (password) std::fill(password->begin(), password->end(), '\0');
     for (auto& h : hdrs) {
         curl_slist* n = curl_slist_append(job->headers, h.c_str());
         std::fill(h.begin(), h.end(), '\0');
@@ -409,7 +458,10 @@ void DeliveryLoop::start(Claimed c) {
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, long(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(h, CURLOPT_PROXY, "");  // never through an environment proxy (SSRF check)
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body.data());
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(h, CURLOPT_READDATA, j);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, j);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(j->body.size()));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, j->headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_webhook/" WEBHOOK_VERSION);
@@ -464,12 +516,17 @@ void DeliveryLoop::collect_done() {
         Verdict v = replied
                         ? judge_response(parse_ack_mode(j.c.ack_mode), o.notification_id, status, j.reply)
                         : judge_transport_error(rc, j.errbuf, j.blocked, j.blocked_address);
+        // The verdict quotes the reply's notificationId: redacted like the excerpt, before the
+        // log lines below and the record.
+        v.message = redact_excerpt(v.message, j.sent_credentials, v.message.size(), false);
         o.success = v.success;
         o.error_class = v.error_class;
         o.error_message = v.success ? "" : v.message;
-        o.excerpt = j.reply.substr(0, kExcerptBytes);
+        o.excerpt = redact_excerpt(j.reply, j.sent_credentials, kExcerptBytes, j.truncated);
+        for (auto& f : j.sent_credentials) std::fill(f.begin(), f.end(), '\0');
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
-            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": " + v.message +
+            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
+                                     j.blocked_address + " is not public and not allowed by allow_private_targets"
                                      ". Change its URL, or allow the range with allow_private_targets");
         if (log_enabled(LogLevel::debug))  // not built per delivery when nobody reads it
             wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +

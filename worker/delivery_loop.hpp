@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -42,15 +43,17 @@ public:
     int run();
 
     // One in-flight attempt; libcurl's callbacks see it through CURLOPT_PRIVATE and the
-    // write/open-socket data pointers.
+    // read/seek/write/open-socket data pointers.
     struct Job {
         Claimed c;
-        std::string body;
+        Payload body;     // read by libcurl through read_cb: the event's data is not copied
+        size_t sent = 0;  // body bytes handed to libcurl so far (seek_cb rewinds it)
         curl_slist* headers = nullptr;
         std::string reply;
         bool blocked = false;
         bool truncated = false;  // the reply went past kMaxReplyBytes; reading stopped there
         std::string blocked_address;
+        std::vector<std::string> sent_credentials;  // credential_forms: redacted from the excerpt
         const AddressPolicy* policy = nullptr;
         Clock::time_point started;
         CURL* easy = nullptr;
@@ -64,6 +67,8 @@ private:
     void db_up();
 
     void start(Claimed c);
+    bool open_sealed(const Claimed& cl, const std::string& sealed, const char* column, std::string& out) const;
+    bool open_credentials(const Claimed& cl, std::vector<std::string>& secrets, std::optional<std::string>& password);
     void finish_now(const Claimed& c, const std::string& cls, const std::string& msg);
     void collect_done();
     void hand_over();
@@ -85,6 +90,7 @@ private:
     DbHealth health_;
     CURLM* multi_ = nullptr;
     std::map<CURL*, std::unique_ptr<Job>> jobs_;
+    SharedEventData event_data_;  // the data of the events in flight, one copy each
     std::vector<CURL*> idle_handles_;
     // This loop turn's results, handed to the recorder together (one transaction for the lot).
     std::vector<Outcome> finished_;

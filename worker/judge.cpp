@@ -88,12 +88,16 @@ Verdict judge_response(AckMode mode, const std::string& notification_id, long ht
     return ok;
 }
 
+static const char* const kHeadersTooLarge =
+    "the reply's headers are larger than the worker accepts (100 KiB for one header, 300 KiB in all)";
+
 Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool blocked,
                               const std::string& blocked_address) {
+    // The address stays out of the message (GET /deliveries shows it to the integrator, who
+    // must not map internal DNS through it); the worker logs it (WH00120).
+    (void)blocked_address;
     if (blocked)
-        return fail("blocked-target",
-                    "target address " + blocked_address +
-                        " is not public and not allowed by allow_private_targets");
+        return fail("blocked-target", "the URL's host is not an allowed target (allow_private_targets)");
     // Only a value of the enum may become a CURLcode (anything else is undefined behaviour,
     // found by fuzz/fuzz_judge); an unknown code is "other".
     bool known = curl_code >= 0 && curl_code < int(CURL_LAST);
@@ -123,17 +127,33 @@ Verdict judge_transport_error(int curl_code, const std::string& curl_error, bool
         case CURLE_SSL_ENGINE_INITFAILED:
         case CURLE_USE_SSL_FAILED:
             return fail("tls", detail);
-        case CURLE_SEND_ERROR:
         case CURLE_RECV_ERROR:
+            // libcurl 7.88+: reply headers over 300 KiB in all
+            if (curl_error.find("Too large response headers") != std::string::npos)
+                return fail("header-too-large", kHeadersTooLarge + (" (" + detail + ")"));
+            return fail("network", detail);
+        case CURLE_SEND_ERROR:
         case CURLE_GOT_NOTHING:
         case CURLE_PARTIAL_FILE:
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
-        case CURLE_WEIRD_SERVER_REPLY:
             return fail("network", detail);
+        case CURLE_WEIRD_SERVER_REPLY:
+            return fail("bad-reply", detail);
         case CURLE_UNSUPPORTED_PROTOCOL:
+            // libcurl reports a reply without a status line (HTTP/0.9) with this code too
+            if (curl_error.find("HTTP/0.9") != std::string::npos)
+                return fail("bad-reply", "the reply has no HTTP status line (HTTP/0.9)");
+            return fail("bad-url", detail);
         case CURLE_URL_MALFORMAT:
             return fail("bad-url", detail);
+        // libcurl before 8.6 reports one reply header over its 100 KiB cap as "Out of memory"
+        // with no text (its header buffer is capped; no allocation failed).
+        case CURLE_OUT_OF_MEMORY:
+#if LIBCURL_VERSION_NUM >= 0x080600
+        case CURLE_TOO_LARGE:
+#endif
+            return fail("header-too-large", kHeadersTooLarge);
         default:
             return fail("other", detail);
     }

@@ -12,6 +12,7 @@
 #include "delivery_loop.hpp"
 #include "migrate.hpp"
 #include "options.hpp"
+#include "reseal.hpp"
 #include "worker_log.hpp"
 
 #ifndef WEBHOOK_VERSION
@@ -26,6 +27,30 @@ using namespace wh::worker;
 
 namespace {
 
+// After the SQL files: credentials still sealed as v1 become v2 (reseal.hpp). Without the
+// key file it only says how many are left. Returns the exit code.
+int reseal_step(const Options& opt, Db& db) {
+    if (opt.secret_key_file.empty()) {
+        if (size_t n = count_v1_credentials(db))
+            wlog(LogLevel::warn, "WH00156: " + std::to_string(n) +
+                                     " endpoints still hold credentials sealed as v1 (not bound to their row); "
+                                     "run 'webhook-worker migrate' again with --secret-key-file (or "
+                                     "secret_key_file in --config) to re-seal them as v2");
+        return 0;
+    }
+    SecretBox::Key key;
+    if (std::string e = SecretBox::load_key_file(opt.secret_key_file, key); !e.empty()) {
+        wlog(LogLevel::error, "WH00157: " + e + ": the re-seal of v1 credentials needs the module's "
+                                                "WebhookSecretKeyFile; the SQL migrations are applied, run again");
+        return 2;
+    }
+    ResealResult r = reseal_v1_credentials(db, SecretBox(key));
+    std::cout << "re-sealed " << r.resealed << " credentials as v2";
+    if (r.unreadable) std::cout << "; " << r.unreadable << " could not be opened and stay v1 (WH00155)";
+    std::cout << "\n";
+    return r.unreadable ? 1 : 0;
+}
+
 int run_migrate(const Options& opt) {
     std::string dir = opt.sql_dir.empty() ? std::string(WEBHOOK_SQL_DIR) : opt.sql_dir;
     try {
@@ -35,7 +60,7 @@ int run_migrate(const Options& opt) {
         for (const auto& f : r.applied) std::cout << "applied " << f << "\n";
         if (r.applied.empty()) std::cout << "nothing to apply\n";
         std::cout << "schema version " << r.version << "\n";
-        return 0;
+        return reseal_step(opt, db);
     } catch (const DbError& e) {
         wlog(LogLevel::error, "WH00102: migration failed: " + std::string(e.what()) +
                                   " (MariaDB error " + std::to_string(e.code()) +

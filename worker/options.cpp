@@ -25,7 +25,8 @@ const std::vector<std::string>& run_flags() {
             "concurrency", "per_endpoint_concurrency", "max_in_flight_per_scope", "breaker_after_timeouts",
             "breaker_request_timeout_ms", "connect_timeout_ms", "request_timeout_ms",
             "lease_seconds", "poll_interval_ms", "worker_id", "log_level", "drain_seconds", "ca_bundle",
-            "wakeup_listen"};  // wakeup_listen: ingestion engineer (wake-up datagrams)
+            "wakeup_listen",  // wakeup_listen: ingestion engineer (wake-up datagrams)
+            "accept_v1_credentials"};
         // operations engineer: retention, auto-disable, metrics (ops_options.hpp)
         v.insert(v.end(), ops_keys().begin(), ops_keys().end());
         return v;
@@ -34,7 +35,8 @@ const std::vector<std::string>& run_flags() {
 }
 
 const std::vector<std::string>& migrate_flags() {
-    static const std::vector<std::string> k = {"database", "sql_dir", "log_level"};
+    // secret_key_file: the re-seal of v1 credentials (reseal.hpp)
+    static const std::vector<std::string> k = {"database", "sql_dir", "log_level", "secret_key_file"};
     return k;
 }
 
@@ -181,9 +183,9 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
         else return bad("log_level", "'" + v + "' is not one of error, warn, info, debug");
     }
     if (auto it = s.find("sql_dir"); it != s.end()) out.sql_dir = it->second;
-    if (cl.command == "migrate") return "";
-
     if (auto it = s.find("secret_key_file"); it != s.end()) out.secret_key_file = it->second;
+    if (cl.command == "migrate") return "";  // its secret_key_file is optional
+
     if (out.secret_key_file.empty())
         return "secret_key_file is required (--secret-key-file PATH: the same 64-hex-character key "
                "file as the module's WebhookSecretKeyFile)";
@@ -201,6 +203,12 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
         return bad("allow_private_targets", "must be Off, On or a list of CIDRs");
     if (std::string e = out.policy.parse(out.allow_private_targets); !e.empty())
         return bad("allow_private_targets", e);
+
+    if (auto it = s.find("accept_v1_credentials"); it != s.end()) {
+        if (it->second == "On" || it->second == "on") out.accept_v1_credentials = true;
+        else if (it->second == "Off" || it->second == "off") out.accept_v1_credentials = false;
+        else return bad("accept_v1_credentials", "must be On or Off");
+    }
 
     std::string e;
     if (!(e = number("concurrency", 1, 10000, out.concurrency)).empty()) return e;
@@ -262,15 +270,19 @@ std::string load_options(const std::vector<std::string>& args, Options& out) {
 std::string usage_text() {
     return R"(Usage:
   webhook-worker [--config FILE] [options]        run the delivery loop (until SIGTERM/SIGINT)
-  webhook-worker migrate [--config FILE] [--database SPEC] [--sql-dir DIR]
-                                                  apply the SQL migrations and exit
+  webhook-worker migrate [--config FILE] [--database SPEC] [--sql-dir DIR] [--secret-key-file PATH]
+                                                  apply the SQL migrations, re-seal v1
+                                                  credentials as v2 (with the key file), exit
 
 Options (config file keys are the same names with underscores: "database = host=…"):
   --config FILE                    key = value file; flags override it
   --database SPEC                  "host=H port=P user=U password=PW database=D" (or socket=PATH)
-  --secret-key-file PATH           64 hex chars, the module's WebhookSecretKeyFile (required)
+  --secret-key-file PATH           64 hex chars, the module's WebhookSecretKeyFile (required;
+                                   for migrate: needed to re-seal v1 credentials)
   --retry-schedule LIST            delays after each failure (default 5m,15m,1h,24h)
   --allow-private-targets SPEC     Off (default), On, or CIDRs allowed although non-public
+  --accept-v1-credentials On|Off   open credentials sealed by a release before v2 (default On;
+                                   Off once `migrate --secret-key-file` re-sealed them all)
   --concurrency N                  deliveries in flight at once (default 256)
   --per-endpoint-concurrency N     in flight to one endpoint at once (default 8)
   --max-in-flight-per-scope N      in flight to the endpoints of one reseller or portfolio,

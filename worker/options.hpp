@@ -23,6 +23,9 @@ struct Options {
     std::string retry_schedule;  // as given, for the start-up line
     std::vector<long long> schedule_ms;
     std::string allow_private_targets = "Off";
+    // "v1:" values carry no associated data: a copy into another row or column opens. On for
+    // a rolling upgrade; Off once migrate has re-sealed them (reseal.hpp).
+    bool accept_v1_credentials = true;
     AddressPolicy policy;
     unsigned concurrency = 256;
     unsigned per_endpoint_concurrency = 8;

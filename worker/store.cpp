@@ -3,6 +3,7 @@
 #include "lifecycle.hpp"
 
 #include <algorithm>
+#include <memory>
 
 namespace wh::worker {
 
@@ -438,6 +439,20 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
     return mine;
 }
 
+// The data of the events in column `event_col` of rows, each loaded once: the deliveries of
+// one event share it (a 1 MiB event claimed for 256 endpoints is 1 MiB here, not 256).
+std::map<uint64_t, std::shared_ptr<const std::string>> load_event_data(Db& db, const Rows& rows, size_t event_col) {
+    std::set<uint64_t> events;
+    for (const auto& row : rows.rows) events.insert(to_u64(row[event_col]));
+    std::map<uint64_t, std::shared_ptr<const std::string>> out;
+    if (events.empty()) return out;
+    Rows r = db.query("SELECT id, data FROM webhook_events WHERE id IN (" +
+                      id_list(std::vector<uint64_t>(events.begin(), events.end())) + ")");
+    for (auto& row : r.rows)
+        out[to_u64(row[0])] = std::make_shared<const std::string>(std::move(row[1]).value_or(""));
+    return out;
+}
+
 }  // namespace
 
 ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits) {
@@ -481,7 +496,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         " ep.username, ep.password_enc, ep.secret_enc, "
         " IF(ep.prev_secret_expires_at > NOW(3), ep.prev_secret_enc, NULL) AS prev_secret_enc, "
         " ep.ack_mode, e.event_code, e.event_date, t.data_type, e.reseller_id, e.portfolio_id, "
-        " e.merchant_id, e.data, ep.consecutive_timeouts "
+        " e.merchant_id, d.event_id, ep.consecutive_timeouts "
         "FROM webhook_deliveries d "
         "JOIN webhook_events e ON e.id = d.event_id "
         "JOIN webhook_event_types t ON t.code = e.event_code "
@@ -489,10 +504,14 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         "WHERE d.id IN (" + id_list(ids) + ") AND d.status = 'inflight' AND d.lease_owner = ? "
         "ORDER BY d.next_attempt_at, d.id",
         {owner});
+    std::map<uint64_t, std::shared_ptr<const std::string>> data = load_event_data(db, r, 17);
     std::set<uint64_t> loaded;
     for (const auto& row : r.rows) {
+        auto event_data = data.find(to_u64(row[17]));
+        if (event_data == data.end()) continue;  // the event is gone: lost
         Claimed c;
         c.id = to_u64(row[0]);
+        c.event_id = event_data->first;
         c.event.notification_id = row[1].value_or("");
         c.attempt_no = unsigned(to_u64(row[2]));
         c.endpoint_id = to_u64(row[3]);
@@ -509,7 +528,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         c.event.reseller_id = row[14].value_or("");
         c.event.portfolio_id = row[15].value_or("");
         c.event.merchant_id = row[16];
-        c.event.data = row[17].value_or("");
+        c.event.data = event_data->second;
         c.endpoint_timeouts = unsigned(to_u64(row[18]));
         loaded.insert(c.id);
         result.claimed.push_back(std::move(c));

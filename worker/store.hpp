@@ -28,6 +28,7 @@ uint64_t reap_expired_leases(Db& db, unsigned limit = 500);
 // Everything needed to send one claimed delivery.
 struct Claimed {
     uint64_t id = 0;
+    uint64_t event_id = 0;
     unsigned attempt_no = 0;  // attempts after the claim: this attempt's number
     uint64_t endpoint_id = 0;
     std::string endpoint_public_id;

@@ -95,11 +95,9 @@ HttpResponse post_endpoint(const HttpRequest& req, const Principal& who) {
         return problem(403, "you may not manage endpoints of " + in.scope_kind + " '" + in.scope_id + "'",
                        {{in.scope_kind == "reseller" ? "resellerId" : "portfolioId",
                          "not a scope you manage"}});
-    const SecretBox& sb = box(req);
     std::string secret = wh::generate_signing_secret();
-    std::string password_enc = in.password ? sb.seal(*in.password) : std::string();
     std::optional<EndpointRow> made =
-        create_endpoint(req.db, in, password_enc, sb.seal(secret), req.user, req.config.max_endpoints_per_scope);
+        create_endpoint(req.db, in, box(req), secret, req.user, req.config.max_endpoints_per_scope);
     if (!made)
         return problem(422, "the " + in.scope_kind + " '" + in.scope_id + "' already has " +
                                 std::to_string(req.config.max_endpoints_per_scope) +
@@ -147,8 +145,7 @@ HttpResponse patch_endpoint_req(const HttpRequest& req, const Principal& who, co
     EndpointPatch p;
     FieldErrors errs = validate_endpoint_patch(body.get(), load_catalogue(req.db), req.config, p);
     if (!errs.empty()) return problem(422, "the change is invalid; see errors", errs);
-    std::string password_enc = p.password ? box(req).seal(*p.password) : std::string();
-    auto row = patch_endpoint(req.db, who, id, p, password_enc);
+    auto row = patch_endpoint(req.db, who, id, p, p.password ? &box(req) : nullptr);
     if (!row) return not_found();
     return ok_json(200, endpoint_json(*row).get());
 }
@@ -163,7 +160,7 @@ HttpResponse delete_endpoint_req(const HttpRequest& req, const Principal& who, c
 
 HttpResponse rotate_req(const HttpRequest& req, const Principal& who, const std::string& id) {
     std::string secret = wh::generate_signing_secret();
-    auto row = rotate_secret(req.db, who, id, box(req).seal(secret));
+    auto row = rotate_secret(req.db, who, id, box(req), secret);
     if (!row) return not_found();
     wh::log_info("endpoint " + id + " secret rotated by " + req.user);
     return ok_json(200, endpoint_json(*row, &secret).get());
@@ -240,13 +237,21 @@ HttpResponse recover_req(const HttpRequest& req, const Principal& who, const std
     return r;
 }
 
+// 405 with Allow. The detail echoes at most kMaxEchoedMethod bytes of the method: httpd
+// accepts a method of any length up to the request line limit.
+constexpr size_t kMaxEchoedMethod = 32;
+HttpResponse method_not_allowed(const RouteMatch& m, const std::string& method) {
+    std::string shown = method.size() > kMaxEchoedMethod ? method.substr(0, kMaxEchoedMethod) + "..." : method;
+    HttpResponse r = problem(405, "method " + shown + " is not allowed here");
+    r.set_header("Allow", allow_header(m));
+    return r;
+}
+
 HttpResponse dispatch_api(const HttpRequest& req) {
     RouteMatch m = match_route(Handler::api, req.path);
     if (m.route == Route::none) return not_found();
     if (!method_allowed(m, req.method)) {
-        HttpResponse r = problem(405, "method " + req.method + " is not allowed here");
-        r.set_header("Allow", allow_header(m));
-        return r;
+        return method_not_allowed(m, req.method);
     }
     if (req.user.empty()) {
         wh::log_warn("WH00009: a webhook-api request arrived without an authenticated user; "
@@ -290,9 +295,7 @@ HttpResponse dispatch_events(const HttpRequest& req) {
     RouteMatch m = match_route(Handler::events, req.path);
     if (m.route == Route::none) return not_found();
     if (!method_allowed(m, req.method)) {
-        HttpResponse r = problem(405, "method " + req.method + " is not allowed here");
-        r.set_header("Allow", allow_header(m));
-        return r;
+        return method_not_allowed(m, req.method);
     }
     JsonPtr body;
     if (auto r = read_json(req, body)) return *r;

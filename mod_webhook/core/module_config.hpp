@@ -88,15 +88,13 @@ inline int db_timeout(const ServerConf* c) {
 // its 503), except where the WebhookDatabase string sets connect_timeout=, read_timeout= or
 // write_timeout= itself.
 inline void apply_db_timeout(const char* spec, int seconds, wh::DbConfig& cfg) {
-    auto given = [spec](const char* key) {
-        for (const char* p = spec ? std::strstr(spec, key) : nullptr; p; p = std::strstr(p + 1, key))
-            if (p == spec || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '"') return true;
-        return false;
-    };
+    wh::DbConfig given;  // parsed again with 0 = "not written" (parse refuses a 0 timeout)
+    given.connect_timeout = given.read_timeout = given.write_timeout = 0;
+    wh::parse_db_config(spec ? spec : "", given);
     unsigned t = static_cast<unsigned>(seconds > 0 ? seconds : kDefaultDbTimeout);
-    if (!given("connect_timeout=")) cfg.connect_timeout = t;
-    if (!given("read_timeout=")) cfg.read_timeout = t;
-    if (!given("write_timeout=")) cfg.write_timeout = t;
+    if (!given.connect_timeout) cfg.connect_timeout = t;
+    if (!given.read_timeout) cfg.read_timeout = t;
+    if (!given.write_timeout) cfg.write_timeout = t;
 }
 
 }  // namespace wh::api

@@ -36,6 +36,13 @@ HttpResponse problem(int status, const std::string& detail, const FieldErrors& e
         json_object_set_new(item, "message", json_text(e.message));
         json_array_append_new(arr, item);
     }
+    if (errors.more()) {
+        json_t* item = json_object();
+        json_object_set_new(item, "field", json_string(""));
+        json_object_set_new(item, "message",
+                            json_string(("\u2026and " + std::to_string(errors.more()) + " more").c_str()));
+        json_array_append_new(arr, item);
+    }
     json_object_set_new(root.get(), "errors", arr);
     HttpResponse r;
     r.status = status;

@@ -114,8 +114,8 @@ std::optional<EndpointRow> find_endpoint(wh::Db& db, const std::string& public_i
     return find_by(db, "e.public_id = ? AND e.deleted_at IS NULL", {public_id}, for_update);
 }
 
-std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, const std::string& password_enc,
-                                           const std::string& secret_enc, const std::string& created_by,
+std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, const wh::SecretBox& box,
+                                           const std::string& secret, const std::string& created_by,
                                            unsigned max_per_scope) {
     return wh::with_transaction(db, [&](wh::Db& db) -> std::optional<EndpointRow> {
         // Locks the scope's row (created on first use; a no-op update of an existing one takes
@@ -128,15 +128,20 @@ std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, 
                               "WHERE scope_kind = ? AND scope_id = ? AND deleted_at IS NULL",
                               {in.scope_kind, in.scope_id});
         if (!count.empty() && std::stoull(cell(count[0], 0)) >= max_per_scope) return std::nullopt;
+        // The credentials are sealed for the row's id, known once inserted: the row carries
+        // none until the UPDATE below, and nobody sees it before the COMMIT.
         Rows ins = db.query(
             "INSERT INTO webhook_endpoints (url, scope_kind, scope_id, username, password_enc, "
             "secret_enc, ack_mode, enabled, description, created_by) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
-            {in.url, in.scope_kind, in.scope_id, in.username,
-             in.password ? Param(password_enc) : Param(), secret_enc, in.ack_mode, in.enabled,
+            "VALUES (?,?,?,?,NULL,'',?,?,?,?) RETURNING id",
+            {in.url, in.scope_kind, in.scope_id, in.username, in.ack_mode, in.enabled,
              in.description, created_by.empty() ? Param() : Param(created_by)});
         if (ins.empty()) throw std::runtime_error("INSERT ... RETURNING gave no row");
         uint64_t id = std::stoull(cell(ins[0], 0));
+        db.exec("UPDATE webhook_endpoints SET secret_enc = ?, password_enc = ? WHERE id = ?",
+                {box.seal(secret, wh::credential_aad("secret_enc", id)),
+                 in.password ? Param(box.seal(*in.password, wh::credential_aad("password_enc", id))) : Param(),
+                 static_cast<unsigned long long>(id)});
         insert_subscriptions(db, id, in.event_types);
         auto row = find_by(db, "e.id = ?", {static_cast<unsigned long long>(id)}, false);
         if (!row) throw std::runtime_error("the new endpoint vanished");
@@ -195,7 +200,7 @@ std::optional<ListResult> list_endpoints(wh::Db& db, const Principal& who, const
 
 std::optional<EndpointRow> patch_endpoint(wh::Db& db, const Principal& who,
                                           const std::string& public_id, const EndpointPatch& p,
-                                          const std::string& password_enc) {
+                                          const wh::SecretBox* box) {
     return wh::with_transaction(db, [&](wh::Db& db) -> std::optional<EndpointRow> {
         auto ep = lock_visible(db, who, public_id);
         if (!ep) return std::nullopt;
@@ -208,7 +213,9 @@ std::optional<EndpointRow> patch_endpoint(wh::Db& db, const Principal& who,
         if (p.set_credentials) {
             set += ", username = ?, password_enc = ?";
             params.emplace_back(p.username);
-            params.emplace_back(p.username ? Param(password_enc) : Param());
+            params.emplace_back(p.username && p.password && box
+                                    ? Param(box->seal(*p.password, wh::credential_aad("password_enc", ep->id)))
+                                    : Param());
         }
         if (p.set_description) {
             set += ", description = ?";
@@ -248,8 +255,8 @@ bool delete_endpoint(wh::Db& db, const Principal& who, const std::string& public
 }
 
 std::optional<EndpointRow> rotate_secret(wh::Db& db, const Principal& who,
-                                         const std::string& public_id,
-                                         const std::string& secret_enc) {
+                                         const std::string& public_id, const wh::SecretBox& box,
+                                         const std::string& secret) {
     return wh::with_transaction(db, [&](wh::Db& db) -> std::optional<EndpointRow> {
         auto ep = lock_visible(db, who, public_id);
         if (!ep) return std::nullopt;
@@ -257,7 +264,7 @@ std::optional<EndpointRow> rotate_secret(wh::Db& db, const Principal& who,
         db.exec("UPDATE webhook_endpoints SET prev_secret_enc = secret_enc, "
                 "prev_secret_expires_at = NOW(3) + INTERVAL 24 HOUR, secret_enc = ?, "
                 "updated_at = NOW(3) WHERE id = ?",
-                {secret_enc, id});
+                {box.seal(secret, wh::credential_aad("secret_enc", id)), id});
         return find_by(db, "e.id = ?", {id}, false);
     });
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto.hpp"
 #include "db.hpp"
 #include "principal.hpp"
 #include "render.hpp"
@@ -35,9 +36,11 @@ std::optional<EndpointRow> find_endpoint(wh::Db& db, const std::string& public_i
 // Inserts endpoint + subscriptions in one transaction; returns the stored row, or nullopt
 // when the scope already has `max_per_scope` live endpoints (WebhookMaxEndpointsPerScope).
 // The scope's row in webhook_scopes is locked first, so concurrent registrations for one
-// scope count one after the other and cannot pass the limit together.
-std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, const std::string& password_enc,
-                                           const std::string& secret_enc, const std::string& created_by,
+// scope count one after the other and cannot pass the limit together. The secret and
+// in.password are sealed with `box` for the new row's id (wh::credential_aad), in the same
+// transaction, once the INSERT has given the id.
+std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, const wh::SecretBox& box,
+                                           const std::string& secret, const std::string& created_by,
                                            unsigned max_per_scope);
 
 struct ListResult {
@@ -48,18 +51,19 @@ struct ListResult {
 std::optional<ListResult> list_endpoints(wh::Db& db, const Principal& who, const ListQuery& q);
 
 // Applies a validated patch to a visible endpoint; nullopt when it is gone or not the
-// principal's. password_enc is the sealed new password when the patch sets credentials.
+// principal's. A new p.password is sealed with `box` (required then) for the endpoint's row.
 std::optional<EndpointRow> patch_endpoint(wh::Db& db, const Principal& who,
                                           const std::string& public_id, const EndpointPatch& p,
-                                          const std::string& password_enc);
+                                          const wh::SecretBox* box);
 
 // Soft delete + cancel pending deliveries; false when not found/visible.
 bool delete_endpoint(wh::Db& db, const Principal& who, const std::string& public_id);
 
-// New sealed secret; the old one stays valid for 24 h. nullopt when not found/visible.
+// New secret, sealed with `box` for the endpoint's row; the old one stays valid for 24 h
+// (prev_secret_enc keeps its sealed value). nullopt when not found/visible.
 std::optional<EndpointRow> rotate_secret(wh::Db& db, const Principal& who,
-                                         const std::string& public_id,
-                                         const std::string& secret_enc);
+                                         const std::string& public_id, const wh::SecretBox& box,
+                                         const std::string& secret);
 
 // ---- deliveries ----
 

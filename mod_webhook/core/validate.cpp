@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "log.hpp"
 #include "target.hpp"
 #include "util.hpp"
 
@@ -16,6 +17,14 @@ namespace {
 
 std::string str_of(const json_t* v) {
     return std::string(json_string_value(v), json_string_length(v));
+}
+
+// A caller's value quoted back in a message: at most 64 bytes, cut on a character boundary.
+std::string echo(const std::string& s) {
+    if (s.size() <= 64) return s;
+    size_t n = 64;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n) + "...";
 }
 
 void add(FieldErrors& errs, const std::string& field, const std::string& message) {
@@ -40,8 +49,17 @@ bool check_url(const json_t* v, const ApiConfig& cfg, FieldErrors& errs, std::st
     std::string s = str_of(v);
     wh::Url u;
     std::string e = wh::parse_url(s, u);
+    std::string detail;  // the refused address: the admin's log, never the caller's answer
     if (e.empty()) e = cfg.check_target ? cfg.check_target(u, cfg.policy)
-                                        : wh::check_target(u, cfg.policy);
+                                        : wh::check_target(u, cfg.policy, nullptr, &detail);
+    if (!detail.empty() && e == wh::kTargetResolveTimeout)
+        wh::log_warn("WH00045: an endpoint URL was refused (422): " + detail + " did not resolve within " +
+                     std::to_string(wh::kResolveTimeout.count()) +
+                     " ms; check the DNS resolver of this host (/etc/resolv.conf, its name servers)");
+    else if (!detail.empty())
+        wh::log_warn("WH00044: an endpoint URL was refused (422): " + detail +
+                     "; if this receiver is meant to be reached, add its range to WebhookAllowPrivateTargets "
+                     "(and the worker's allow_private_targets)");
     if (!e.empty()) {
         add(errs, "url", e);
         return false;
@@ -60,6 +78,14 @@ bool check_event_types(const json_t* v, const Catalogue& cat, FieldErrors& errs,
         add(errs, "eventTypes", "must name at least one event type");
         return false;
     }
+    // More items than the catalogue has codes cannot all be known and distinct: one error,
+    // not one per item (a 1 MiB body holds 200,000 of them).
+    if (json_array_size(v) > cat.size()) {
+        add(errs, "eventTypes", "names " + std::to_string(json_array_size(v)) + " event types, but the catalogue "
+                                "has only " + std::to_string(cat.size()) + " (see GET /event-types); list each "
+                                "type once");
+        return false;
+    }
     bool ok = true;
     std::set<std::string> seen;
     size_t i;
@@ -73,10 +99,10 @@ bool check_event_types(const json_t* v, const Catalogue& cat, FieldErrors& errs,
         }
         std::string code = str_of(item);
         if (!cat.count(code)) {
-            add(errs, field, "unknown event type '" + code + "' (see GET /event-types)");
+            add(errs, field, "unknown event type '" + echo(code) + "' (see GET /event-types)");
             ok = false;
         } else if (!seen.insert(code).second) {
-            add(errs, field, "duplicate event type '" + code + "'");
+            add(errs, field, "duplicate event type '" + echo(code) + "'");
             ok = false;
         } else {
             out.push_back(code);
@@ -135,6 +161,10 @@ bool check_description(const json_t* v, FieldErrors& errs, std::optional<std::st
     std::string s = str_of(v);
     if (utf8_length(s) > kMaxDescription) {
         add(errs, "description", "must be at most " + std::to_string(kMaxDescription) + " characters");
+        return false;
+    }
+    if (has_control_chars(s)) {  // it ends up in consoles, logs and the portal
+        add(errs, "description", "must not contain control characters");
         return false;
     }
     out = s;
@@ -531,14 +561,6 @@ std::string dump_data(const json_t* data) {
 
 const std::set<std::string> kEventFields = {"eventCode", "resellerId", "portfolioId", "merchantId",
                                             "eventDate", "data",       "idempotencyKey"};
-
-// A caller's value quoted back in a message: at most 64 bytes, cut on a character boundary.
-std::string echo(const std::string& s) {
-    if (s.size() <= 64) return s;
-    size_t n = 64;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    return s.substr(0, n) + "...";
-}
 
 bool check_idempotency_key(const std::string& key, const std::string& field, FieldErrors& errs) {
     // valid_utf8: the header is raw bytes (a body key is always valid, the parser saw to it)

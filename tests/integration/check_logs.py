@@ -1,16 +1,26 @@
 #!/usr/bin/env python3
-"""Fails (exit 1) when the stack's logs show errors or crashes.
+"""Fails (exit 1) when a stack's logs show errors or crashes.
+
+Used for the shared stack (stack_fixture.sh down), for each private stack when it goes down
+(harness.PrivateStack.down) and for every private stack of the run once more after ctest
+(scripts/test).
 
 Apache's error log: any line at [error], [crit], [alert] or [emerg] (format
-"[module:level]") and any "exit signal" line (a child crashed), unless the line carries a
-tag listed in the allow-list file. The worker log: crashes (signals, aborts, uncaught
-exceptions, sanitizer reports, or the stack supervisor's CRASHED/unexpected-exit lines).
+"[module:level]") and any "exit signal" line (a child crashed), unless the line carries an
+allowed tag. Worker logs (<state>/worker/*.log: the stack's worker.log and the logs of workers
+a test started itself): any "[error]" line (format "[level] WH000NN: …", common/log.cpp)
+unless its tag is allowed, and crashes (signals, aborts, uncaught exceptions, sanitizer
+reports, or the stack supervisor's CRASHED/unexpected-exit lines).
+Allowed tags: those of --allow-list (allowed_log_tags.txt, for every stack) and of
+<state>/allowed_log_tags.txt (same format), which a test writes for its private stack when it
+provokes errors on purpose (harness.PrivateStack.expect_log_tags).
 Credentials: every password and signing secret the tests recorded in secrets-used.txt
 (harness.record_secret) must not appear in any log or in the database dump (db-dump.sql,
-written by stack_fixture.sh before the stack goes down).
+written by stack_fixture.sh / PrivateStack.down before the stack goes down), whatever their
+length: the tests use distinctive values, so a match is a leak.
 Sanitizer builds (docs/reliability.md): any AddressSanitizer/UndefinedBehaviorSanitizer report,
 in a report file under <state-dir>/sanitizer/ (scripts/stack's log_path) or as a line in a
-log, fails in every mode, --secrets-only included.
+log, fails too.
 """
 import argparse
 import os
@@ -20,12 +30,17 @@ import sys
 APACHE_BAD = re.compile(r"\[(?:[A-Za-z0-9_]+:)?(error|crit|alert|emerg)\]")
 APACHE_CRASH = re.compile(r"exit signal|Segmentation fault|AH00060|AH00052", re.I)
 TAG = re.compile(r"\b(AH\d{5}|WH\d{5})\b")
+# common/log.cpp's stderr sink: "[error] WH00118: …"
+WORKER_ERROR = re.compile(r"^\[error\] ")
 # The stack's supervisor reports every signal death ("CRASHED: killed by signal 11 (SEGV)")
 # and every exit nobody asked for; the rest are what the C++ runtime and sanitizers print.
 WORKER_CRASH = re.compile(
     r"^\[stack\] \S+ webhook-worker \(pid \d+\) (CRASHED|exited unexpectedly)|^terminate called|"
     r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer")
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+# a stack's own allowed tags (harness.PrivateStack.expect_log_tags writes it)
+STACK_ALLOW_LIST = "allowed_log_tags.txt"
 
 SANITIZER_REPORT = re.compile(
     r"ERROR: \w*Sanitizer|\w+Sanitizer: CHECK failed|runtime error:|SUMMARY: \w+Sanitizer")
@@ -40,9 +55,7 @@ def scan_sanitizer(state_dir):
     if os.path.isdir(sdir):
         paths += [os.path.join(sdir, f) for f in sorted(os.listdir(sdir))]
     paths += [os.path.join(state_dir, "httpd", "logs", f) for f in ("error_log", "startup.log")]
-    wdir = os.path.join(state_dir, "worker")
-    if os.path.isdir(wdir):
-        paths += [os.path.join(wdir, f) for f in sorted(os.listdir(wdir)) if f.endswith(".log")]
+    paths += worker_logs(state_dir)
     for path in paths:
         if os.path.isfile(path):
             bad += scan(path, [SANITIZER_REPORT], set())
@@ -82,9 +95,17 @@ def load_secrets(path):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 kind, _, value = line.rstrip("\n").partition(" ")
-                if len(value) >= 8:
+                if value:
                     out.append((kind, value))
     return sorted(set(out))
+
+
+def worker_logs(state_dir):
+    """The stack's worker.log and the logs of the workers tests started (<id>.log)."""
+    wdir = os.path.join(state_dir, "worker")
+    if not os.path.isdir(wdir):
+        return []
+    return [os.path.join(wdir, f) for f in sorted(os.listdir(wdir)) if f.endswith(".log")]
 
 
 def secret_files(state_dir, db_dump):
@@ -93,14 +114,12 @@ def secret_files(state_dir, db_dump):
              os.path.join(state_dir, "httpd", "logs", "access_log"),
              os.path.join(state_dir, "mariadb", "error.log"),
              db_dump or os.path.join(state_dir, "db-dump.sql")]
-    wdir = os.path.join(state_dir, "worker")
-    if os.path.isdir(wdir):
-        files += [os.path.join(wdir, f) for f in sorted(os.listdir(wdir)) if f.endswith(".log")]
-    return files
+    return files + worker_logs(state_dir)
 
 
 def mask(value):
-    return value[:4] + "…" + value[-2:]
+    """Enough of a credential to tell which one it is, never most of it (short ones too)."""
+    return "%s… (%d characters)" % (value[:min(4, len(value) // 4)], len(value))
 
 
 def scan_secrets(state_dir, secrets_path, db_dump=None):
@@ -123,56 +142,53 @@ def scan_secrets(state_dir, secrets_path, db_dump=None):
     return bad, len(secrets), scanned
 
 
+def scan_errors(state_dir, allowed):
+    """Apache's error lines and crashes, the workers' error lines and crashes (untagged or
+    with a tag not in allowed); the logs that do not exist."""
+    httpd_log = os.path.join(state_dir, "httpd", "logs", "error_log")
+    problems = scan(httpd_log, [APACHE_BAD, APACHE_CRASH], allowed)
+    wlogs = worker_logs(state_dir)
+    for path in wlogs:
+        problems += scan(path, [WORKER_ERROR], allowed)
+        problems += scan(path, [WORKER_CRASH], set())
+    missing = [p for p in [httpd_log] + (wlogs or [os.path.join(state_dir, "worker", "worker.log")])
+               if not os.path.exists(p)]
+    return problems, [httpd_log] + wlogs, missing
+
+
+def report(title, lines):
+    if lines:
+        print("check_logs: %d %s:" % (len(lines), title))
+        for p in lines:
+            print("  " + p)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--state-dir", required=True)
-    ap.add_argument("--allow-list")
+    ap.add_argument("--allow-list", default=os.path.join(HERE, "allowed_log_tags.txt"),
+                    help="tags allowed on every stack (default: allowed_log_tags.txt beside this script); "
+                         "<state-dir>/allowed_log_tags.txt adds the stack's own")
     ap.add_argument("--secrets", help="secrets-used.txt (default: <state-dir>/secrets-used.txt)")
     ap.add_argument("--db-dump", help="dump of the database (default: <state-dir>/db-dump.sql)")
-    ap.add_argument("--secrets-only", action="store_true",
-                    help="only look for credentials (a private stack whose errors are expected)")
-    ap.add_argument("--sanitizer-only", action="store_true",
-                    help="only look for sanitizer reports; silent when there are none")
     args = ap.parse_args()
-    if args.sanitizer_only:
-        reports = scan_sanitizer(args.state_dir)
-        if reports:
-            print("check_logs: %d sanitizer report line(s) in %s:" % (len(reports), args.state_dir))
-            for p in reports:
-                print("  " + p)
-        return 1 if reports else 0
     secrets_path = args.secrets or os.path.join(args.state_dir, "secrets-used.txt")
     leaks, n_secrets, scanned = scan_secrets(args.state_dir, secrets_path, args.db_dump)
-    if leaks:
-        print("check_logs: %d line(s) contain a credential the tests used:" % len(leaks))
-        for p in leaks:
-            print("  " + p)
-    else:
+    report("line(s) contain a credential the tests used", leaks)
+    if not leaks:
         print("check_logs: none of the %d recorded credentials (%s) appears in %s"
               % (n_secrets, secrets_path, ", ".join(scanned) or "any file"))
     sanitizer = scan_sanitizer(args.state_dir)
-    if sanitizer:
-        print("check_logs: %d sanitizer report line(s):" % len(sanitizer))
-        for p in sanitizer:
-            print("  " + p)
-    if args.secrets_only:
-        return 1 if leaks or sanitizer else 0
-    allowed = load_allowed(args.allow_list)
-    httpd_log = os.path.join(args.state_dir, "httpd", "logs", "error_log")
-    worker_log = os.path.join(args.state_dir, "worker", "worker.log")
-    problems = scan(httpd_log, [APACHE_BAD, APACHE_CRASH], allowed)
-    problems += scan(worker_log, [WORKER_CRASH], set())
-    for path in (httpd_log, worker_log):
-        if not os.path.exists(path):
-            print("check_logs: note: %s does not exist" % path)
-    if problems:
-        print("check_logs: %d bad log line(s) (allow-list: %s):" % (len(problems), args.allow_list))
-        for p in problems:
-            print("  " + p)
+    report("sanitizer report line(s)", sanitizer)
+    own_list = os.path.join(args.state_dir, STACK_ALLOW_LIST)
+    allowed = load_allowed(args.allow_list) | load_allowed(own_list)
+    problems, logs, missing = scan_errors(args.state_dir, allowed)
+    for path in missing:
+        print("check_logs: note: %s does not exist" % path)
+    report("bad log line(s) (allowed tags: %s, %s)" % (args.allow_list, own_list), problems)
+    if problems or leaks or sanitizer:
         return 1
-    if leaks or sanitizer:
-        return 1
-    print("check_logs: no errors or crashes in %s and %s" % (httpd_log, worker_log))
+    print("check_logs: no errors or crashes in %s" % ", ".join(logs))
     return 0
 
 

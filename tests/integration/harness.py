@@ -21,10 +21,12 @@ import hmac
 import http.client
 import json as _json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import traceback
 import unittest
 import urllib.parse
 import uuid
@@ -154,19 +156,27 @@ def basic_auth_header(user, password):
 
 SECRETS_FILE = "secrets-used.txt"
 _secrets_lock = threading.Lock()
+_secrets_written = set()  # (file, kind, value): each is written once
 
 
 def record_secret(value, kind="secret"):
     """Appends a password or signing secret a test sent or received to
-    <state dir>/secrets-used.txt (the active stack's). stack_down (check_logs.py) fails when
-    any of them appears in Apache's error/access log, the worker log, MariaDB's log or a dump
-    of the database. Values shorter than 8 characters are skipped (they match by chance):
-    use new_password() for test passwords. api() records what it sends and receives itself."""
-    if not isinstance(value, str) or len(value) < 8 or "\n" in value:
+    <state dir>/secrets-used.txt (the active stack's). check_logs.py (stack_down, and
+    PrivateStack.down for a private stack) fails when any of them appears in Apache's
+    error/access log, a worker log, MariaDB's log or a dump of the database, whatever its
+    length: so every credential a test uses must be distinctive, 8 characters or more
+    (new_password(), or a constant like "pw-iso-8c1f2e"), or the scan finds it in ordinary
+    text. api(), register_endpoint() and add_principal() record what they send and receive.
+    A value with line breaks is recorded as its lines (a log line can hold only one)."""
+    if not isinstance(value, str):
         return
     path = os.path.join(env()["WEBHOOK_STATE_DIR"], SECRETS_FILE)
-    with _secrets_lock, open(path, "a", encoding="utf-8") as f:
-        f.write("%s %s\n" % (kind, value))
+    with _secrets_lock:
+        for part in value.splitlines():
+            if part and (path, kind, part) not in _secrets_written:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write("%s %s\n" % (kind, part))
+                _secrets_written.add((path, kind, part))
 
 
 def new_password(prefix="pw"):
@@ -176,29 +186,46 @@ def new_password(prefix="pw"):
     return value
 
 
+def _record_basic(user, password, kind):
+    record_secret(password, kind)
+    if isinstance(user, str) and isinstance(password, str):
+        # as it travels: Authorization: Basic base64(user:password)
+        record_secret(base64.b64encode(("%s:%s" % (user, password)).encode()).decode(), kind + "-basic")
+
+
 def _record_credentials(sent, received):
-    if isinstance(sent, dict):
-        user, password = sent.get("username"), sent.get("password")
-        if isinstance(password, str):
-            record_secret(password, "password")
-            if isinstance(user, str):
-                # as the worker sends it: Authorization: Basic base64(user:password)
-                record_secret(base64.b64encode(("%s:%s" % (user, password)).encode()).decode(), "basic")
+    if isinstance(sent, dict) and isinstance(sent.get("password"), str):
+        _record_basic(sent.get("username"), sent["password"], "password")
     if isinstance(received, dict) and isinstance(received.get("secret"), str):
         record_secret(received["secret"], "signing-secret")
         # the key bytes as base64 without the prefix, as a careless log line would show them
         record_secret(received["secret"][len("whsec_"):], "signing-key")
 
 
+def add_principal(user, password, *scope):
+    """`scripts/stack principal add USER PASSWORD SCOPE…` on the active stack (an htpasswd login
+    mapped to a scope: "--reseller", ID / "--portfolio", ID / "--admin"); records the password."""
+    _record_basic(user, password, "api-password")
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
+    child_env["WEBHOOK_STATE_DIR"] = env()["WEBHOOK_STATE_DIR"]
+    p = subprocess.run([os.path.join(REPO, "scripts", "stack"), "principal", "add", user, password] + list(scope),
+                       capture_output=True, text=True, env=child_env, timeout=60)
+    if p.returncode != 0:
+        raise HarnessError("scripts/stack principal add %s failed: %s" % (user, p.stderr))
+
+
 def api(method, path, json=None, user=None, password=None, headers=None, body=None, auth=True):
     """Calls the integrator API (path relative to WEBHOOK_BASE_URL) with Basic auth (the
     stack's admin unless user/password are given). Returns (status, headers, parsed body).
-    Passwords sent and secrets received are recorded (record_secret)."""
+    Passwords sent (the Basic auth one and those in the JSON body) and secrets received are
+    recorded (record_secret)."""
     e = env()
     hdrs = {"Accept": "application/json"}
     if auth:
-        hdrs["Authorization"] = basic_auth_header(user if user is not None else e["WEBHOOK_API_USER"],
-                                                  password if password is not None else e["WEBHOOK_API_PASSWORD"])
+        user = user if user is not None else e["WEBHOOK_API_USER"]
+        password = password if password is not None else e["WEBHOOK_API_PASSWORD"]
+        _record_basic(user, password, "api-password")
+        hdrs["Authorization"] = basic_auth_header(user, password)
     if json is not None:
         body = _json.dumps(json).encode()
         hdrs["Content-Type"] = "application/json"
@@ -264,6 +291,19 @@ def q(value):
     return "'%s'" % s
 
 
+def seal(plaintext, *args):
+    """webhook-worker-seal with the stack's key: seal(value, "secret_enc", id, ...) gives one
+    value per endpoint id, each opening only in that row and column; seal(value, "--v1") the
+    older unbound form. Returns the tool's output lines."""
+    e = env()
+    tool = os.path.join(e["WEBHOOK_BUILD_DIR"], "worker", "webhook-worker-seal")
+    p = subprocess.run([tool, e["WEBHOOK_SECRET_KEY_FILE"]] + [str(a) for a in args], input=plaintext + "\n",
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise HarnessError("webhook-worker-seal %s failed: %s" % (args, p.stderr))
+    return p.stdout.split()
+
+
 def sql(query):
     """Runs query with the mariadb client on the stack's socket as the application user;
     returns a list of rows (tuples of str, NULL -> None)."""
@@ -302,6 +342,35 @@ def wait_until(predicate, timeout=30.0, interval=0.1, message=None):
             raise AssertionError("timed out after %.1f s waiting for %s (last value: %r)"
                                  % (timeout, message or getattr(predicate, "__name__", "condition"), last))
         time.sleep(interval)
+
+
+def run_together(n, fn, timeout=60):
+    """Runs fn(i) in n threads released at the same instant; returns the results in order.
+    A thread that raises or does not finish within timeout seconds fails the caller
+    (AssertionError naming every such thread): a concurrency test never loses a client."""
+    barrier = threading.Barrier(n)
+    results, errors = [None] * n, {}
+
+    def go(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except BaseException as e:  # noqa: BLE001 - reported to the calling thread below
+            errors[i] = "%s\n%s" % (e, "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+
+    threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    for i, t in enumerate(threads):
+        if t.is_alive():
+            errors.setdefault(i, "still running after %.0f s" % timeout)
+    if errors:
+        raise AssertionError("%d of %d concurrent clients failed:\n%s" % (
+            len(errors), n, "\n".join("client %d: %s" % (i, errors[i]) for i in sorted(errors))))
+    return results
 
 
 # ------------------------------------------------------------------------------------------
@@ -741,7 +810,9 @@ class PrivateStack:
     (<build>/itest-private/<name>), free loopback ports and the binaries already built.
     Settings are the WEBHOOK_* variables of scripts/stack (retry_schedule, request_timeout_ms,
     poll_interval_ms, …). Use it as a context manager (always brought down); activate() makes
-    api(), sql(), post_event(), … talk to it instead of the shared fixture stack."""
+    api(), sql(), post_event(), … talk to it instead of the shared fixture stack. down() checks
+    its logs like stack_down checks the shared stack's (check_logs.py): a test that provokes
+    error lines on purpose declares their tags with expect_log_tags()."""
 
     def __init__(self, name, retry_schedule="1s,1s,1s,1s", request_timeout_ms=3000,
                  poll_interval_ms=100, log_level="debug"):
@@ -757,6 +828,24 @@ class PrivateStack:
         self.env = None
         self.workers = []
         self._db_argv = None
+        self.expected_log_tags = {}  # tag -> why this test provokes it
+
+    def expect_log_tags(self, reason, *tags):
+        """Declares error-line tags (WH00110, AH01630, …) that this test provokes on purpose on
+        this stack, with the reason; check_logs.py tolerates them on this stack only
+        (<state>/allowed_log_tags.txt). Call it before up() or at any time after."""
+        for tag in tags:
+            if not re.fullmatch(r"(AH|WH)\d{5}", tag):
+                raise HarnessError("not a log tag: %r" % (tag,))
+            self.expected_log_tags[tag] = reason
+        if os.path.isdir(self.state):
+            self._write_allowed_tags()
+
+    def _write_allowed_tags(self):
+        with open(os.path.join(self.state, "allowed_log_tags.txt"), "w", encoding="utf-8") as f:
+            f.write("# written by harness.PrivateStack.expect_log_tags: tags this stack's test provokes\n")
+            for tag, reason in sorted(self.expected_log_tags.items()):
+                f.write("%s  # %s\n" % (tag, reason.replace("\n", " ")))
 
     def _run_stack(self, *args, extra_env=None, timeout=180):
         child = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
@@ -780,31 +869,58 @@ class PrivateStack:
             except HarnessError:
                 pass
         shutil.rmtree(self.state, ignore_errors=True)
+        os.makedirs(self.state)
+        self._write_allowed_tags()
         http_port, db_port = free_ports.free_ports(2)
         extra = dict(self.settings, WEBHOOK_HTTP_PORT=str(http_port), WEBHOOK_DB_PORT=str(db_port))
         try:
             self._run_stack("up", extra_env=extra)
         except BaseException:
-            self.down()
+            self.down(check=False)
             raise
         self.env = _read_env_file(os.path.join(self.state, "env"))
         return self
 
-    def down(self):
-        """Stops the workers this test started, then the stack. Never raises."""
+    def down(self, check=True):
+        """Stops the workers this test started, dumps the database, stops the stack, then checks
+        its logs (check_logs()). Raises AssertionError when the check fails and `check` is
+        true (with check false, as while another exception is in flight, it only prints what
+        failed); never raises for anything else."""
         for w in self.workers:
             w.stop()
         self.deactivate()
+        problems = []
+        if self.env is not None:
+            try:
+                self._run_stack("dump", os.path.join(self.state, "db-dump.sql"), timeout=120)
+            except Exception as e:
+                problems.append("could not dump the database for the credential scan: %s" % e)
         try:
             self._run_stack("down", timeout=120)
         except Exception as e:
             print("harness: private stack %s: down failed: %s" % (self.state, e))
+        ok, out = self.check_logs()
+        if not ok:
+            problems.append(out)
+        if problems:
+            text = "private stack %s:\n%s" % (self.state, "\n".join(problems))
+            if check:
+                raise AssertionError(text)
+            print("harness: " + text)
+
+    def check_logs(self):
+        """(passed, output) of check_logs.py on this stack's state dir: Apache and worker error
+        lines whose tags neither allowed_log_tags.txt nor expect_log_tags() allow, crashes,
+        sanitizer reports and recorded credentials in its logs or its database dump."""
+        p = subprocess.run([sys.executable, os.path.join(HERE, "check_logs.py"), "--state-dir", self.state],
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode == 0, p.stdout + p.stderr
 
     def __enter__(self):
         return self.up()
 
-    def __exit__(self, *exc):
-        self.down()
+    def __exit__(self, exc_type, exc, tb):
+        self.down(check=exc_type is None)
 
     def activate(self):
         global _PRIVATE_ENV
@@ -910,12 +1026,8 @@ def env_shared():
         _PRIVATE_ENV = saved
 
 
-def sanitizer_env(report_dir, component="apache2"):
-    """Environment additions for running apache2 (or the worker) by hand on a sanitizer build
-    (WEBHOOK_SANITIZE), as scripts/stack does (docs/reliability.md): LD_PRELOAD of the libasan
-    and libstdc++ that mod_webhook.so links, and ASAN_OPTIONS/UBSAN_OPTIONS writing reports
-    into report_dir/sanitizer/ (scripts/test fails on reports under <build>/itest-private/*/).
-    {} for a normal build. Use: subprocess.Popen(..., env=dict(os.environ, **sanitizer_env(d)))."""
+def _module_libs():
+    """{library name without .so…: path} of what mod_webhook.so links ({} when unknown)."""
     build = os.environ.get("WEBHOOK_BUILD_DIR") or env_shared().get("WEBHOOK_BUILD_DIR", "")
     so = os.path.join(build, "mod_webhook", "mod_webhook.so")
     try:
@@ -927,6 +1039,22 @@ def sanitizer_env(report_dir, component="apache2"):
         parts = line.split()
         if len(parts) >= 3 and parts[1] == "=>":
             libs[parts[0].split(".so")[0]] = parts[2]
+    return libs
+
+
+def sanitizer_build():
+    """True on a sanitizer build (WEBHOOK_SANITIZE): resident sizes there are ASan's
+    (shadow memory, quarantine of freed blocks), not the product's."""
+    return "libasan" in _module_libs()
+
+
+def sanitizer_env(report_dir, component="apache2"):
+    """Environment additions for running apache2 (or the worker) by hand on a sanitizer build
+    (WEBHOOK_SANITIZE), as scripts/stack does (docs/reliability.md): LD_PRELOAD of the libasan
+    and libstdc++ that mod_webhook.so links, and ASAN_OPTIONS/UBSAN_OPTIONS writing reports
+    into report_dir/sanitizer/ (scripts/test fails on reports under <build>/itest-private/*/).
+    {} for a normal build. Use: subprocess.Popen(..., env=dict(os.environ, **sanitizer_env(d)))."""
+    libs = _module_libs()
     if "libasan" not in libs:
         return {}
     reports = os.path.join(report_dir, "sanitizer")

@@ -14,13 +14,8 @@ import harness as h
 CODE = "management.terminal-modified"
 
 
-def add_principal(user, password, *scope):
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
-    child_env["WEBHOOK_STATE_DIR"] = h.state_dir()
-    p = subprocess.run([os.path.join(h.REPO, "scripts", "stack"), "principal", "add", user, password] + list(scope),
-                       capture_output=True, text=True, env=child_env, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("scripts/stack principal add failed: %s" % p.stderr)
+# distinctive passwords (the credential scan of check_logs.py looks for each in every log)
+PW_A, PW_B, PW_PF = "pw-scopes-a-5e81c2", "pw-scopes-b-93d0f7", "pw-scopes-pf-2a6b4e"
 
 
 class ApiScopes(unittest.TestCase):
@@ -29,22 +24,22 @@ class ApiScopes(unittest.TestCase):
         cls.receiver = h.Receiver()
         cls.res_a, cls.res_b, cls.pf_a = h.unique_id("res"), h.unique_id("res"), h.unique_id("pf")
         cls.user_a, cls.user_b, cls.user_pf = h.unique_id("ua"), h.unique_id("ub"), h.unique_id("up")
-        add_principal(cls.user_a, "pw-a", "--reseller", cls.res_a)
-        add_principal(cls.user_b, "pw-b", "--reseller", cls.res_b)
-        add_principal(cls.user_pf, "pw-pf", "--portfolio", cls.pf_a)
+        h.add_principal(cls.user_a, PW_A, "--reseller", cls.res_a)
+        h.add_principal(cls.user_b, PW_B, "--reseller", cls.res_b)
+        h.add_principal(cls.user_pf, PW_PF, "--portfolio", cls.pf_a)
         cls.ep_a = h.register_endpoint(cls.receiver.url("/a"), [CODE], reseller_id=cls.res_a,
-                                       user=cls.user_a, api_password="pw-a")
+                                       user=cls.user_a, api_password=PW_A)
         cls.ep_b = h.register_endpoint(cls.receiver.url("/b"), [CODE], reseller_id=cls.res_b,
-                                       user=cls.user_b, api_password="pw-b")
+                                       user=cls.user_b, api_password=PW_B)
         cls.ep_pf = h.register_endpoint(cls.receiver.url("/pf"), [CODE], portfolio_id=cls.pf_a,
-                                        user=cls.user_pf, api_password="pw-pf")
+                                        user=cls.user_pf, api_password=PW_PF)
 
     @classmethod
     def tearDownClass(cls):
         cls.receiver.close()
 
     def as_a(self, method, path, json=None):
-        return h.api(method, path, json=json, user=self.user_a, password="pw-a")
+        return h.api(method, path, json=json, user=self.user_a, password=PW_A)
 
     def test_list_shows_only_own_endpoints(self):
         status, _, body = self.as_a("GET", "/endpoints")
@@ -65,7 +60,7 @@ class ApiScopes(unittest.TestCase):
             status, _, body = self.as_a(method, path, doc)
             self.assertEqual(status, 404, "%s %s as another reseller: %s %r" % (method, path, status, body))
         # and it is still there for its owner
-        status, _, body = h.api("GET", other, user=self.user_b, password="pw-b")
+        status, _, body = h.api("GET", other, user=self.user_b, password=PW_B)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["id"], self.ep_b["id"])
 
@@ -85,7 +80,7 @@ class ApiScopes(unittest.TestCase):
         self.assertEqual(status, 404, body)
         status, _, body = self.as_a("POST", "/deliveries/%s/redeliver" % ntf)
         self.assertEqual(status, 404, body)
-        status, _, body = h.api("GET", "/deliveries/" + ntf, user=self.user_b, password="pw-b")
+        status, _, body = h.api("GET", "/deliveries/" + ntf, user=self.user_b, password=PW_B)
         self.assertEqual(status, 200, body)
 
     def test_admin_sees_every_scope(self):
@@ -112,7 +107,7 @@ class ScopeIsolation(unittest.TestCase):
         cls.users = {}
         for name in ("a", "b"):
             reseller, user, pw = h.unique_id("res"), h.unique_id("u" + name), h.new_password("api")
-            add_principal(user, pw, "--reseller", reseller)
+            h.add_principal(user, pw, "--reseller", reseller)
             cls.users[name] = (user, pw, reseller)
         cls.eps = {}
         for name, (user, pw, reseller) in cls.users.items():
@@ -194,11 +189,11 @@ class ResellerAndItsPortfolios(unittest.TestCase):
         r_user, r_pw = h.unique_id("ur"), h.new_password("api")
         p_user, p_pw = h.unique_id("up"), h.new_password("api")
         both_user, both_pw = h.unique_id("ub"), h.new_password("api")
-        add_principal(r_user, r_pw, "--reseller", reseller)
-        add_principal(p_user, p_pw, "--portfolio", portfolio)
+        h.add_principal(r_user, r_pw, "--reseller", reseller)
+        h.add_principal(p_user, p_pw, "--portfolio", portfolio)
         # a user with both rows manages both
-        add_principal(both_user, both_pw, "--reseller", reseller)
-        add_principal(both_user, both_pw, "--portfolio", portfolio)
+        h.add_principal(both_user, both_pw, "--reseller", reseller)
+        h.add_principal(both_user, both_pw, "--portfolio", portfolio)
         ep = h.register_endpoint("http://127.0.0.1:9/pf", [CODE], portfolio_id=portfolio,
                                  user=p_user, api_password=p_pw)
         status, _, body = h.api("GET", "/endpoints/" + ep["id"], user=r_user, password=r_pw)
@@ -222,6 +217,7 @@ class PrincipalCommand(unittest.TestCase):
         stack = os.path.join(h.REPO, "scripts", "stack")
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
         child_env["WEBHOOK_STATE_DIR"] = h.state_dir()
+        h.record_secret("pw-12345678", "api-password")
         for args in (["principal", "add", "u1"], ["principal", "add", "u1", "pw-12345678", "--reseller"],
                      ["principal", "add", "u1", "pw-12345678", "--reseller", "bad id"],
                      ["principal", "add", "u1", "pw-12345678", "--admin", "x"],
@@ -234,7 +230,7 @@ class PrincipalCommand(unittest.TestCase):
 
     def test_admin_principal_sees_every_scope(self):
         user, pw = h.unique_id("adm"), h.new_password("api")
-        add_principal(user, pw, "--admin")
+        h.add_principal(user, pw, "--admin")
         self.assertEqual(h.sql("SELECT kind, scope_id FROM webhook_principals WHERE username = %s" % h.q(user)),
                          [("admin", "")])
         ep = h.register_endpoint("http://127.0.0.1:9/adm", [CODE], reseller_id=h.unique_id("res"))

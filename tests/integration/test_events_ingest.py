@@ -9,7 +9,6 @@ import http.client
 import json
 import os
 import sys
-import threading
 import unittest
 import urllib.parse
 
@@ -89,16 +88,7 @@ class EventsIngest(unittest.TestCase):
     def test_concurrent_duplicates_create_one_event(self):
         reseller = h.unique_id("res")
         key = h.unique_id("idem")
-        results = []
-
-        def go():
-            results.append(h.post_events(event(reseller, idempotencyKey=key)))
-
-        threads = [threading.Thread(target=go) for _ in range(12)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = h.run_together(12, lambda i: h.post_events(event(reseller, idempotencyKey=key)))
         self.assertEqual({s for s, _, _ in results}, {202}, results)
         self.assertEqual(len({b["eventId"] for _, _, b in results}), 1, results)
         self.assertEqual(sum(1 for _, _, b in results if not b.get("duplicate")), 1, results)

@@ -66,6 +66,8 @@ class DbRestartUnderLoad(unittest.TestCase):
             poster.start()
             try:
                 h.wait_until(lambda: poster.count(202) >= 20, timeout=30, message="20 events accepted")
+                ps.expect_log_tags("MariaDB is stopped on purpose: Apache answers 503, the worker waits",
+                                   "WH00010", "WH00110")
                 ps.stop_mariadb()
                 stopped_at = time.monotonic()
                 h.wait_until(lambda: poster.count(503, since=stopped_at) >= 10, timeout=20,

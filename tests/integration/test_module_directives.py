@@ -4,7 +4,9 @@
   with one clear log line (WH00002); a good one lets it start;
 - WebhookAllowPrivateTargets On admits every address (the shared stack uses a CIDR list, the
   outage test's private stack Off);
-- WebhookDatabaseTimeout outside 1-300 is refused at start-up (WH00061).
+- WebhookDatabaseTimeout outside 1-300 is refused at start-up (WH00061);
+- WebhookDatabase values may be quoted (a password with a space), and its start-up error
+  (WH00001) never echoes a value.
 
 Runs its own Apache (the shared stack's rendered httpd.conf with another port, pid file, logs
 and the directive under test) in the foreground, and always stops it. It reads the shared
@@ -146,6 +148,21 @@ class ModuleDirectives(unittest.TestCase):
             self.assertIn("WH00061", text, value)
         rc, text = self.start(good, "WebhookDatabaseTimeout 5")
         self.assertIsNone(rc, text)
+
+    def test_database_values_may_be_quoted_and_errors_never_echo_them(self):
+        good = os.path.join(self.dir, "good.key")
+        shutil.copy(h.env()["WEBHOOK_SECRET_KEY_FILE"], good)
+        # an unquoted password with a space: refused, and no part of it is in the message
+        rc, text = self.start(good, 'WebhookDatabase "user=u database=d password=left rightHalf"')
+        self.assertIsNotNone(rc, "Apache started with a broken WebhookDatabase")
+        self.assertIn("WH00001", text)
+        self.assertNotIn("rightHalf", text)
+        self.assertNotIn("left", text.split("WH00001", 1)[1].split("\n", 1)[0])
+        # quoted (single quotes, or escaped double quotes inside the directive's own): accepted
+        for spec in ("user=u database=d password='left rightHalf'",
+                     'user=u database=d password=\\"left rightHalf\\"'):
+            rc, text = self.start(good, 'WebhookDatabase "%s"' % spec)
+            self.assertIsNone(rc, "%s: %s" % (spec, text))
 
 
 if __name__ == "__main__":

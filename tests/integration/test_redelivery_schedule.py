@@ -27,8 +27,8 @@ class RedeliverySchedule(unittest.TestCase):
 
     def endpoint(self, path, behaviour, reseller):
         url = self.receiver.set(path, behaviour)
-        ep = h.register_endpoint(url, [CODE], reseller_id=reseller, username="redeliver", password="pw-r")
-        self.receiver.expect(path, ep["secret"], ("redeliver", "pw-r"))
+        ep = h.register_endpoint(url, [CODE], reseller_id=reseller, username="redeliver", password="pw-redeliver-6c2e91")
+        self.receiver.expect(path, ep["secret"], ("redeliver", "pw-redeliver-6c2e91"))
 
     def test_never_acknowledged_is_sent_five_times_then_failed(self):
         reseller = h.unique_id("res")

@@ -20,11 +20,10 @@ def status_var(name):
 
 class Concurrency(unittest.TestCase):
     def test_parallel_principals_only_ever_see_their_own_endpoints(self):
-        import test_api_scopes  # add_principal: scripts/stack principal add
         principals = []
         for n in range(THREADS):
             reseller, user, pw = h.unique_id("res%02d" % n), h.unique_id("cu%02d" % n), h.new_password("api")
-            test_api_scopes.add_principal(user, pw, "--reseller", reseller)
+            h.add_principal(user, pw, "--reseller", reseller)
             principals.append((user, pw, reseller))
         errors, expected = [], {}
         start = threading.Barrier(THREADS)

@@ -44,7 +44,16 @@ class SendTimePolicy(unittest.TestCase):
         self.assertEqual({a[3] for a in attempts}, {"blocked-target"}, attempts)
         self.assertTrue(all(a[1] == "failure" and a[2] is None for a in attempts), attempts)
         last_error = h.sql_value("SELECT last_error FROM webhook_deliveries WHERE notification_id = %s" % h.q(ntf))
-        self.assertIn("0.0.0.0", last_error)
+        # the integrator's view names no address (internal DNS stays private); the worker log does
+        self.assertIn("not an allowed target", last_error)
+        self.assertNotIn("0.0.0.0", last_error)
+        status, _, body = h.api("GET", "/deliveries/" + ntf)
+        self.assertEqual(status, 200, body)
+        messages = [a.get("errorMessage") or "" for a in body["attempts"]]
+        self.assertTrue(messages and all("0.0.0.0" not in m for m in messages), messages)
+        worker_log = h.env()["WEBHOOK_WORKER_LOG"]
+        h.wait_until(lambda: "WH00120: not sending to endpoint %s: its address 0.0.0.0 " % sneaky["id"]
+                     in open(worker_log, errors="replace").read(), 10, message="WH00120 with the address")
         time.sleep(0.5)
         self.assertEqual(r.requests("/sneaky"), [], "the forbidden address was contacted")
         self.assertEqual(len(r.requests("/allowed")), 1)

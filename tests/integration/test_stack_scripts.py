@@ -53,6 +53,7 @@ class StackScripts(unittest.TestCase):
     def test_principal_add_creates_a_working_scoped_login(self):
         reseller = h.unique_id("res")
         user = h.unique_id("user")
+        h.record_secret("pw-" + user, "api-password")
         p = run_stack("principal", "add", user, "pw-" + user, "--reseller", reseller)
         self.assertEqual(p.returncode, 0, p.stderr)
         rows = h.sql("SELECT kind, scope_id FROM webhook_principals WHERE username = %s" % h.q(user))
@@ -71,9 +72,10 @@ class StackScripts(unittest.TestCase):
         self.assertIn(status, (403, 404, 422), "another reseller's endpoint must be refused: %s %r" % (status, body))
 
     def test_principal_add_rejects_bad_arguments(self):
-        p = run_stack("principal", "add", "someone", "pw", "--reseller", "bad id!")
+        h.record_secret("pw-refused-4f0d2b", "api-password")
+        p = run_stack("principal", "add", "someone", "pw-refused-4f0d2b", "--reseller", "bad id!")
         self.assertNotEqual(p.returncode, 0)
-        p = run_stack("principal", "add", "someone", "pw")
+        p = run_stack("principal", "add", "someone", "pw-refused-4f0d2b")
         self.assertNotEqual(p.returncode, 0)
 
 

@@ -18,7 +18,7 @@ import unittest
 import harness as h
 
 CODE = "billing.transaction-created"
-AUTH = ("iso", "pw-iso")
+AUTH = ("iso", "pw-isolation-3d9a70")
 CAP = 8  # the worker's default per_endpoint_concurrency
 
 

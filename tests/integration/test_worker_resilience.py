@@ -23,7 +23,7 @@ import unittest
 import harness as h
 
 CODE = "management.merchant-created"
-AUTH = ("res", "pw-res")
+AUTH = ("res", "pw-resilience-71c4e8")
 
 
 class WorkerResilience(unittest.TestCase):
@@ -164,6 +164,7 @@ class WorkerResilience(unittest.TestCase):
         w = self.worker("outage", "--request-timeout-ms", "10000", "--lease-seconds", "30")
         self.post(reseller)
         (first,) = self.r.wait_for(1, "/outage", timeout=10)
+        self.stack.expect_log_tags("MariaDB is stopped on purpose", "WH00110")
         self.stack.stop_mariadb()
         try:
             w.wait_log("WH00110", timeout=10)
@@ -196,6 +197,7 @@ class WorkerResilience(unittest.TestCase):
                         "--drain-seconds", "10")
         self.post(reseller)
         self.r.wait_for(1, "/outage-exit", timeout=10)
+        self.stack.expect_log_tags("MariaDB is stopped on purpose", "WH00110")
         self.stack.stop_mariadb()
         try:
             w.wait_log("WH00110", timeout=10)

@@ -53,6 +53,7 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(allow_header);
     CPPUNIT_TEST(route_below_location);
     CPPUNIT_TEST(problem_shape);
+    CPPUNIT_TEST(problem_caps_the_error_list);
     CPPUNIT_TEST(handle_404);
     CPPUNIT_TEST(handle_405_allow);
     CPPUNIT_TEST(handle_401_without_user);
@@ -154,6 +155,26 @@ public:
         // client text that is not UTF-8 still gives valid JSON
         HttpResponse bad = problem(400, std::string("bad \xff byte"));
         CPPUNIT_ASSERT(wh::json_parse(bad.body));
+    }
+
+    // However many field errors, the answer lists 50 and ends with "…and N more".
+    void problem_caps_the_error_list() {
+        FieldErrors errs;
+        for (int i = 0; i < 200000; ++i) errs.push_back({"eventTypes[" + std::to_string(i) + "]", "unknown event type 'a'"});
+        HttpResponse r = problem(422, "bad", errs);
+        CPPUNIT_ASSERT(r.body.size() < 8192);
+        wh::JsonPtr j = body_json(r);
+        json_t* list = json_object_get(j.get(), "errors");
+        CPPUNIT_ASSERT_EQUAL(FieldErrors::kMaxFieldErrors + 1, json_array_size(list));
+        CPPUNIT_ASSERT_EQUAL(std::string("eventTypes[49]"), wh::json_str(json_array_get(list, 49), "field"));
+        json_t* last = json_array_get(list, FieldErrors::kMaxFieldErrors);
+        CPPUNIT_ASSERT_EQUAL(std::string(""), wh::json_str(last, "field"));
+        CPPUNIT_ASSERT_EQUAL(std::string("\u2026and 199950 more"), wh::json_str(last, "message"));
+        // exactly 50: no such item
+        FieldErrors fifty;
+        for (int i = 0; i < 50; ++i) fifty.push_back({"f", "m"});
+        wh::JsonPtr k = body_json(problem(422, "bad", fifty));
+        CPPUNIT_ASSERT_EQUAL(size_t(50), json_array_size(json_object_get(k.get(), "errors")));
     }
 
     void handle_404() {

@@ -52,10 +52,12 @@ class ApiValidateTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(endpoint_lists_every_bad_field);
     CPPUNIT_TEST(endpoint_scope_exactly_one);
     CPPUNIT_TEST(endpoint_event_types_rules);
+    CPPUNIT_TEST(endpoint_event_types_longer_than_catalogue);
     CPPUNIT_TEST(endpoint_credentials_together);
     CPPUNIT_TEST(endpoint_url_rules);
     CPPUNIT_TEST(endpoint_url_policy_real_check);
     CPPUNIT_TEST(endpoint_not_object);
+    CPPUNIT_TEST(description_refuses_control_chars);
     CPPUNIT_TEST(patch_rules);
     CPPUNIT_TEST(patch_remove_credentials);
     CPPUNIT_TEST(list_query_rules);
@@ -69,6 +71,7 @@ class ApiValidateTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(event_batch_limits);
     CPPUNIT_TEST(event_batch_rejects_header_key);
     CPPUNIT_TEST(event_top_level_type);
+    CPPUNIT_TEST(errors_stop_at_fifty);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -152,18 +155,50 @@ public:
 
     void endpoint_event_types_rules() {
         EndpointInput in;
-        auto j = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created","nope",3,"billing.subscription-created"]})");
+        // (no more items than the catalogue's 3 codes: a longer array is refused whole)
+        auto j = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created","nope","billing.subscription-created"]})");
         FieldErrors errs = validate_endpoint_create(j.get(), catalogue(), test_config(), in);
         CPPUNIT_ASSERT_MESSAGE(fields(errs), has_field(errs, "eventTypes[1]"));  // unknown
-        CPPUNIT_ASSERT(has_field(errs, "eventTypes[2]"));                       // not a string
-        CPPUNIT_ASSERT(has_field(errs, "eventTypes[3]"));                       // duplicate
+        CPPUNIT_ASSERT(has_field(errs, "eventTypes[2]"));                       // duplicate
         CPPUNIT_ASSERT(!has_field(errs, "eventTypes[0]"));
+        auto num = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created",3]})");
+        errs = validate_endpoint_create(num.get(), catalogue(), test_config(), in);
+        CPPUNIT_ASSERT(has_field(errs, "eventTypes[1]"));                       // not a string
         auto missing = parse(R"({"url":"https://a.example/","resellerId":"R"})");
         errs = validate_endpoint_create(missing.get(), catalogue(), test_config(), in);
         CPPUNIT_ASSERT(has_field(errs, "eventTypes"));
         auto notarr = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":"billing.subscription-created"})");
         errs = validate_endpoint_create(notarr.get(), catalogue(), test_config(), in);
         CPPUNIT_ASSERT(has_field(errs, "eventTypes"));
+    }
+
+    // More items than the catalogue has codes: one error for the array, none per item (a
+    // 976 KiB body of 200,000 items answered 200,000 errors).
+    void endpoint_event_types_longer_than_catalogue() {
+        EndpointInput in;
+        std::string items = "\"a\"";
+        for (int i = 1; i < 200000; ++i) items += ",\"a\"";
+        auto j = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":[)" + items + "]}");
+        FieldErrors errs = validate_endpoint_create(j.get(), catalogue(), test_config(), in);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(fields(errs), size_t(1), errs.size());
+        CPPUNIT_ASSERT_EQUAL(size_t(0), errs.more());
+        CPPUNIT_ASSERT_EQUAL(std::string("eventTypes"), errs[0].field);
+        CPPUNIT_ASSERT(errs[0].message.find("200000") != std::string::npos);
+        CPPUNIT_ASSERT(errs[0].message.find("only 3") != std::string::npos);
+        // one more than the catalogue, all known: still refused (one must repeat)
+        auto four = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created",)"
+                          R"("management.merchant-created","processing.chargeback-processed","billing.subscription-created"]})");
+        errs = validate_endpoint_create(four.get(), catalogue(), test_config(), in);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(fields(errs), size_t(1), errs.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("eventTypes"), errs[0].field);
+        // as many as the catalogue: every item checked, as before
+        auto three = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created",)"
+                           R"("management.merchant-created","processing.chargeback-processed"]})");
+        CPPUNIT_ASSERT(validate_endpoint_create(three.get(), catalogue(), test_config(), in).empty());
+        EndpointPatch p;
+        auto patch = parse(R"({"eventTypes":[)" + items + "]}");
+        errs = validate_endpoint_patch(patch.get(), catalogue(), test_config(), p);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(fields(errs), size_t(1), errs.size());
     }
 
     void endpoint_credentials_together() {
@@ -218,6 +253,23 @@ public:
         FieldErrors errs = validate_endpoint_create(j.get(), catalogue(), test_config(), in);
         CPPUNIT_ASSERT_EQUAL(size_t(1), errs.size());
         CPPUNIT_ASSERT_EQUAL(std::string(""), errs[0].field);
+    }
+
+    void description_refuses_control_chars() {
+        for (const char* d : {"line\\nbreak", "tab\\there", "esc\\u001b[31m", "del\\u007f"}) {
+            EndpointInput in;
+            auto j = parse(std::string(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created"],"description":")") +
+                           d + "\"}");
+            FieldErrors errs = validate_endpoint_create(j.get(), catalogue(), test_config(), in);
+            CPPUNIT_ASSERT_MESSAGE(d, has_field(errs, "description"));
+            EndpointPatch p;
+            auto pj = parse(std::string(R"({"description":")") + d + "\"}");
+            CPPUNIT_ASSERT_MESSAGE(d, has_field(validate_endpoint_patch(pj.get(), catalogue(), test_config(), p),
+                                                "description"));
+        }
+        EndpointInput in;  // printable text of any script is fine
+        auto ok = parse(R"({"url":"https://a.example/","resellerId":"R","eventTypes":["billing.subscription-created"],"description":"Caf\u00e9 \u2014 \u65e5\u672c"})");
+        CPPUNIT_ASSERT(validate_endpoint_create(ok.get(), catalogue(), test_config(), in).empty());
     }
 
     void patch_rules() {
@@ -403,6 +455,22 @@ public:
         std::vector<EventInput> out;
         bool is_array;
         CPPUNIT_ASSERT(has_field(validate_events(j.get(), "k", catalogue(), out, is_array), "Idempotency-Key"));
+    }
+
+    // 60,000 unknown members: the first 50 errors, then only their number.
+    void errors_stop_at_fifty() {
+        std::string body = R"({"eventCode":"billing.subscription-created","resellerId":"R","portfolioId":"P","data":{})";
+        for (int i = 0; i < 60000; ++i) body += ",\"u" + std::to_string(i) + "\":1";
+        auto j = parse(body + "}");
+        std::vector<EventInput> out;
+        bool is_array;
+        FieldErrors errs = validate_events(j.get(), "", catalogue(), out, is_array);
+        CPPUNIT_ASSERT_EQUAL(FieldErrors::kMaxFieldErrors, errs.size());
+        CPPUNIT_ASSERT_EQUAL(size_t(60000) - FieldErrors::kMaxFieldErrors, errs.more());
+        CPPUNIT_ASSERT(out.empty());
+        FieldErrors few{{"a", "x"}, {"b", "y"}};
+        CPPUNIT_ASSERT_EQUAL(size_t(2), few.size());
+        CPPUNIT_ASSERT_EQUAL(size_t(0), few.more());
     }
 
     void event_top_level_type() {

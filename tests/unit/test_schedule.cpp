@@ -64,4 +64,4 @@ public:
     }
 };
 
-CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(ScheduleConfigTest, "schedule_config");
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION(ScheduleConfigTest, "schedule");

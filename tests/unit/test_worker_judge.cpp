@@ -141,11 +141,33 @@ public:
         assert_fails(judge_transport_error(CURLE_SSL_CONNECT_ERROR, "", false, ""), "tls");
         assert_fails(judge_transport_error(CURLE_GOT_NOTHING, "", false, ""), "network");
         assert_fails(judge_transport_error(CURLE_UNSUPPORTED_PROTOCOL, "", false, ""), "bad-url");
-        assert_fails(judge_transport_error(CURLE_OUT_OF_MEMORY, "", false, ""), "other");
-        // the policy's refusal wins over the connect error libcurl reports for it
+        assert_fails(judge_transport_error(CURLE_URL_MALFORMAT, "", false, ""), "bad-url");
+        // a reply without a status line (what libcurl 7.88 says for it), and a malformed one
+        assert_fails(judge_transport_error(CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed",
+                                           false, ""),
+                     "bad-reply");
+        assert_fails(judge_transport_error(CURLE_WEIRD_SERVER_REPLY, "Unsupported HTTP version in response",
+                                           false, ""),
+                     "bad-reply");
+        // reply headers over libcurl's 100 KiB cap: "Out of memory" before libcurl 8.6
+        Verdict big = judge_transport_error(CURLE_OUT_OF_MEMORY, "", false, "");
+        assert_fails(big, "header-too-large");
+        CPPUNIT_ASSERT(big.message.find("headers are larger") != std::string::npos);
+        CPPUNIT_ASSERT(big.message.find("Out of memory") == std::string::npos);
+        // many headers over 300 KiB in all (libcurl 7.88+)
+        Verdict many = judge_transport_error(CURLE_RECV_ERROR, "Too large response headers: 307957 > 307200",
+                                             false, "");
+        assert_fails(many, "header-too-large");
+        assert_fails(judge_transport_error(CURLE_RECV_ERROR, "Connection reset by peer", false, ""), "network");
+        CPPUNIT_ASSERT(judge_transport_error(CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed",
+                                             false, "")
+                           .message.find("no HTTP status line") != std::string::npos);
+        // the policy's refusal wins over the connect error libcurl reports for it; the
+        // address is the worker log's (WH00120), not the integrator's
         Verdict b = judge_transport_error(CURLE_COULDNT_CONNECT, "", true, "10.0.0.1");
         assert_fails(b, "blocked-target");
-        CPPUNIT_ASSERT(b.message.find("10.0.0.1") != std::string::npos);
+        CPPUNIT_ASSERT(b.message.find("10.0.0.1") == std::string::npos);
+        CPPUNIT_ASSERT(b.message.find("not an allowed target") != std::string::npos);
         // curl's own text is used when there is no error buffer
         CPPUNIT_ASSERT(!judge_transport_error(CURLE_COULDNT_CONNECT, "", false, "").message.empty());
         CPPUNIT_ASSERT_EQUAL(std::string("boom"), judge_transport_error(CURLE_RECV_ERROR, "boom", false, "").message);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "config_file.hpp"
 #include "options.hpp"
 
 using namespace wh::worker;
@@ -23,6 +24,8 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(help_and_version_need_nothing);
     CPPUNIT_TEST(load_reads_the_config_file);
     CPPUNIT_TEST(drain_and_ca_bundle);
+    CPPUNIT_TEST(v1_credentials_switch);
+    CPPUNIT_TEST(database_password_with_a_space);
     CPPUNIT_TEST(scope_cap_and_breaker);
     CPPUNIT_TEST_SUITE_END();
 
@@ -201,6 +204,28 @@ public:
         // but run-time flags are not migrate flags
         assert_error({"migrate", "--concurrency", "4"}, "--concurrency");
         assert_error({"migrate"}, "database is required", {});
+        // the re-seal step's key file, optional for migrate
+        Options k;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"migrate", "--database", db(), "--secret-key-file", "/k"}, {}, k));
+        CPPUNIT_ASSERT_EQUAL(std::string("/k"), k.secret_key_file);
+        Options none;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"migrate", "--database", db()}, {}, none));
+        CPPUNIT_ASSERT_EQUAL(std::string(), none.secret_key_file);
+    }
+
+    void v1_credentials_switch() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, base_file(), o));
+        CPPUNIT_ASSERT(o.accept_v1_credentials);  // a rolling upgrade works out of the box
+        Options off;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--accept-v1-credentials", "Off"}, base_file(), off));
+        CPPUNIT_ASSERT(!off.accept_v1_credentials);
+        auto file = base_file();
+        file["accept_v1_credentials"] = "off";
+        Options from_file;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, file, from_file));
+        CPPUNIT_ASSERT(!from_file.accept_v1_credentials);
+        assert_error({"--accept-v1-credentials", "maybe"}, "accept_v1_credentials");
     }
 
     void help_and_version_need_nothing() {
@@ -253,6 +278,22 @@ public:
         assert_error({"--drain-seconds", "3601"}, "drain_seconds");
         assert_error({"--drain-seconds", "-1"}, "drain_seconds");
         assert_error({"--ca-bundle="}, "ca_bundle");
+    }
+
+    void database_password_with_a_space() {
+        auto file = base_file();  // as written in worker.conf: database = … password='top secret'
+        std::map<std::string, std::string> parsed;
+        CPPUNIT_ASSERT_EQUAL(std::string(),
+                             wh::parse_config_text("database = user=u database=d password='top secret'\n", parsed));
+        file["database"] = parsed["database"];
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, file, o));
+        CPPUNIT_ASSERT_EQUAL(std::string("top secret"), o.db.password);
+        file["database"] = "user=u database=d password=top secretTail";  // unquoted: refused, not echoed
+        Options bad;
+        std::string e = resolve({}, file, bad);
+        CPPUNIT_ASSERT_MESSAGE(e, !e.empty() && e.find("secretTail") == std::string::npos &&
+                                      e.find("top") == std::string::npos);
     }
 
     void scope_cap_and_breaker() {

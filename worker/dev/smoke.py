@@ -78,9 +78,10 @@ def sql(q):
                          capture_output=True, text=True, check=True).stdout
     return [l.split("\t") for l in out.splitlines()]
 
-def seal(s):
-    return subprocess.run([f"{BIN}/webhook-worker-seal", KEY], input=s + "\n", capture_output=True, text=True,
-                          check=True).stdout.strip()
+def seal(s, column, endpoint_id):
+    """s sealed for that column of that endpoint row (it opens nowhere else)."""
+    return subprocess.run([f"{BIN}/webhook-worker-seal", KEY, column, str(endpoint_id)], input=s + "\n",
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 def reset():
     sql("SET FOREIGN_KEY_CHECKS=0; TRUNCATE webhook_attempts; TRUNCATE webhook_deliveries; TRUNCATE webhook_events;"
@@ -90,12 +91,14 @@ def add_endpoint(url, scope=("reseller", "r1"), codes=("billing.subscription-cre
                  ack="notification-id", enabled=1, secret="whsec_" + base64.b64encode(b"k" * 32).decode(),
                  prev=None):
     u = "NULL" if user is None else f"'{user}'"
-    p = "NULL" if pw is None else f"'{seal(pw)}'"
-    pv = "NULL, NULL" if prev is None else f"'{seal(prev)}', NOW(3) + INTERVAL 1 HOUR"
-    sql(f"INSERT INTO webhook_endpoints (url, scope_kind, scope_id, username, password_enc, secret_enc,"
-        f" prev_secret_enc, prev_secret_expires_at, ack_mode, enabled) VALUES ('{url}', '{scope[0]}', '{scope[1]}',"
-        f" {u}, {p}, '{seal(secret)}', {pv}, '{ack}', {enabled})")
+    sql(f"INSERT INTO webhook_endpoints (url, scope_kind, scope_id, username, secret_enc, ack_mode, enabled)"
+        f" VALUES ('{url}', '{scope[0]}', '{scope[1]}', {u}, '', '{ack}', {enabled})")
     eid = int(sql("SELECT MAX(id) FROM webhook_endpoints")[0][0])
+    # the credentials are sealed for the row's id, known once inserted
+    p = "NULL" if pw is None else f"'{seal(pw, 'password_enc', eid)}'"
+    pv = ("NULL", "NULL") if prev is None else (f"'{seal(prev, 'secret_enc', eid)}'", "NOW(3) + INTERVAL 1 HOUR")
+    sql(f"UPDATE webhook_endpoints SET password_enc = {p}, secret_enc = '{seal(secret, 'secret_enc', eid)}',"
+        f" prev_secret_enc = {pv[0]}, prev_secret_expires_at = {pv[1]} WHERE id = {eid}")
     for c in codes:
         sql(f"INSERT INTO webhook_endpoint_subscriptions VALUES ({eid}, '{c}')")
     return eid
