@@ -10,10 +10,10 @@
 --    the next claim that meets it. scope_id compares byte for byte, trailing spaces included.
 CREATE TABLE IF NOT EXISTS webhook_scopes (
   scope_kind  ENUM('reseller','portfolio') NOT NULL,
-  scope_id    VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,
+  scope_id    VARCHAR(64)  NOT NULL,
   created_at  DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   PRIMARY KEY (scope_kind, scope_id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 INSERT IGNORE INTO webhook_scopes (scope_kind, scope_id)
   SELECT DISTINCT scope_kind, scope_id FROM webhook_endpoints;
