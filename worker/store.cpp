@@ -98,57 +98,55 @@ std::string scope_match(const std::string& prefix, const std::set<ScopeKey>& sco
     return out;
 }
 
-// In flight per endpoint (all workers). For a long list of endpoints, one range over every
-// inflight row of k_delivery_claim (index only, in endpoint order; as many rows as all
-// workers' slots) costs MariaDB less than the IN list, whose planning dives into two indexes
-// per endpoint (measured with scripts/bench --profile: 1.5 ms per call for 64 endpoints, 15%
-// of MariaDB's time per notification).
-std::map<uint64_t, unsigned> endpoint_inflight(Db& d, const std::vector<uint64_t>& eps) {
-    std::map<uint64_t, unsigned> m;
-    if (eps.empty()) return m;
-    if (eps.size() <= 8) {
-        Rows r = d.query(
-            "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
-            "WHERE status = 'inflight' AND endpoint_id IN (" + id_list(eps) + ") GROUP BY endpoint_id");
-        for (const auto& row : r.rows) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
-        return m;
+// Deliveries in flight (all workers), per endpoint and per scope.
+struct Inflight {
+    std::map<uint64_t, unsigned> ep;
+    std::map<ScopeKey, unsigned> scope;
+    unsigned of(uint64_t endpoint) const {
+        auto it = ep.find(endpoint);
+        return it == ep.end() ? 0 : it->second;
     }
-    std::set<uint64_t> wanted(eps.begin(), eps.end());
-    Rows r = d.query_prepared(
-        "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
-        "WHERE status = 'inflight' GROUP BY endpoint_id");
-    for (const auto& row : r.rows)
-        if (wanted.count(to_u64(row[0]))) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
-    return m;
-}
+};
 
-// In flight per scope (all workers, every endpoint of the scope). A few scopes: their
-// endpoints by k_endpoint_scope, one k_delivery_claim dive each (the endpoints of a scope are
-// bounded by WebhookMaxEndpointsPerScope). Many: every inflight row, one primary-key lookup
-// each (as many as all workers' slots).
-std::map<ScopeKey, unsigned> scope_inflight(Db& d, const std::set<ScopeKey>& scopes) {
-    std::map<ScopeKey, unsigned> m;
-    if (scopes.empty()) return m;
+// Adds to `fl` what is in flight for every endpoint of `scopes` (scopes `fl` does not know
+// yet), per endpoint and per scope, in one statement. A few scopes: their endpoints by
+// k_endpoint_scope, one k_delivery_claim dive each (the endpoints of a scope are bounded by
+// WebhookMaxEndpointsPerScope). Many: one range over every inflight row of k_delivery_claim
+// (as many as all workers' slots), one primary-key lookup each; an IN list of many endpoints
+// cost MariaDB more to plan (scripts/bench --profile: 1.5 ms per call for 64 endpoints).
+void count_inflight(Db& d, const std::set<ScopeKey>& scopes, Inflight& fl) {
+    if (scopes.empty()) return;
     Rows r;
     if (scopes.size() <= 8) {
         Params params;
         std::string where = scope_match("ep.", scopes, params);
-        r = d.query("SELECT ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_endpoints ep "
+        r = d.query("SELECT ep.id, ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_endpoints ep "
                     "JOIN webhook_deliveries f FORCE INDEX (k_delivery_claim) "
                     "ON f.status = 'inflight' AND f.endpoint_id = ep.id WHERE " + where +
-                        " GROUP BY ep.scope_kind, ep.scope_id",
+                        " GROUP BY ep.id, ep.scope_kind, ep.scope_id",
                     params);
     } else {
         r = d.query_prepared(
-            "SELECT ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_deliveries f FORCE INDEX (k_delivery_claim) "
-            "JOIN webhook_endpoints ep ON ep.id = f.endpoint_id WHERE f.status = 'inflight' "
-            "GROUP BY ep.scope_kind, ep.scope_id");
+            "SELECT f.endpoint_id, ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_deliveries f "
+            "FORCE INDEX (k_delivery_claim) JOIN webhook_endpoints ep ON ep.id = f.endpoint_id "
+            "WHERE f.status = 'inflight' GROUP BY f.endpoint_id, ep.scope_kind, ep.scope_id");
     }
+    for (const auto& sc : scopes) fl.scope.emplace(sc, 0);
     for (const auto& row : r.rows) {
-        ScopeKey k{row[0].value_or(""), row[1].value_or("")};
-        if (scopes.count(k)) m[k] = unsigned(to_u64(row[2]));
+        ScopeKey k{row[1].value_or(""), row[2].value_or("")};
+        if (!scopes.count(k)) continue;
+        unsigned n = unsigned(to_u64(row[3]));
+        fl.ep[to_u64(row[0])] = n;
+        fl.scope[k] += n;
     }
-    return m;
+}
+
+// The scopes of `eps` that `fl` does not know yet.
+std::set<ScopeKey> unseen_scopes(const std::map<uint64_t, EpInfo>& eps, const Inflight& fl) {
+    std::set<ScopeKey> out;
+    for (const auto& [ep, e] : eps)
+        if (!fl.scope.count(e.scope)) out.insert(e.scope);
+    return out;
 }
 
 // The enabled, non-deleted endpoints among `eps`, with their scope and breaker count.
@@ -183,15 +181,6 @@ struct Room {
         for (const auto& kv : fl) scope_used.emplace(kv);
     }
 };
-
-// Adds the in-flight counts of the scopes of `eps` that `fl` does not know yet.
-void learn_scopes(Db& d, const std::map<uint64_t, EpInfo>& eps, std::map<ScopeKey, unsigned>& fl) {
-    std::set<ScopeKey> fresh;
-    for (const auto& [ep, e] : eps)
-        if (!fl.count(e.scope)) fresh.insert(e.scope);
-    std::map<ScopeKey, unsigned> got = scope_inflight(d, fresh);
-    for (const auto& s : fresh) fl[s] = got[s];
-}
 
 // Locks the scope rows of `scopes` (SKIP LOCKED: another worker claiming for one of them
 // right now makes us pass it over). Scopes that have no row yet go into `missing`.
@@ -229,7 +218,7 @@ void add_scope_rows(Db& db, const std::set<ScopeKey>& scopes) {
 struct Candidates {
     std::vector<uint64_t> order;  // enabled endpoints with due work, oldest head first
     std::map<uint64_t, EpInfo> info;
-    std::map<ScopeKey, unsigned> scope_fl;  // in flight per scope, as read (not locked)
+    Inflight fl;  // in flight per endpoint and per scope, as read (not locked)
     std::map<uint64_t, std::vector<uint64_t>> in_window;  // endpoint -> its window rows, oldest first
     bool window_full = false;  // more due rows may lie beyond what was read
     bool walked = false;       // found by the fallback walk: the window's rows are not used
@@ -268,15 +257,12 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, Candidates& c) {
             rows.push_back(to_u64(row[2]));
         }
         std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh);
-        std::vector<uint64_t> keys;
-        for (const auto& kv : eps) keys.push_back(kv.first);
-        std::map<uint64_t, unsigned> fl = endpoint_inflight(d, keys);
-        learn_scopes(d, eps, c.scope_fl);
-        room.sync(c.scope_fl);
+        count_inflight(d, unseen_scopes(eps, c.fl), c.fl);
+        room.sync(c.fl.scope);
         for (auto ep : fresh) {
             auto it = eps.find(ep);
             if (it == eps.end()) continue;
-            it->second.inflight = fl[ep];
+            it->second.inflight = c.fl.of(ep);
             c.order.push_back(ep);
             unsigned k = room.left(it->second);
             capacity += k;
@@ -322,7 +308,7 @@ void walk_heads(Db& d, Candidates& c) {
         c.info[to_u64(row[0])] = EpInfo{{row[3].value_or(""), row[4].value_or("")}, unsigned(to_u64(row[5])),
                                         unsigned(to_u64(row[2]))};
     }
-    learn_scopes(d, c.info, c.scope_fl);
+    count_inflight(d, unseen_scopes(c.info, c.fl), c.fl);
 }
 
 // The endpoints to lock, oldest head first, at most n. Endpoints at their cap, or whose scope
@@ -331,7 +317,7 @@ void walk_heads(Db& d, Candidates& c) {
 // those that may take something.
 std::vector<uint64_t> pick_open(const Candidates& c, unsigned n, const ClaimLimits& limits, ClaimResult& result) {
     std::vector<uint64_t> open;
-    Room pre{limits, c.scope_fl};
+    Room pre{limits, c.fl.scope};
     for (auto ep : c.order) {
         const EpInfo& e = c.info.at(ep);
         unsigned k = pre.left(e);
@@ -379,8 +365,9 @@ std::set<uint64_t> lock_open(Db& d, const std::vector<uint64_t>& open, const Can
 std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const std::set<uint64_t>& mine_eps,
                                  const std::set<ScopeKey>& mine_scopes, Candidates& c, unsigned n,
                                  const ClaimLimits& limits, ClaimResult& result) {
-    std::map<uint64_t, unsigned> inflight = endpoint_inflight(d, std::vector<uint64_t>(mine_eps.begin(), mine_eps.end()));
-    Room exact{limits, scope_inflight(d, mine_scopes)};
+    Inflight locked_fl;  // exact: counted under the locks
+    count_inflight(d, mine_scopes, locked_fl);
+    Room exact{limits, locked_fl.scope};
     std::vector<uint64_t> mine;
     std::map<uint64_t, unsigned> want;
     std::string parts;
@@ -393,7 +380,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
             break;
         }
         EpInfo& e = c.info[ep];
-        e.inflight = inflight[ep];
+        e.inflight = locked_fl.of(ep);
         unsigned k = std::min(exact.left(e), budget);
         if (k == 0) {
             result.waiting.insert(ep);
@@ -431,7 +418,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
     for (const auto& [ep, k] : want) {
         if (got[ep] < k) continue;
         const EpInfo& e = c.info[ep];
-        if (inflight[ep] + k >= limits.breaker.cap(limits.per_endpoint, e.timeouts) || exact.scope_left(e.scope) == 0)
+        if (e.inflight + k >= limits.breaker.cap(limits.per_endpoint, e.timeouts) || exact.scope_left(e.scope) == 0)
             result.waiting.insert(ep);
         else
             result.full = true;
