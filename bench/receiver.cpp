@@ -5,7 +5,7 @@
 //   /s…  200 {}                                (ackMode status)
 //   /n…  200 {"notificationId":"<echo>"}      (ackMode notification-id: parses the body)
 //   /h…  no answer until POST /release          (footprint: requests held in flight)
-//   GET /stats    {"requests":…,"held":…,"conns":…,"seq":…,"firstNs":…,"lastNs":…}
+//   GET /stats    {"requests":…,"held":… (now),"conns":…,"seq":…,"firstNs":…,"lastNs":…}
 //   POST /release answers every held request (200 + echo) and stops holding new ones
 //   POST /hold    holds /h… requests again
 //   POST /dump    writes "seq arrival_ns" (CLOCK_MONOTONIC) of every body carrying "seq":N
@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -104,10 +105,13 @@ std::string ack_body(const std::string& id) {
     return "{\"notificationId\":\"" + id + "\"}";
 }
 
+// Its held requests go too: the fd number is reused by the next connection, which must not
+// be answered (or closed) for them by /release.
 void close_conn(Server& s, int fd) {
     epoll_ctl(s.ep, EPOLL_CTL_DEL, fd, nullptr);
     close(fd);
     s.conns.erase(fd);
+    s.held_fds.erase(std::remove(s.held_fds.begin(), s.held_fds.end(), fd), s.held_fds.end());
 }
 
 // Writes what is pending; false if the connection is gone.

@@ -294,6 +294,7 @@ int serve(request_rec* r, wh::api::Handler handler) {
         cfg.box = box.get();
     }
     if (handler == wh::api::Handler::api) {
+        cfg.max_endpoints_per_scope = static_cast<unsigned>(wh::api::max_endpoints_per_scope(sc));
         std::string perr = cfg.policy.parse(wh::api::allow_private_targets(sc));
         if (!perr.empty())  // validated by the directive already; keep the safe default
             cfg.policy.parse("Off");
@@ -432,6 +433,17 @@ extern "C" const char* wh_cmd_database_timeout(cmd_parms* cmd, void*, const char
         return apr_psprintf(cmd->pool, "WH00061: %s: '%s' is not a number of seconds from 1 to %d",
                             cmd->directive->directive, arg, wh::api::kMaxDbTimeout);
     server_conf(cmd->server)->db_timeout = static_cast<int>(n);
+    return nullptr;
+}
+
+extern "C" const char* wh_cmd_max_endpoints_per_scope(cmd_parms* cmd, void*, const char* arg) {
+    apr_off_t n = 0;
+    char* end = nullptr;
+    if (apr_strtoff(&n, arg, &end, 10) != APR_SUCCESS || !end || *end != '\0' || n < 1 ||
+        n > wh::api::kMaxMaxEndpointsPerScope)
+        return apr_psprintf(cmd->pool, "WH00020: %s: '%s' is not a number of endpoints from 1 to %d",
+                            cmd->directive->directive, arg, wh::api::kMaxMaxEndpointsPerScope);
+    server_conf(cmd->server)->max_endpoints_per_scope = static_cast<int>(n);
     return nullptr;
 }
 

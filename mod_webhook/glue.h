@@ -19,6 +19,7 @@ const char* wh_cmd_database(cmd_parms* cmd, void* dconf, const char* arg);
 const char* wh_cmd_secret_key_file(cmd_parms* cmd, void* dconf, const char* arg);
 const char* wh_cmd_allow_private_targets(cmd_parms* cmd, void* dconf, const char* args);
 const char* wh_cmd_max_body_size(cmd_parms* cmd, void* dconf, const char* arg);
+const char* wh_cmd_max_endpoints_per_scope(cmd_parms* cmd, void* dconf, const char* arg);
 const char* wh_cmd_database_timeout(cmd_parms* cmd, void* dconf, const char* arg);
 const char* wh_cmd_notify_worker(cmd_parms* cmd, void* dconf, const char* args);
 

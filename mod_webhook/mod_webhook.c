@@ -24,6 +24,9 @@ static const command_rec webhook_cmds[] = {
     AP_INIT_TAKE1("WebhookDatabaseTimeout", wh_cmd_database_timeout, NULL, RSRC_CONF,
                   "seconds (1-300, default 2) a request waits at most on MariaDB (connect, each "
                   "read/write) before it gets 503 + Retry-After"),
+    AP_INIT_TAKE1("WebhookMaxEndpointsPerScope", wh_cmd_max_endpoints_per_scope, NULL, RSRC_CONF,
+                  "live endpoints one reseller or portfolio may register (1-1000000, default 50); "
+                  "past it, registration gets 422"),
     AP_INIT_TAKE1("WebhookMaxBodySize", wh_cmd_max_body_size, NULL, RSRC_CONF | ACCESS_CONF,
                   "request body cap in bytes (default 1048576); larger bodies get 413"),
     {NULL}};

@@ -226,8 +226,7 @@ void DeliveryLoop::db_cycle() {
     unsigned free_slots = free_slot_count();
     if (free_slots >= claim_floor()) {
         if (!db_step("WH00113", "claiming due deliveries", [&] {
-                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds,
-                                      opt_.per_endpoint_concurrency);
+                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, claim_limits());
                 backlog_ = r.full;
                 cap_waiting_ = std::move(r.waiting);
                 for (auto& c : r.claimed) start(std::move(c));
@@ -244,6 +243,15 @@ void DeliveryLoop::db_cycle() {
 // the per-endpoint cap) until the recorder commits, so claiming past them only finds
 // endpoints at their cap, at the price of a full claim; and memory stays bounded.
 size_t DeliveryLoop::busy_slots() const { return jobs_.size() + recorder_->backlog(); }
+
+ClaimLimits DeliveryLoop::claim_limits() const {
+    ClaimLimits l;
+    l.per_endpoint = opt_.per_endpoint_concurrency;
+    l.per_scope = opt_.max_in_flight_per_scope;
+    l.breaker.after = opt_.breaker_after_timeouts;
+    l.breaker.timeout_ms = opt_.breaker_request_timeout_ms;
+    return l;
+}
 
 unsigned DeliveryLoop::free_slot_count() const {
     return opt_.concurrency - unsigned(std::min<size_t>(busy_slots(), opt_.concurrency));
@@ -312,6 +320,7 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     o.attempt_no = c.attempt_no;
     o.endpoint_id = c.endpoint_id;
     o.endpoint_public_id = c.endpoint_public_id;
+    o.endpoint_timeouts = c.endpoint_timeouts;
     o.notification_id = c.event.notification_id;
     o.error_class = cls;
     o.error_message = msg;
@@ -434,8 +443,10 @@ void DeliveryLoop::start(Claimed c) {
     curl_easy_setopt(h, CURLOPT_URL, cl.url.c_str());
     curl_easy_setopt(h, CURLOPT_PRIVATE, j);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, opt_.connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, opt_.request_timeout_ms);
+    // An endpoint that keeps timing out gets the breaker's shorter timeout (judge.hpp Breaker).
+    const long timeout_ms = claim_limits().breaker.request_timeout_ms(opt_.request_timeout_ms, cl.endpoint_timeouts);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(opt_.connect_timeout_ms, timeout_ms));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -494,6 +505,7 @@ void DeliveryLoop::collect_done() {
         o.attempt_no = j.c.attempt_no;
         o.endpoint_id = j.c.endpoint_id;
         o.endpoint_public_id = j.c.endpoint_public_id;
+        o.endpoint_timeouts = j.c.endpoint_timeouts;
         o.notification_id = j.c.event.notification_id;
         o.duration_ms = ms_between(j.started, Clock::now());
         o.started = j.started;
@@ -581,6 +593,9 @@ int DeliveryLoop::run() {
                                                     : opt_.db.socket) +
              "/" + opt_.db.database + " concurrency=" + std::to_string(opt_.concurrency) +
              " per_endpoint=" + std::to_string(opt_.per_endpoint_concurrency) +
+             " per_scope=" + std::to_string(opt_.max_in_flight_per_scope) +
+             " breaker=" + std::to_string(opt_.breaker_after_timeouts) + "x/" +
+             std::to_string(opt_.breaker_request_timeout_ms) + "ms" +
              " schedule=" + opt_.retry_schedule + " lease=" + std::to_string(opt_.lease_seconds) + "s" +
              " poll=" + std::to_string(opt_.poll_interval_ms) + "ms wakeup=" +
              (wakeup_.fd() >= 0 ? opt_.wakeup_listen : std::string("off")) +

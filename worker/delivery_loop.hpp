@@ -75,6 +75,7 @@ private:
     size_t busy_slots() const;
     unsigned free_slot_count() const;
     unsigned claim_floor() const;
+    ClaimLimits claim_limits() const;
     void apply_settled();
     void after_record(const Recorder::Settled& s);
     void handle_signals();

@@ -47,6 +47,38 @@ constexpr long long kRetryAfterCapMs = 24LL * 3600 * 1000;
 Plan plan_after_attempt(bool success, unsigned attempt_no, const std::vector<long long>& schedule_ms,
                         long http_status, long long retry_after_s);
 
+// The timeout breaker (worker/README.md "Endpoints that keep timing out"): an endpoint whose
+// last `after` attempts (or more) all timed out gets one delivery in flight and a shorter
+// request timeout until it sends any HTTP reply again. after = 0: never.
+struct Breaker {
+    unsigned after = 5;
+    long timeout_ms = 5000;
+    bool open(unsigned consecutive_timeouts) const { return after > 0 && consecutive_timeouts >= after; }
+    // Deliveries in flight an endpoint may have (all workers).
+    unsigned cap(unsigned per_endpoint_cap, unsigned consecutive_timeouts) const {
+        return open(consecutive_timeouts) ? 1u : per_endpoint_cap;
+    }
+    // The request timeout of an attempt: never longer than the normal one.
+    long request_timeout_ms(long normal_ms, unsigned consecutive_timeouts) const {
+        return open(consecutive_timeouts) && timeout_ms < normal_ms ? timeout_ms : normal_ms;
+    }
+};
+
+// How one endpoint's count of timeouts in a row changes over its attempts, in order: a
+// timeout adds one; any HTTP reply (success or not) resets it; other failures (refused,
+// TLS, blocked…) leave it as it is (they cost no slot time).
+struct TimeoutCount {
+    bool reset = false;  // set to `add` rather than increased by it
+    unsigned add = 0;
+    void attempt(bool timed_out, bool replied) {
+        if (replied) reset = true, add = 0;
+        else if (timed_out) ++add;
+    }
+    // Whether the stored count changes, given its value when the attempts were claimed
+    // (a reset of a count known to be 0 writes nothing: the common case costs no UPDATE).
+    bool changes(unsigned claimed_count) const { return add > 0 || (reset && claimed_count > 0); }
+};
+
 // Keeps printable ASCII (others become '?') and cuts to max bytes: safe for VARCHAR columns.
 std::string sanitize_text(const std::string& s, size_t max);
 

@@ -22,7 +22,8 @@ const std::vector<std::string>& run_flags() {
     static const std::vector<std::string> k = [] {
         std::vector<std::string> v = {
             "database", "secret_key_file", "retry_schedule", "allow_private_targets",
-            "concurrency", "per_endpoint_concurrency", "connect_timeout_ms", "request_timeout_ms",
+            "concurrency", "per_endpoint_concurrency", "max_in_flight_per_scope", "breaker_after_timeouts",
+            "breaker_request_timeout_ms", "connect_timeout_ms", "request_timeout_ms",
             "lease_seconds", "poll_interval_ms", "worker_id", "log_level", "drain_seconds", "ca_bundle",
             "wakeup_listen",  // wakeup_listen: ingestion engineer (wake-up datagrams)
             "accept_v1_credentials"};
@@ -212,6 +213,10 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
     std::string e;
     if (!(e = number("concurrency", 1, 10000, out.concurrency)).empty()) return e;
     if (!(e = number("per_endpoint_concurrency", 1, 10000, out.per_endpoint_concurrency)).empty()) return e;
+    if (!(e = number("max_in_flight_per_scope", 1, 10000, out.max_in_flight_per_scope)).empty()) return e;
+    if (out.max_in_flight_per_scope == 0) out.max_in_flight_per_scope = std::max(1u, out.concurrency / 4);
+    if (!(e = number("breaker_after_timeouts", 0, 1000, out.breaker_after_timeouts)).empty()) return e;
+    if (!(e = number("breaker_request_timeout_ms", 1, 3600000, out.breaker_request_timeout_ms)).empty()) return e;
     if (!(e = number("connect_timeout_ms", 1, 600000, out.connect_timeout_ms)).empty()) return e;
     if (!(e = number("request_timeout_ms", 1, 3600000, out.request_timeout_ms)).empty()) return e;
     if (!(e = number("lease_seconds", 1, 86400 * 7, out.lease_seconds)).empty()) return e;
@@ -280,6 +285,12 @@ Options (config file keys are the same names with underscores: "database = host=
                                    Off once `migrate --secret-key-file` re-sealed them all)
   --concurrency N                  deliveries in flight at once (default 256)
   --per-endpoint-concurrency N     in flight to one endpoint at once (default 8)
+  --max-in-flight-per-scope N      in flight to the endpoints of one reseller or portfolio,
+                                   all workers together (default concurrency / 4)
+  --breaker-after-timeouts N       an endpoint whose last N attempts timed out gets one
+                                   delivery in flight and the shorter timeout below, until
+                                   it replies again (default 5; 0 = never)
+  --breaker-request-timeout-ms N   request timeout while that lasts (default 5000)
   --connect-timeout-ms N           default 5000
   --request-timeout-ms N           whole attempt, default 15000 (connect included)
   --lease-seconds N                claim lease (default request timeout + 30 s)

@@ -29,6 +29,9 @@ struct Options {
     AddressPolicy policy;
     unsigned concurrency = 256;
     unsigned per_endpoint_concurrency = 8;
+    unsigned max_in_flight_per_scope = 0;       // all workers; 0 = concurrency / 4 (resolve_options)
+    unsigned breaker_after_timeouts = 5;        // 0 = no breaker
+    long breaker_request_timeout_ms = 5000;     // an open breaker's request timeout
     long connect_timeout_ms = 5000;
     long request_timeout_ms = 15000;
     unsigned lease_seconds = 0;  // 0 = request timeout + 30 s (filled in by resolve_options)

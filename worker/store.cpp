@@ -78,6 +78,354 @@ uint64_t reap_expired_leases(Db& db, unsigned limit) {
 
 namespace {
 
+using ScopeKey = std::pair<std::string, std::string>;  // (scope_kind, scope_id)
+
+// What the claim knows of one endpoint with due work.
+struct EpInfo {
+    ScopeKey scope;
+    unsigned timeouts = 0;  // consecutive_timeouts (breaker)
+    unsigned inflight = 0;  // all workers
+};
+
+// "(scope_kind = ? AND scope_id = ?) OR …" over `scopes`, its params appended.
+std::string scope_match(const std::string& prefix, const std::set<ScopeKey>& scopes, Params& params) {
+    std::string out;
+    for (const auto& [kind, id] : scopes) {
+        out += std::string(out.empty() ? "" : " OR ") + "(" + prefix + "scope_kind = ? AND " + prefix + "scope_id = ?)";
+        params.emplace_back(kind);
+        params.emplace_back(id);
+    }
+    return out;
+}
+
+// Deliveries in flight (all workers), per endpoint and per scope.
+struct Inflight {
+    std::map<uint64_t, unsigned> ep;
+    std::map<ScopeKey, unsigned> scope;
+    unsigned of(uint64_t endpoint) const {
+        auto it = ep.find(endpoint);
+        return it == ep.end() ? 0 : it->second;
+    }
+};
+
+// Adds to `fl` what is in flight for every endpoint of `scopes` (scopes `fl` does not know
+// yet), per endpoint and per scope, in one statement. A few scopes: their endpoints by
+// k_endpoint_scope, one k_delivery_claim dive each (the endpoints of a scope are bounded by
+// WebhookMaxEndpointsPerScope). Many: one range over every inflight row of k_delivery_claim
+// (as many as all workers' slots), one primary-key lookup each; an IN list of many endpoints
+// cost MariaDB more to plan (scripts/bench --profile: 1.5 ms per call for 64 endpoints).
+void count_inflight(Db& d, const std::set<ScopeKey>& scopes, Inflight& fl) {
+    if (scopes.empty()) return;
+    Rows r;
+    if (scopes.size() <= 8) {
+        Params params;
+        std::string where = scope_match("ep.", scopes, params);
+        r = d.query("SELECT ep.id, ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_endpoints ep "
+                    "JOIN webhook_deliveries f FORCE INDEX (k_delivery_claim) "
+                    "ON f.status = 'inflight' AND f.endpoint_id = ep.id WHERE " + where +
+                        " GROUP BY ep.id, ep.scope_kind, ep.scope_id",
+                    params);
+    } else {
+        r = d.query_prepared(
+            "SELECT f.endpoint_id, ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_deliveries f "
+            "FORCE INDEX (k_delivery_claim) JOIN webhook_endpoints ep ON ep.id = f.endpoint_id "
+            "WHERE f.status = 'inflight' GROUP BY f.endpoint_id, ep.scope_kind, ep.scope_id");
+    }
+    for (const auto& sc : scopes) fl.scope.emplace(sc, 0);
+    for (const auto& row : r.rows) {
+        ScopeKey k{row[1].value_or(""), row[2].value_or("")};
+        if (!scopes.count(k)) continue;
+        unsigned n = unsigned(to_u64(row[3]));
+        fl.ep[to_u64(row[0])] = n;
+        fl.scope[k] += n;
+    }
+}
+
+// The scopes of `eps` that `fl` does not know yet.
+std::set<ScopeKey> unseen_scopes(const std::map<uint64_t, EpInfo>& eps, const Inflight& fl) {
+    std::set<ScopeKey> out;
+    for (const auto& [ep, e] : eps)
+        if (!fl.scope.count(e.scope)) out.insert(e.scope);
+    return out;
+}
+
+// The enabled, non-deleted endpoints among `eps`, with their scope and breaker count.
+std::map<uint64_t, EpInfo> enabled_endpoints(Db& d, const std::vector<uint64_t>& eps) {
+    std::map<uint64_t, EpInfo> m;
+    if (eps.empty()) return m;
+    for (const auto& row : d.query("SELECT id, scope_kind, scope_id, consecutive_timeouts FROM webhook_endpoints "
+                                   "WHERE id IN (" + id_list(eps) + ") AND enabled = 1 AND deleted_at IS NULL").rows)
+        m[to_u64(row[0])] = EpInfo{{row[1].value_or(""), row[2].value_or("")}, unsigned(to_u64(row[3])), 0};
+    return m;
+}
+
+// Free room per endpoint and per scope, as a claim hands it out: an endpoint may take
+// min(its cap's remainder, its scope's remainder), and what it takes comes off its scope's.
+struct Room {
+    const ClaimLimits& limits;
+    std::map<ScopeKey, unsigned> scope_used;  // in flight + handed out in this claim
+
+    unsigned endpoint_left(const EpInfo& e) const {
+        unsigned cap = limits.breaker.cap(limits.per_endpoint, e.timeouts);
+        return e.inflight < cap ? cap - e.inflight : 0;
+    }
+    unsigned scope_left(const ScopeKey& s) const {
+        auto it = scope_used.find(s);
+        unsigned used = it == scope_used.end() ? 0 : it->second;
+        return used < limits.per_scope ? limits.per_scope - used : 0;
+    }
+    unsigned left(const EpInfo& e) const { return std::min(endpoint_left(e), scope_left(e.scope)); }
+    void take(const EpInfo& e, unsigned k) { scope_used[e.scope] += k; }
+    // Scopes learnt since (their counts in `fl`) join with nothing handed out yet.
+    void sync(const std::map<ScopeKey, unsigned>& fl) {
+        for (const auto& kv : fl) scope_used.emplace(kv);
+    }
+};
+
+// Locks the scope rows of `scopes` (SKIP LOCKED: another worker claiming for one of them
+// right now makes us pass it over). Scopes that have no row yet go into `missing`.
+std::set<ScopeKey> lock_scopes(Db& d, const std::set<ScopeKey>& scopes, std::set<ScopeKey>& missing) {
+    std::set<ScopeKey> locked;
+    if (scopes.empty()) return locked;
+    Params params;
+    std::string where = scope_match("", scopes, params);
+    for (const auto& row : d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where +
+                                       " FOR UPDATE SKIP LOCKED", params).rows)
+        locked.insert({row[0].value_or(""), row[1].value_or("")});
+    if (locked.size() == scopes.size()) return locked;
+    std::set<ScopeKey> present;
+    for (const auto& row : d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where, params).rows)
+        present.insert({row[0].value_or(""), row[1].value_or("")});
+    for (const auto& s : scopes)
+        if (!present.count(s)) missing.insert(s);
+    return locked;
+}
+
+// Gives scopes their lock row (endpoints inserted by hand, or before the table existed).
+void add_scope_rows(Db& db, const std::set<ScopeKey>& scopes) {
+    if (scopes.empty()) return;
+    std::string values;
+    Params params;
+    for (const auto& [kind, id] : scopes) {
+        values += std::string(values.empty() ? "" : ",") + "(?, ?)";
+        params.emplace_back(kind);
+        params.emplace_back(id);
+    }
+    db.exec("INSERT IGNORE INTO webhook_scopes (scope_kind, scope_id) VALUES " + values, params);
+}
+
+// What the first, non-locking step of a claim found.
+struct Candidates {
+    std::vector<uint64_t> order;  // enabled endpoints with due work, oldest head first
+    std::map<uint64_t, EpInfo> info;
+    Inflight fl;  // in flight per endpoint and per scope, as read (not locked)
+    std::map<uint64_t, std::vector<uint64_t>> in_window;  // endpoint -> its window rows, oldest first
+    bool window_full = false;  // more due rows may lie beyond what was read
+    bool walked = false;       // found by the fallback walk: the window's rows are not used
+};
+
+// 1a. Window: the oldest due rows in k_delivery_due order (status, next_attempt_at, id),
+//     read in pages (keyset, each twice the last) until the endpoints seen can fill the
+//     free slots or kMaxWindow rows were read. The rows read are a prefix of the global
+//     due order, so an endpoint's first row in it is its head and endpoints come oldest
+//     head first, as in the walk below, at a cost that grows with the batch and the
+//     backlog's shape, not with the number of endpoints. Non-locking reads.
+//     No `status` in any ORDER BY here: on the worker's utf8mb4 connection MariaDB 10.11
+//     does not treat `status = 'pending'` (an ENUM) as a constant for ORDER BY, so
+//     `ORDER BY status, …` turned the index order into a filesort of every pending row
+//     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
+//     below read 186,000 rows per claim at 93,000 pending).
+void read_window(Db& d, unsigned n, const ClaimLimits& limits, Candidates& c) {
+    constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
+    unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
+    Room room{limits, {}};  // what the endpoints seen can take, scope caps included
+    std::optional<std::string> last_at;
+    std::string last_id;
+    for (;;) {
+        Rows win = d.query(
+            "SELECT endpoint_id, next_attempt_at, id FROM webhook_deliveries FORCE INDEX (k_delivery_due) "
+            "WHERE status = 'pending' AND next_attempt_at <= NOW(3) " +
+                std::string(last_at ? "AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > " + last_id + ")) " : "") +
+                "ORDER BY next_attempt_at, id LIMIT ?",
+            last_at ? Params{*last_at, *last_at, page} : Params{page});
+        scanned += unsigned(win.size());
+        c.window_full = win.size() >= page;
+        std::vector<uint64_t> fresh;  // endpoints this page shows for the first time
+        for (const auto& row : win.rows) {
+            std::vector<uint64_t>& rows = c.in_window[to_u64(row[0])];
+            if (rows.empty()) fresh.push_back(to_u64(row[0]));
+            rows.push_back(to_u64(row[2]));
+        }
+        std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh);
+        count_inflight(d, unseen_scopes(eps, c.fl), c.fl);
+        room.sync(c.fl.scope);
+        for (auto ep : fresh) {
+            auto it = eps.find(ep);
+            if (it == eps.end()) continue;
+            it->second.inflight = c.fl.of(ep);
+            c.order.push_back(ep);
+            unsigned k = room.left(it->second);
+            capacity += k;
+            room.take(it->second, k);
+            c.info[ep] = it->second;
+        }
+        if (!c.window_full || capacity >= n || scanned >= kMaxWindow) break;
+        last_at = win.rows.back()[1];
+        last_id = std::to_string(to_u64(win.rows.back()[2]));
+        page = std::min(2 * page, kMaxWindow - scanned);
+    }
+    c.walked = c.window_full && capacity < n;
+}
+
+// 1b. Fallback, only when the window is dominated by endpoints at their cap (or
+//     disabled) and more due work lies beyond it: each enabled endpoint's oldest pending
+//     delivery and how many of its deliveries are in flight (all workers), as two
+//     dependent subqueries that are one index dive each on k_delivery_claim (status,
+//     endpoint_id, next_attempt_at) however long the endpoint's backlog is. Its cost
+//     grows with the number of endpoints; this is what keeps a 100,000 backlog on one
+//     capped endpoint from holding up the others.
+//    (A GROUP BY over webhook_deliveries would be cheaper with many idle endpoints, but
+//    MariaDB 10.11 only uses the loose index scan for it with fresh statistics and
+//    otherwise walks every pending row: measured, 40-90 ms per claim at 100,000.)
+//    The hint and the ORDER BY on endpoint_id, next_attempt_at keep the head a `ref`
+//    dive: with statistics stale after a bulk insert, MariaDB 10.11 otherwise took a
+//    range on `status` alone and walked every pending row per endpoint (6.4 s with
+//    100,000 pending over 1,000 endpoints, measured; past read_timeout on a busy machine).
+void walk_heads(Db& d, Candidates& c) {
+    c.order.clear();
+    c.info.clear();
+    Rows heads = d.query(
+        "SELECT ep.id, "
+        " (SELECT p.next_attempt_at FROM webhook_deliveries p FORCE INDEX (k_delivery_claim) "
+        "   WHERE p.status = 'pending' AND p.endpoint_id = ep.id "
+        "   ORDER BY p.endpoint_id, p.next_attempt_at LIMIT 1) AS head, "
+        " (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.status = 'inflight' "
+        "   AND f.endpoint_id = ep.id) AS inflight, ep.scope_kind, ep.scope_id, ep.consecutive_timeouts "
+        "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL "
+        "HAVING head <= NOW(3) ORDER BY head, ep.id");
+    for (const auto& row : heads.rows) {
+        c.order.push_back(to_u64(row[0]));
+        c.info[to_u64(row[0])] = EpInfo{{row[3].value_or(""), row[4].value_or("")}, unsigned(to_u64(row[5])),
+                                        unsigned(to_u64(row[2]))};
+    }
+    count_inflight(d, unseen_scopes(c.info, c.fl), c.fl);
+}
+
+// The endpoints to lock, oldest head first, at most n. Endpoints at their cap, or whose scope
+// is at its cap, are passed over (and reported, to claim again when a slot frees). The
+// scope's room is only an estimate here (no lock yet): it keeps the batch's endpoints to
+// those that may take something.
+std::vector<uint64_t> pick_open(const Candidates& c, unsigned n, const ClaimLimits& limits, ClaimResult& result) {
+    std::vector<uint64_t> open;
+    Room pre{limits, c.fl.scope};
+    for (auto ep : c.order) {
+        const EpInfo& e = c.info.at(ep);
+        unsigned k = pre.left(e);
+        if (k == 0) {
+            result.waiting.insert(ep);  // due work, but at a cap (here or elsewhere)
+        } else if (open.size() >= n) {
+            result.full = true;  // more endpoints with due work than free slots
+        } else {
+            open.push_back(ep);
+            pre.take(e, k);
+        }
+    }
+    return open;
+}
+
+// 2. Lock the endpoints we take work from (enabled, not deleted) and their scopes'
+//    rows, skipping those another worker is claiming for right now: only the lock
+//    holder may add to an endpoint's or a scope's in-flight count, so the counts below
+//    are exact and the caps hold across workers. Primary-key lookups; READ COMMITTED
+//    unlocks the rows that do not match.
+std::set<uint64_t> lock_open(Db& d, const std::vector<uint64_t>& open, const Candidates& c,
+                             std::set<ScopeKey>& missing_scopes, std::set<ScopeKey>& mine_scopes) {
+    Rows locked = d.query(
+        "SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(open) + ") "
+        "AND enabled = 1 AND deleted_at IS NULL FOR UPDATE SKIP LOCKED");
+    std::set<uint64_t> mine_eps;
+    std::set<ScopeKey> scopes;
+    for (const auto& row : locked.rows) {
+        mine_eps.insert(to_u64(row[0]));
+        scopes.insert(c.info.at(to_u64(row[0])).scope);
+    }
+    mine_scopes = lock_scopes(d, scopes, missing_scopes);
+    for (auto it = mine_eps.begin(); it != mine_eps.end();)
+        it = mine_scopes.count(c.info.at(*it).scope) ? std::next(it) : mine_eps.erase(it);
+    return mine_eps;
+}
+
+// 3. Each endpoint's head, oldest first, up to its cap's remainder, SKIP LOCKED against
+//    a concurrent claim of the same rows, in one statement for all endpoints. From the
+//    window: its rows of an endpoint are that endpoint's oldest due ones, so they are
+//    locked by primary key (re-checked: still pending and due). After the walk: a
+//    UNION ALL of per-endpoint ranges on k_delivery_claim. The UNION cost MariaDB a
+//    plan per endpoint (scripts/bench --profile: 1.4 ms a claim at 500 events/s, the
+//    largest share of its time; 16 µs a notification under load).
+std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const std::set<uint64_t>& mine_eps,
+                                 const std::set<ScopeKey>& mine_scopes, Candidates& c, unsigned n,
+                                 const ClaimLimits& limits, ClaimResult& result) {
+    Inflight locked_fl;  // exact: counted under the locks
+    count_inflight(d, mine_scopes, locked_fl);
+    Room exact{limits, locked_fl.scope};
+    std::vector<uint64_t> mine;
+    std::map<uint64_t, unsigned> want;
+    std::string parts;
+    std::vector<uint64_t> heads;  // window rows to lock (not walked)
+    unsigned budget = n;
+    for (auto ep : open) {
+        if (!mine_eps.count(ep)) continue;
+        if (budget == 0) {
+            result.full = true;
+            break;
+        }
+        EpInfo& e = c.info[ep];
+        e.inflight = locked_fl.of(ep);
+        unsigned k = std::min(exact.left(e), budget);
+        if (k == 0) {
+            result.waiting.insert(ep);
+            continue;
+        }
+        want[ep] = k;
+        if (!c.walked) {
+            // Fewer rows than k in the window: that is all it has due (or, past a full
+            // window, all it showed: claimed again below). The budget pays for what is taken.
+            const std::vector<uint64_t>& rows = c.in_window[ep];
+            size_t take = std::min<size_t>(k, rows.size());
+            heads.insert(heads.end(), rows.begin(), rows.begin() + long(take));
+            budget -= unsigned(take);
+            exact.take(e, unsigned(take));
+            continue;
+        }
+        budget -= k;
+        exact.take(e, k);
+        parts += std::string(parts.empty() ? "" : " UNION ALL ") +
+                 "(SELECT endpoint_id, id FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = " +
+                 std::to_string(ep) + " AND next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT " +
+                 std::to_string(k) + " FOR UPDATE SKIP LOCKED)";
+    }
+    if (!heads.empty())
+        parts = "SELECT endpoint_id, id FROM webhook_deliveries WHERE id IN (" + id_list(heads) +
+                ") AND status = 'pending' AND next_attempt_at <= NOW(3) FOR UPDATE SKIP LOCKED";
+    if (parts.empty()) return mine;
+    std::map<uint64_t, unsigned> got;
+    for (const auto& row : d.query(parts).rows) {
+        ++got[to_u64(row[0])];
+        mine.push_back(to_u64(row[1]));
+    }
+    // More of an endpoint may be due: claim again as soon as one of its slots (or its
+    // scope's) frees.
+    for (const auto& [ep, k] : want) {
+        if (got[ep] < k) continue;
+        const EpInfo& e = c.info[ep];
+        if (e.inflight + k >= limits.breaker.cap(limits.per_endpoint, e.timeouts) || exact.scope_left(e.scope) == 0)
+            result.waiting.insert(ep);
+        else
+            result.full = true;
+    }
+    return mine;
+}
+
 // The data of the events in column `event_col` of rows, each loaded once: the deliveries of
 // one event share it (a 1 MiB event claimed for 256 endpoints is 1 MiB here, not 256).
 std::map<uint64_t, std::shared_ptr<const std::string>> load_event_data(Db& db, const Rows& rows, size_t event_col) {
@@ -94,198 +442,27 @@ std::map<uint64_t, std::shared_ptr<const std::string>> load_event_data(Db& db, c
 
 }  // namespace
 
-ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds,
-                  unsigned per_endpoint_cap) {
+ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits) {
     ClaimResult result;
     if (n == 0) return result;
+    std::set<ScopeKey> missing_scopes;
 
     std::vector<uint64_t> ids = with_transaction(db, [&](Db& d) {
         result = ClaimResult();  // a retried transaction starts afresh
-        // In flight per endpoint (all workers). For a long list of endpoints, one range over
-        // every inflight row of k_delivery_claim (index only, in endpoint order; as many rows
-        // as all workers' slots) costs MariaDB less than the IN list, whose planning dives
-        // into two indexes per endpoint (measured with scripts/bench --profile: 1.5 ms per
-        // call for 64 endpoints, 15% of MariaDB's time per notification).
-        auto inflight_of = [&](const std::vector<uint64_t>& eps) {
-            std::map<uint64_t, unsigned> m;
-            if (eps.size() <= 8) {
-                Rows r = d.query(
-                    "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
-                    "WHERE status = 'inflight' AND endpoint_id IN (" + id_list(eps) + ") GROUP BY endpoint_id");
-                for (const auto& row : r.rows) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
-                return m;
-            }
-            std::set<uint64_t> wanted(eps.begin(), eps.end());
-            Rows r = d.query_prepared(
-                "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries FORCE INDEX (k_delivery_claim) "
-                "WHERE status = 'inflight' GROUP BY endpoint_id");
-            for (const auto& row : r.rows)
-                if (wanted.count(to_u64(row[0]))) m[to_u64(row[0])] = unsigned(to_u64(row[1]));
-            return m;
-        };
-        // 1a. Window: the oldest due rows in k_delivery_due order (status, next_attempt_at, id),
-        //     read in pages (keyset, each twice the last) until the endpoints seen can fill the
-        //     free slots or kMaxWindow rows were read. The rows read are a prefix of the global
-        //     due order, so an endpoint's first row in it is its head and endpoints come oldest
-        //     head first, as in the walk below, at a cost that grows with the batch and the
-        //     backlog's shape, not with the number of endpoints. Non-locking reads.
-        //     No `status` in any ORDER BY here: on the worker's utf8mb4 connection MariaDB 10.11
-        //     does not treat `status = 'pending'` (an ENUM) as a constant for ORDER BY, so
-        //     `ORDER BY status, …` turned the index order into a filesort of every pending row
-        //     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
-        //     below read 186,000 rows per claim at 93,000 pending).
-        std::vector<std::pair<uint64_t, unsigned>> cands;  // (endpoint, in flight), oldest head first
-        constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
-        unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
-        bool window_full = false;  // more due rows may lie beyond what was read
-        std::map<uint64_t, std::vector<uint64_t>> in_window;  // endpoint -> its window rows, oldest first
-        std::optional<std::string> last_at;
-        std::string last_id;
-        for (;;) {
-            Rows win = d.query(
-                "SELECT endpoint_id, next_attempt_at, id FROM webhook_deliveries FORCE INDEX (k_delivery_due) "
-                "WHERE status = 'pending' AND next_attempt_at <= NOW(3) " +
-                    std::string(last_at ? "AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > " + last_id + ")) " : "") +
-                    "ORDER BY next_attempt_at, id LIMIT ?",
-                last_at ? Params{*last_at, *last_at, page} : Params{page});
-            scanned += unsigned(win.size());
-            window_full = win.size() >= page;
-            std::vector<uint64_t> fresh;  // endpoints this page shows for the first time
-            for (const auto& row : win.rows) {
-                std::vector<uint64_t>& rows = in_window[to_u64(row[0])];
-                if (rows.empty()) fresh.push_back(to_u64(row[0]));
-                rows.push_back(to_u64(row[2]));
-            }
-            if (!fresh.empty()) {
-                std::set<uint64_t> enabled;
-                for (const auto& row : d.query("SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(fresh) +
-                                               ") AND enabled = 1 AND deleted_at IS NULL").rows)
-                    enabled.insert(to_u64(row[0]));
-                std::vector<uint64_t> eps;
-                for (auto ep : fresh)
-                    if (enabled.count(ep)) eps.push_back(ep);
-                std::map<uint64_t, unsigned> fl = eps.empty() ? std::map<uint64_t, unsigned>() : inflight_of(eps);
-                for (auto ep : eps) {
-                    cands.emplace_back(ep, fl[ep]);
-                    if (fl[ep] < per_endpoint_cap) capacity += per_endpoint_cap - fl[ep];
-                }
-            }
-            if (!window_full || capacity >= n || scanned >= kMaxWindow) break;
-            last_at = win.rows.back()[1];
-            last_id = std::to_string(to_u64(win.rows.back()[2]));
-            page = std::min(2 * page, kMaxWindow - scanned);
-        }
-        // 1b. Fallback, only when the window is dominated by endpoints at their cap (or
-        //     disabled) and more due work lies beyond it: each enabled endpoint's oldest pending
-        //     delivery and how many of its deliveries are in flight (all workers), as two
-        //     dependent subqueries that are one index dive each on k_delivery_claim (status,
-        //     endpoint_id, next_attempt_at) however long the endpoint's backlog is. Its cost
-        //     grows with the number of endpoints; this is what keeps a 100,000 backlog on one
-        //     capped endpoint from holding up the others.
-        //    (A GROUP BY over webhook_deliveries would be cheaper with many idle endpoints, but
-        //    MariaDB 10.11 only uses the loose index scan for it with fresh statistics and
-        //    otherwise walks every pending row: measured, 40-90 ms per claim at 100,000.)
-        //    The hint and the ORDER BY on endpoint_id, next_attempt_at keep the head a `ref`
-        //    dive: with statistics stale after a bulk insert, MariaDB 10.11 otherwise took a
-        //    range on `status` alone and walked every pending row per endpoint (6.4 s with
-        //    100,000 pending over 1,000 endpoints, measured; past read_timeout on a busy machine).
-        const bool walked = window_full && capacity < n;
-        if (walked) {
-            cands.clear();
-            Rows heads = d.query(
-                "SELECT ep.id, "
-                " (SELECT p.next_attempt_at FROM webhook_deliveries p FORCE INDEX (k_delivery_claim) "
-                "   WHERE p.status = 'pending' AND p.endpoint_id = ep.id "
-                "   ORDER BY p.endpoint_id, p.next_attempt_at LIMIT 1) AS head, "
-                " (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.status = 'inflight' "
-                "   AND f.endpoint_id = ep.id) AS inflight "
-                "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL "
-                "HAVING head <= NOW(3) ORDER BY head, ep.id");
-            for (const auto& row : heads.rows) cands.emplace_back(to_u64(row[0]), unsigned(to_u64(row[2])));
-        }
-        // Endpoints at the cap are passed over (and reported, to claim again when they free).
-        std::vector<uint64_t> open;
-        for (const auto& [ep, fl] : cands) {
-            if (fl >= per_endpoint_cap) {
-                result.waiting.insert(ep);  // due work, but at the cap (here or elsewhere)
-            } else if (open.size() >= n) {
-                result.full = true;  // more endpoints with due work than free slots
-            } else {
-                open.push_back(ep);
-            }
-        }
+        missing_scopes.clear();
+        Candidates c;
+        read_window(d, n, limits, c);
+        if (c.walked) walk_heads(d, c);
+        std::vector<uint64_t> open = pick_open(c, n, limits, result);
         if (open.empty()) return std::vector<uint64_t>();
-
-        // 2. Lock the endpoints we take work from (enabled, not deleted), skipping those
-        //    another worker is claiming for right now: only the lock holder may add to an
-        //    endpoint's in-flight count, so the count below is exact and the cap holds across
-        //    workers. Primary-key lookups; READ COMMITTED unlocks the rows that do not match.
-        Rows locked = d.query(
-            "SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(open) + ") "
-            "AND enabled = 1 AND deleted_at IS NULL FOR UPDATE SKIP LOCKED");
-        std::set<uint64_t> mine_eps;
-        for (const auto& row : locked.rows) mine_eps.insert(to_u64(row[0]));
+        std::set<ScopeKey> mine_scopes;
+        std::set<uint64_t> mine_eps = lock_open(d, open, c, missing_scopes, mine_scopes);
         if (mine_eps.empty()) return std::vector<uint64_t>();
-        std::map<uint64_t, unsigned> inflight =
-            inflight_of(std::vector<uint64_t>(mine_eps.begin(), mine_eps.end()));
-
-        // 3. Each endpoint's head, oldest first, up to its cap's remainder, SKIP LOCKED against
-        //    a concurrent claim of the same rows, in one statement for all endpoints. From the
-        //    window: its rows of an endpoint are that endpoint's oldest due ones, so they are
-        //    locked by primary key (re-checked: still pending and due). After the walk: a
-        //    UNION ALL of per-endpoint ranges on k_delivery_claim. The UNION cost MariaDB a
-        //    plan per endpoint (scripts/bench --profile: 1.4 ms a claim at 500 events/s, the
-        //    largest share of its time; 16 µs a notification under load).
-        std::vector<uint64_t> mine;
-        std::map<uint64_t, unsigned> want;
-        std::string parts;
-        std::vector<uint64_t> heads;  // window rows to lock (not walked)
-        unsigned budget = n;
-        for (auto ep : open) {
-            if (!mine_eps.count(ep)) continue;
-            if (budget == 0) {
-                result.full = true;
-                break;
-            }
-            unsigned have = inflight[ep];
-            if (have >= per_endpoint_cap) continue;
-            unsigned k = std::min<unsigned>(per_endpoint_cap - have, budget);
-            want[ep] = k;
-            if (!walked) {
-                // Fewer rows than k in the window: that is all it has due (or, past a full
-                // window, all it showed: claimed again below). The budget pays for what is taken.
-                const std::vector<uint64_t>& rows = in_window[ep];
-                size_t take = std::min<size_t>(k, rows.size());
-                heads.insert(heads.end(), rows.begin(), rows.begin() + long(take));
-                budget -= unsigned(take);
-                continue;
-            }
-            budget -= k;
-            parts += std::string(parts.empty() ? "" : " UNION ALL ") +
-                     "(SELECT endpoint_id, id FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = " +
-                     std::to_string(ep) + " AND next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT " +
-                     std::to_string(k) + " FOR UPDATE SKIP LOCKED)";
-        }
-        if (!heads.empty())
-            parts = "SELECT endpoint_id, id FROM webhook_deliveries WHERE id IN (" + id_list(heads) +
-                    ") AND status = 'pending' AND next_attempt_at <= NOW(3) FOR UPDATE SKIP LOCKED";
-        if (!parts.empty()) {
-            std::map<uint64_t, unsigned> got;
-            for (const auto& row : d.query(parts).rows) {
-                ++got[to_u64(row[0])];
-                mine.push_back(to_u64(row[1]));
-            }
-            // More of an endpoint may be due: claim again as soon as one of its slots frees.
-            for (const auto& [ep, k] : want) {
-                if (got[ep] < k) continue;
-                if (inflight[ep] + k >= per_endpoint_cap) result.waiting.insert(ep);
-                else result.full = true;
-            }
-        }
+        std::vector<uint64_t> mine = take_heads(d, open, mine_eps, mine_scopes, c, n, limits, result);
         if (mine.size() >= n) result.full = true;
         // Due work beyond the window (of endpoints it did not show): claim again when a slot
         // frees. Only after taking something, so a loop of empty claims cannot spin.
-        if (!walked && window_full && !mine.empty()) result.full = true;
+        if (!c.walked && c.window_full && !mine.empty()) result.full = true;
         if (!mine.empty())
             d.exec(
                 "UPDATE webhook_deliveries SET status = 'inflight', lease_owner = ?, "
@@ -294,6 +471,11 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
                 {owner, lease_seconds});
         return mine;
     });
+    // Scopes without a lock row were passed over: give them one and claim again at once.
+    if (!missing_scopes.empty()) {
+        add_scope_rows(db, missing_scopes);
+        result.full = true;
+    }
     if (ids.empty()) return result;
 
     Rows r = db.query(
@@ -301,7 +483,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         " ep.username, ep.password_enc, ep.secret_enc, "
         " IF(ep.prev_secret_expires_at > NOW(3), ep.prev_secret_enc, NULL) AS prev_secret_enc, "
         " ep.ack_mode, e.event_code, e.event_date, t.data_type, e.reseller_id, e.portfolio_id, "
-        " e.merchant_id, d.event_id "
+        " e.merchant_id, d.event_id, ep.consecutive_timeouts "
         "FROM webhook_deliveries d "
         "JOIN webhook_events e ON e.id = d.event_id "
         "JOIN webhook_event_types t ON t.code = e.event_code "
@@ -334,6 +516,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         c.event.portfolio_id = row[15].value_or("");
         c.event.merchant_id = row[16];
         c.event.data = event_data->second;
+        c.endpoint_timeouts = unsigned(to_u64(row[18]));
         loaded.insert(c.id);
         result.claimed.push_back(std::move(c));
     }
@@ -386,6 +569,30 @@ struct CaseColumn {
         return col + " = CASE id" + whens + " ELSE " + mode->frag + " END, ";
     }
 };
+
+// The breaker's counts of timeouts in a row, for the endpoints whose count changes: one
+// UPDATE, a CASE per endpoint (a batch's endpoints are few). updated_at is kept: the count
+// is the worker's, not a change of the endpoint's registration.
+void breaker_sql(const std::vector<Finished>& batch, const std::vector<bool>& held, RecordSql& out) {
+    std::map<uint64_t, std::pair<TimeoutCount, unsigned>> per_ep;  // endpoint -> (count, as claimed)
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (!held[i]) continue;
+        const Outcome& o = batch[i].o;
+        auto& [count, claimed] = per_ep[o.endpoint_id];
+        claimed = std::max(claimed, o.endpoint_timeouts);
+        count.attempt(timed_out(o), replied(o));
+    }
+    std::string whens, ids;
+    for (const auto& [ep, v] : per_ep) {
+        if (!v.first.changes(v.second)) continue;
+        whens += " WHEN " + std::to_string(ep) + (v.first.reset ? " THEN ?" : " THEN consecutive_timeouts + ?");
+        out.breaker_params.emplace_back(v.first.add);
+        ids += std::string(ids.empty() ? "" : ",") + std::to_string(ep);
+    }
+    if (ids.empty()) return;
+    out.breaker_sql = "UPDATE webhook_endpoints SET consecutive_timeouts = CASE id" + whens +
+                      " END, updated_at = updated_at WHERE id IN (" + ids + ")";
+}
 
 }  // namespace
 
@@ -448,6 +655,7 @@ RecordSql record_sql(const std::string& owner, const std::vector<Finished>& batc
     out.update_sql += "last_attempt_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL "
                       "WHERE id IN (" + ids + ") AND lease_owner = ? AND status = 'inflight'";
     out.update_params.emplace_back(owner);
+    breaker_sql(batch, held, out);
     return out;
 }
 
@@ -470,6 +678,7 @@ std::vector<bool> complete_batch(Db& db, const std::string& owner, const std::ve
         if (d.exec(sql.update_sql, sql.update_params) != sql.rows)
             throw std::runtime_error("recording: the locked deliveries did not all update");
         d.exec(sql.insert_sql, sql.insert_params);
+        if (!sql.breaker_sql.empty()) d.exec(sql.breaker_sql, sql.breaker_params);
         // 410 Gone: the disable and its system event commit with the attempt, or neither.
         for (uint64_t ep : sql.disable_endpoints) disable_gone(d, ep);
         return held;

@@ -38,6 +38,7 @@ struct Claimed {
     std::string secret_enc;
     std::optional<std::string> prev_secret_enc;  // only while it still signs
     std::string ack_mode;
+    unsigned endpoint_timeouts = 0;  // the endpoint's timeouts in a row when claimed (breaker)
     PayloadFields event;  // event.notification_id is the delivery's
 };
 
@@ -48,14 +49,22 @@ struct ClaimResult {
     std::vector<uint64_t> lost;  // claimed but not loadable any more (ignored)
 };
 
+// The caps a claim keeps, all of them across every worker.
+struct ClaimLimits {
+    unsigned per_endpoint = 8;
+    unsigned per_scope = 64;  // per (scope_kind, scope_id): all endpoints of a reseller / portfolio
+    Breaker breaker;          // an endpoint whose breaker is open gets one in flight
+};
+
 // Claims up to `n` due deliveries of enabled, non-deleted endpoints for `owner`:
 // SELECT … FOR UPDATE SKIP LOCKED, UPDATE to inflight with a lease, COMMIT (deadlocks
 // retried), then loads what is needed to send them. Fair by construction: it takes each
 // endpoint's oldest due deliveries (per-endpoint heads, oldest head first), at most
-// `per_endpoint_cap` minus what ALL workers have in flight for that endpoint, so neither a
-// backlog nor a hanging receiver of one endpoint can fill the batch (worker/README.md).
-ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds,
-                  unsigned per_endpoint_cap);
+// the endpoint's cap minus what ALL workers have in flight for it, and within its scope's cap
+// (all workers; exact: only the holder of the scope's lock row adds to its count), so
+// neither a backlog nor a hanging receiver of one endpoint or of one scope's many endpoints
+// can fill the batch (worker/README.md).
+ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits);
 
 // One attempt's result, as recorded in webhook_attempts.
 struct Outcome {
@@ -64,6 +73,7 @@ struct Outcome {
     uint64_t endpoint_id = 0;
     std::string notification_id;
     std::string endpoint_public_id;
+    unsigned endpoint_timeouts = 0;  // Claimed::endpoint_timeouts
     long long duration_ms = 0;
     bool success = false;
     long http_status = 0;  // 0 = no HTTP reply
@@ -73,6 +83,11 @@ struct Outcome {
     long long retry_after_s = 0;
     std::chrono::steady_clock::time_point started{};  // when the attempt began (unset: now - duration)
 };
+
+// For the breaker: the attempt ran into its timeout, or got an HTTP reply (a timeout wins:
+// a status line without the rest of the reply is no answer).
+inline bool timed_out(const Outcome& o) { return o.error_class == "timeout"; }
+inline bool replied(const Outcome& o) { return o.http_status > 0 && !timed_out(o); }
 
 enum class CompleteResult { recorded, lease_lost };
 
@@ -84,11 +99,12 @@ struct Finished {
 
 // The statements that record the held rows of a batch (pure; unit-tested): one UPDATE of
 // the deliveries (a CASE per column, fenced again by owner and status), one multi-row INSERT
-// of the attempt rows, and the endpoints a 410 disables. `held[i]`: item i's lease is still
+// of the attempt rows, the endpoints' timeouts in a row where they change (breaker; "" when
+// none does) and the endpoints a 410 disables. `held[i]`: item i's lease is still
 // ours (only those are written); `now` is when the statements run (for started_at).
 struct RecordSql {
-    std::string update_sql, insert_sql;
-    Params update_params, insert_params;
+    std::string update_sql, insert_sql, breaker_sql;
+    Params update_params, insert_params, breaker_params;
     std::vector<uint64_t> disable_endpoints;
     size_t rows = 0;  // items written
 };

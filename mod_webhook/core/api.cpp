@@ -96,7 +96,16 @@ HttpResponse post_endpoint(const HttpRequest& req, const Principal& who) {
                        {{in.scope_kind == "reseller" ? "resellerId" : "portfolioId",
                          "not a scope you manage"}});
     std::string secret = wh::generate_signing_secret();
-    EndpointRow row = create_endpoint(req.db, in, box(req), secret, req.user);
+    std::optional<EndpointRow> made =
+        create_endpoint(req.db, in, box(req), secret, req.user, req.config.max_endpoints_per_scope);
+    if (!made)
+        return problem(422, "the " + in.scope_kind + " '" + in.scope_id + "' already has " +
+                                std::to_string(req.config.max_endpoints_per_scope) +
+                                " endpoints, the most one scope may have; delete one it no longer uses",
+                       {{in.scope_kind == "reseller" ? "resellerId" : "portfolioId",
+                         "has the most endpoints allowed (" + std::to_string(req.config.max_endpoints_per_scope) +
+                             ")"}});
+    const EndpointRow& row = *made;
     wh::log_info("endpoint " + row.public_id + " registered by " + req.user + " for " +
                  row.scope_kind + " " + row.scope_id);
     HttpResponse r = ok_json(201, endpoint_json(row, &secret).get());

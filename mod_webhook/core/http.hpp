@@ -10,6 +10,7 @@
 
 #include "crypto.hpp"
 #include "db.hpp"
+#include "module_config.hpp"
 #include "target.hpp"
 
 namespace wh::api {
@@ -21,6 +22,7 @@ enum class Handler { api, events };
 struct ApiConfig {
     const wh::SecretBox* box = nullptr;  // key from WebhookSecretKeyFile
     wh::AddressPolicy policy;            // from WebhookAllowPrivateTargets
+    unsigned max_endpoints_per_scope = kDefaultMaxEndpointsPerScope;  // WebhookMaxEndpointsPerScope
     // Resolves and checks a receiver URL; replaceable in tests. Defaults to wh::check_target.
     std::function<std::string(const wh::Url&, const wh::AddressPolicy&)> check_target;
 };

@@ -19,6 +19,7 @@ struct ServerConf {
     const char* key_file;       // WebhookSecretKeyFile (resolved against ServerRoot)
     const char* allow_private;  // WebhookAllowPrivateTargets (raw argument text)
     int db_timeout;             // WebhookDatabaseTimeout, seconds; 0 = unset
+    int max_endpoints_per_scope;  // WebhookMaxEndpointsPerScope; 0 = unset
     const char* notify_worker;  // WebhookNotifyWorker: space-separated HOST:PORT, or "Off"
     // Runtime, never merged: the key is loaded in post_config (parent, as root), the DB
     // pool is created in child_init (one per child process).
@@ -54,6 +55,7 @@ inline void merge_server_conf(const ServerConf& base, const ServerConf& add, Ser
     out.allow_private = add.allow_private ? add.allow_private : base.allow_private;
     out.db_timeout = add.db_timeout ? add.db_timeout : base.db_timeout;
     out.notify_worker = add.notify_worker ? add.notify_worker : base.notify_worker;
+    out.max_endpoints_per_scope = add.max_endpoints_per_scope ? add.max_endpoints_per_scope : base.max_endpoints_per_scope;
 }
 
 inline void merge_dir_conf(const DirConf& base, const DirConf& add, DirConf& out) {
@@ -67,6 +69,12 @@ inline long long max_body_size(const DirConf* d) {
 }
 inline const char* allow_private_targets(const ServerConf* c) {
     return c && c->allow_private ? c->allow_private : "Off";
+}
+
+constexpr int kDefaultMaxEndpointsPerScope = 50;  // WebhookMaxEndpointsPerScope default
+constexpr int kMaxMaxEndpointsPerScope = 1000000;
+inline int max_endpoints_per_scope(const ServerConf* c) {
+    return c && c->max_endpoints_per_scope > 0 ? c->max_endpoints_per_scope : kDefaultMaxEndpointsPerScope;
 }
 
 constexpr int kDefaultDbTimeout = 2;  // WebhookDatabaseTimeout default, seconds

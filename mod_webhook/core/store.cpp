@@ -114,9 +114,20 @@ std::optional<EndpointRow> find_endpoint(wh::Db& db, const std::string& public_i
     return find_by(db, "e.public_id = ? AND e.deleted_at IS NULL", {public_id}, for_update);
 }
 
-EndpointRow create_endpoint(wh::Db& db, const EndpointInput& in, const wh::SecretBox& box,
-                            const std::string& secret, const std::string& created_by) {
-    return wh::with_transaction(db, [&](wh::Db& db) {
+std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, const wh::SecretBox& box,
+                                           const std::string& secret, const std::string& created_by,
+                                           unsigned max_per_scope) {
+    return wh::with_transaction(db, [&](wh::Db& db) -> std::optional<EndpointRow> {
+        // Locks the scope's row (created on first use; a no-op update of an existing one takes
+        // the same exclusive lock in one statement, where INSERT IGNORE + FOR UPDATE could
+        // deadlock two registrations on their shared locks).
+        db.exec("INSERT INTO webhook_scopes (scope_kind, scope_id) VALUES (?, ?) "
+                "ON DUPLICATE KEY UPDATE scope_kind = scope_kind",
+                {in.scope_kind, in.scope_id});
+        Rows count = db.query("SELECT COUNT(*) FROM webhook_endpoints "
+                              "WHERE scope_kind = ? AND scope_id = ? AND deleted_at IS NULL",
+                              {in.scope_kind, in.scope_id});
+        if (!count.empty() && std::stoull(cell(count[0], 0)) >= max_per_scope) return std::nullopt;
         // The credentials are sealed for the row's id, known once inserted: the row carries
         // none until the UPDATE below, and nobody sees it before the COMMIT.
         Rows ins = db.query(

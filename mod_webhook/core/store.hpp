@@ -33,11 +33,15 @@ Principal load_principal(wh::Db& db, const std::string& username);
 std::optional<EndpointRow> find_endpoint(wh::Db& db, const std::string& public_id,
                                          bool for_update = false);
 
-// Inserts endpoint + subscriptions in one transaction; returns the stored row. The secret and
+// Inserts endpoint + subscriptions in one transaction; returns the stored row, or nullopt
+// when the scope already has `max_per_scope` live endpoints (WebhookMaxEndpointsPerScope).
+// The scope's row in webhook_scopes is locked first, so concurrent registrations for one
+// scope count one after the other and cannot pass the limit together. The secret and
 // in.password are sealed with `box` for the new row's id (wh::credential_aad), in the same
 // transaction, once the INSERT has given the id.
-EndpointRow create_endpoint(wh::Db& db, const EndpointInput& in, const wh::SecretBox& box,
-                            const std::string& secret, const std::string& created_by);
+std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, const wh::SecretBox& box,
+                                           const std::string& secret, const std::string& created_by,
+                                           unsigned max_per_scope);
 
 struct ListResult {
     std::vector<EndpointRow> rows;

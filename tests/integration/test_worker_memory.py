@@ -22,7 +22,10 @@ ET = "billing.subscription-created"
 ENDPOINTS = 256
 MB = 1000 * 1000
 # The worker's own settings: every notification of the event in flight at once.
-WORKER_FLAGS = ["--concurrency", str(ENDPOINTS), "--per-endpoint-concurrency", "1"]
+# All 256 of one reseller in flight at once: the per-scope cap (a quarter of concurrency by
+# default) is raised to all of them.
+WORKER_FLAGS = ["--concurrency", str(ENDPOINTS), "--per-endpoint-concurrency", "1",
+                "--max-in-flight-per-scope", str(ENDPOINTS)]
 
 
 def status_kb(pid, key):

@@ -9,7 +9,7 @@
 using namespace wh::api;
 
 // Adding a field to a record must come with a merge rule and a line in this test.
-// 4 strings, db_timeout (int, padded), key_loaded + key, pool + notifier
+// 4 strings, db_timeout + max_endpoints_per_scope (two ints), key_loaded + key, pool + notifier
 static_assert(sizeof(ServerConf) == 4 * sizeof(const char*) + 8 + 8 + 32 + 2 * sizeof(void*),
               "ServerConf changed: update merge_server_conf and ApiConfigTest");
 static_assert(sizeof(DirConf) == sizeof(const char*) + sizeof(long long),
@@ -23,6 +23,7 @@ class ApiConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(dir_merge_keeps_child_only_when_set);
     CPPUNIT_TEST(getters_apply_defaults);
     CPPUNIT_TEST(db_timeout_merge_default_and_spec_keys);
+    CPPUNIT_TEST(max_endpoints_per_scope_merge_and_default);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -107,6 +108,22 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("Off"), std::string(allow_private_targets(&s)));
         s.allow_private = "127.0.0.0/8";
         CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.0/8"), std::string(allow_private_targets(&s)));
+    }
+
+    // WebhookMaxEndpointsPerScope: unset 0, merged like the others, default 50.
+    void max_endpoints_per_scope_merge_and_default() {
+        ServerConf base, add, out;
+        init_server_conf(base);
+        init_server_conf(add);
+        CPPUNIT_ASSERT_EQUAL(0, base.max_endpoints_per_scope);
+        CPPUNIT_ASSERT_EQUAL(50, max_endpoints_per_scope(&base));
+        CPPUNIT_ASSERT_EQUAL(50, max_endpoints_per_scope(nullptr));
+        base.max_endpoints_per_scope = 3;
+        merge_server_conf(base, add, out);
+        CPPUNIT_ASSERT_EQUAL(3, max_endpoints_per_scope(&out));
+        add.max_endpoints_per_scope = 7;
+        merge_server_conf(base, add, out);
+        CPPUNIT_ASSERT_EQUAL(7, max_endpoints_per_scope(&out));
     }
 
     // WebhookDatabaseTimeout: unset 0, merged like the others, default 2 s; it bounds

@@ -22,6 +22,9 @@ class WorkerJudgeTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(transport_errors_are_classified);
     CPPUNIT_TEST(ack_mode_parsing);
     CPPUNIT_TEST(sanitize_keeps_columns_safe);
+    CPPUNIT_TEST(breaker_opens_after_n_timeouts);
+    CPPUNIT_TEST(breaker_never_lengthens_the_timeout);
+    CPPUNIT_TEST(timeout_count_follows_the_attempts);
     CPPUNIT_TEST_SUITE_END();
 
     static const std::string id() { return "ntf_0123456789abcdef01234567"; }
@@ -184,6 +187,53 @@ public:
         Verdict v = judge_response(AckMode::notification_id, id(), 200,
                                    "{\"notificationId\":\"" + std::string(5000, 'z') + "\"}");
         CPPUNIT_ASSERT(v.message.size() <= 512);
+    }
+
+    void breaker_opens_after_n_timeouts() {
+        Breaker b;  // defaults: 5 timeouts in a row, then 5 s
+        CPPUNIT_ASSERT_EQUAL(5u, b.after);
+        CPPUNIT_ASSERT(!b.open(4));
+        CPPUNIT_ASSERT(b.open(5));
+        CPPUNIT_ASSERT(b.open(500));
+        CPPUNIT_ASSERT_EQUAL(8u, b.cap(8, 4));
+        CPPUNIT_ASSERT_EQUAL(1u, b.cap(8, 5));
+        CPPUNIT_ASSERT_EQUAL(15000L, b.request_timeout_ms(15000, 4));
+        CPPUNIT_ASSERT_EQUAL(5000L, b.request_timeout_ms(15000, 5));
+        b.after = 0;  // off
+        CPPUNIT_ASSERT(!b.open(1000000));
+        CPPUNIT_ASSERT_EQUAL(8u, b.cap(8, 1000000));
+        CPPUNIT_ASSERT_EQUAL(15000L, b.request_timeout_ms(15000, 1000000));
+    }
+
+    void breaker_never_lengthens_the_timeout() {
+        Breaker b;
+        b.after = 2;
+        b.timeout_ms = 5000;
+        CPPUNIT_ASSERT_EQUAL(3000L, b.request_timeout_ms(3000, 2));
+        CPPUNIT_ASSERT_EQUAL(1u, b.cap(1, 2));
+    }
+
+    void timeout_count_follows_the_attempts() {
+        TimeoutCount t;
+        t.attempt(true, false);
+        t.attempt(true, false);
+        CPPUNIT_ASSERT(!t.reset);
+        CPPUNIT_ASSERT_EQUAL(2u, t.add);
+        CPPUNIT_ASSERT(t.changes(0));
+        t.attempt(false, false);  // refused, TLS, …: no slot time spent, no change
+        CPPUNIT_ASSERT_EQUAL(2u, t.add);
+        t.attempt(false, true);  // any HTTP reply: back to 0
+        CPPUNIT_ASSERT(t.reset);
+        CPPUNIT_ASSERT_EQUAL(0u, t.add);
+        CPPUNIT_ASSERT(t.changes(7));
+        CPPUNIT_ASSERT(!t.changes(0));  // already 0: nothing to write
+        t.attempt(true, false);  // a timeout after the reply counts from 0
+        CPPUNIT_ASSERT(t.reset);
+        CPPUNIT_ASSERT_EQUAL(1u, t.add);
+        CPPUNIT_ASSERT(t.changes(0));
+        TimeoutCount none;
+        none.attempt(false, false);
+        CPPUNIT_ASSERT(!none.changes(3));
     }
 };
 

@@ -26,6 +26,7 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(drain_and_ca_bundle);
     CPPUNIT_TEST(v1_credentials_switch);
     CPPUNIT_TEST(database_password_with_a_space);
+    CPPUNIT_TEST(scope_cap_and_breaker);
     CPPUNIT_TEST_SUITE_END();
 
     static const char* db() { return "host=127.0.0.1 port=3306 user=u password=p database=d"; }
@@ -293,6 +294,28 @@ public:
         std::string e = resolve({}, file, bad);
         CPPUNIT_ASSERT_MESSAGE(e, !e.empty() && e.find("secretTail") == std::string::npos &&
                                       e.find("top") == std::string::npos);
+    }
+
+    void scope_cap_and_breaker() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(64u, o.max_in_flight_per_scope);  // a quarter of concurrency 256
+        CPPUNIT_ASSERT_EQUAL(5u, o.breaker_after_timeouts);
+        CPPUNIT_ASSERT_EQUAL(5000L, o.breaker_request_timeout_ms);
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--concurrency", "3"}, base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(1u, o.max_in_flight_per_scope);  // never 0
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--max-in-flight-per-scope", "10", "--breaker-after-timeouts",
+                                                     "0", "--breaker-request-timeout-ms", "700"},
+                                                    base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(10u, o.max_in_flight_per_scope);
+        CPPUNIT_ASSERT_EQUAL(0u, o.breaker_after_timeouts);
+        CPPUNIT_ASSERT_EQUAL(700L, o.breaker_request_timeout_ms);
+        auto file = base_file();
+        file["max_in_flight_per_scope"] = "20";
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, file, o));
+        CPPUNIT_ASSERT_EQUAL(20u, o.max_in_flight_per_scope);
+        assert_error({"--max-in-flight-per-scope", "0"}, "max_in_flight_per_scope");
+        assert_error({"--breaker-request-timeout-ms", "0"}, "breaker_request_timeout_ms");
     }
 };
 

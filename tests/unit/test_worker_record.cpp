@@ -19,6 +19,8 @@ class WorkerRecordTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(shared_values_need_no_case);
     CPPUNIT_TEST(gone_disables_its_endpoint);
     CPPUNIT_TEST(nothing_held_writes_nothing);
+    CPPUNIT_TEST(timeouts_in_a_row_are_counted);
+    CPPUNIT_TEST(replies_reset_the_count);
     CPPUNIT_TEST_SUITE_END();
 
     using Clock = std::chrono::steady_clock;
@@ -136,6 +138,49 @@ public:
         RecordSql s = record_sql("w1", b, {false, false}, Clock::now());
         CPPUNIT_ASSERT_EQUAL(size_t(0), s.rows);
         CPPUNIT_ASSERT(s.update_sql.empty() && s.insert_sql.empty() && s.disable_endpoints.empty());
+    }
+
+    static Finished timeout(uint64_t id, uint64_t ep, unsigned claimed_count) {
+        Finished f = fin(id, Plan::pending, 0, 5000);
+        f.o.endpoint_id = ep;
+        f.o.endpoint_timeouts = claimed_count;
+        f.o.error_class = "timeout";
+        f.o.error_message = "Operation timed out";
+        return f;
+    }
+
+    void timeouts_in_a_row_are_counted() {
+        std::vector<Finished> b = {timeout(1, 50, 0), timeout(2, 50, 0), timeout(3, 60, 4), fin(4, Plan::delivered)};
+        RecordSql s = record_sql("w1", b, {true, true, true, true}, Clock::now());
+        CPPUNIT_ASSERT(s.breaker_sql.find("WHEN 50 THEN consecutive_timeouts + ?") != std::string::npos);
+        CPPUNIT_ASSERT(s.breaker_sql.find("WHEN 60 THEN consecutive_timeouts + ?") != std::string::npos);
+        CPPUNIT_ASSERT(s.breaker_sql.find("WHERE id IN (50,60)") != std::string::npos);  // 104 was 0 and replied
+        CPPUNIT_ASSERT(s.breaker_sql.find("updated_at = updated_at") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(count(s.breaker_sql, "?"), s.breaker_params.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("2"), s.breaker_params[0].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("1"), s.breaker_params[1].text());
+        // a lost lease counts nothing
+        RecordSql lost = record_sql("w1", b, {false, false, false, true}, Clock::now());
+        CPPUNIT_ASSERT_EQUAL(std::string(), lost.breaker_sql);
+    }
+
+    void replies_reset_the_count() {
+        Finished reply = fin(2, Plan::pending, 500, 5000);  // an HTTP 500 is a reply too
+        reply.o.endpoint_id = 50;
+        reply.o.endpoint_timeouts = 6;
+        Finished ok = fin(3, Plan::delivered);
+        ok.o.endpoint_id = 70;
+        ok.o.endpoint_timeouts = 3;
+        Finished headers_then_timeout = timeout(4, 80, 1);
+        headers_then_timeout.o.http_status = 200;  // a status line, then nothing: no answer
+        std::vector<Finished> b = {timeout(1, 50, 6), reply, ok, headers_then_timeout};
+        RecordSql s = record_sql("w1", b, {true, true, true, true}, Clock::now());
+        CPPUNIT_ASSERT(s.breaker_sql.find("WHEN 50 THEN ?") != std::string::npos);
+        CPPUNIT_ASSERT(s.breaker_sql.find("WHEN 70 THEN ?") != std::string::npos);
+        CPPUNIT_ASSERT(s.breaker_sql.find("WHEN 80 THEN consecutive_timeouts + ?") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("0"), s.breaker_params[0].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("0"), s.breaker_params[1].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("1"), s.breaker_params[2].text());
     }
 };
 

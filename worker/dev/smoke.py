@@ -321,7 +321,8 @@ def scenario_cap():
     e_ok = add_endpoint(ok.url, scope=("reseller", "r2"))
     for i in range(20): add_event()
     for i in range(5): add_event(reseller="r2")
-    w = start_worker("--per-endpoint-concurrency", "3", "--concurrency", "10", "--request-timeout-ms", "20000")
+    w = start_worker("--per-endpoint-concurrency", "3", "--concurrency", "10", "--max-in-flight-per-scope", "10",
+                     "--request-timeout-ms", "20000")
     st = wait_for(lambda: sql(f"SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id={e_ok} AND status='delivered'") == [["5"]], timeout=10)
     check(st, "the healthy endpoint's 5 deliveries are delivered while the other hangs")
     n = sql(f"SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id={e_hang} AND status='inflight'")
