@@ -1,4 +1,4 @@
-/* mod_webhook metrics (operations engineer): the shared-memory counter block, the
+/* mod_webhook metrics: the shared-memory counter block, the
  * `webhook-metrics` handler (mapped by an admin like server-status) and the hook that counts
  * every answer of the other handlers. Implemented in metrics_glue.cpp; never throws. */
 #ifndef MOD_WEBHOOK_METRICS_GLUE_H

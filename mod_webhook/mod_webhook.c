@@ -7,7 +7,7 @@
 #include "http_request.h"
 
 #include "glue.h"
-#include "metrics_glue.h" /* operations engineer: webhook-metrics */
+#include "metrics_glue.h" /* webhook-metrics */
 
 static const command_rec webhook_cmds[] = {
     AP_INIT_TAKE1("WebhookDatabase", wh_cmd_database, NULL, RSRC_CONF,
@@ -39,7 +39,7 @@ static void webhook_register_hooks(apr_pool_t* p) {
     /* before core's DocumentRoot translation and http_core's TRACE handling */
     ap_hook_translate_name(wh_translate_name, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(wh_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
-    /* operations engineer: shared-memory counters and the webhook-metrics handler */
+    /* shared-memory counters and the webhook-metrics handler */
     ap_hook_post_config(wh_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(wh_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(wh_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);

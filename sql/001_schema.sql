@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS webhook_schema_version (
   applied_at  DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- The event catalogue (DESIGN.md section 2). New types are added with an INSERT, no rebuild.
+-- The event catalogue (docs/contract.md §2). New types are added with an INSERT, no rebuild.
 CREATE TABLE IF NOT EXISTS webhook_event_types (
   code         VARCHAR(100) NOT NULL PRIMARY KEY,
   module       VARCHAR(32)  NOT NULL,

@@ -1,4 +1,4 @@
--- The fourteen event types of DESIGN.md section 2. Re-running refreshes the descriptions.
+-- The fourteen event types of docs/contract.md §2. Re-running refreshes the descriptions.
 INSERT INTO webhook_event_types (code, module, data_type, description) VALUES
   ('processing.return-processed',     'processing', 'transaction', 'A bank or processor return is received'),
   ('processing.noc-processed',        'processing', 'transaction', 'A notice of change is received'),

@@ -1,4 +1,4 @@
--- Views for admins (DESIGN.md section 6; queries in docs/operations.md). Read-only, no
+-- Views for admins (docs/contract.md §6; queries in docs/operations.md). Read-only, no
 -- locks: plain SELECTs over the tables. CREATE OR REPLACE: safe to run again by hand.
 -- Every view names endpoints by their public id (ep_…) and notifications by theirs (ntf_…).
 -- Deleted endpoints are left out; times are the database clock's.

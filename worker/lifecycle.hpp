@@ -1,4 +1,4 @@
-// Endpoint lifecycle (operations engineer): automatic disable after sustained failure, and
+// Endpoint lifecycle: automatic disable after sustained failure, and
 // the `system.endpoint-disabled` event to the integrator's other endpoints in the same scope.
 //
 // Auto-disable rule (`auto_disable_after`, default 5d): an endpoint is disabled when no

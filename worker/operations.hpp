@@ -1,4 +1,4 @@
-// The operations side of the delivery loop (operations engineer): retention passes,
+// The operations side of the delivery loop: retention passes,
 // automatic disable after sustained failure, the system event on a disable, and the worker's
 // Prometheus metrics (worker_metrics.hpp). The loop calls on_recorded() after each recorded attempt
 // and tick() once per database cycle; everything here is short, bounded DB work.

@@ -10,7 +10,7 @@
 #include "crypto.hpp"
 #include "schedule.hpp"
 #include "wakeup.hpp"
-#include "ops_options.hpp"  // operations engineer
+#include "ops_options.hpp"
 
 namespace wh::worker {
 
@@ -25,9 +25,9 @@ const std::vector<std::string>& run_flags() {
             "concurrency", "per_endpoint_concurrency", "max_in_flight_per_scope", "breaker_after_timeouts",
             "breaker_request_timeout_ms", "connect_timeout_ms", "request_timeout_ms",
             "lease_seconds", "poll_interval_ms", "worker_id", "log_level", "drain_seconds", "ca_bundle",
-            "wakeup_listen",  // wakeup_listen: ingestion engineer (wake-up datagrams)
+            "wakeup_listen",  // wake-up datagrams
             "accept_v1_credentials"};
-        // operations engineer: retention, auto-disable, metrics (ops_options.hpp)
+        // retention, auto-disable, metrics (ops_options.hpp)
         v.insert(v.end(), ops_keys().begin(), ops_keys().end());
         return v;
     }();
@@ -234,7 +234,7 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
         out.wakeup_listen = it->second;
     }
 
-    // operations engineer: retention_days, maintenance_interval, auto_disable_after, metrics_listen
+    // retention_days, maintenance_interval, auto_disable_after, metrics_listen
     if (!(e = resolve_ops_options(s, out.ops)).empty()) return e;
 
     // The lease must outlive the longest transfer, so no renewal is ever needed.
@@ -305,7 +305,7 @@ Options (config file keys are the same names with underscores: "database = host=
   --log-level LEVEL                error, warn, info (default) or debug
   --sql-dir DIR                    migrate: where the NNN_name.sql files are
   --help, --version
-)" + std::string(ops_usage_text()) /* operations engineer */ + R"(
+)" + std::string(ops_usage_text()) + R"(
 Exit status: 0 normal stop, 2 usage or configuration error, 1 fatal runtime error.
 )";
 }

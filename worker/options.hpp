@@ -8,7 +8,7 @@
 
 #include "db.hpp"
 #include "log.hpp"
-#include "ops_options.hpp"  // operations engineer
+#include "ops_options.hpp"
 #include "target.hpp"
 
 namespace wh::worker {
@@ -42,7 +42,7 @@ struct Options {
     unsigned drain_seconds = 10; // how long SIGTERM waits for in-flight transfers
     std::string ca_bundle;       // PEM file of trusted CAs; "" = the system's (libcurl's default)
     std::string wakeup_listen;   // UDP HOST:PORT for wake-up datagrams; "" = poll only
-    OpsOptions ops;              // retention, auto-disable, metrics (operations engineer)
+    OpsOptions ops;              // retention, auto-disable, metrics
 };
 
 // argv split into the subcommand, the config file and the flag settings (underscored keys).

@@ -1,4 +1,4 @@
-// The notification body on the wire (DESIGN.md section 5). Pure, unit-tested.
+// The notification body on the wire (docs/contract.md §5). Pure, unit-tested.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // Retention: delivered and failed notifications, their attempts, and events left with no
-// notification are purged once older than `retention_days` (operations engineer).
+// notification are purged once older than `retention_days`.
 //
 // Never a long lock: the tables are walked by primary key in pages of `page` rows with plain
 // (non-locking) reads, oldest first; each chunk of at most `chunk` notifications is removed

@@ -1,4 +1,4 @@
-// Prometheus metrics of webhook-worker (operations engineer): counters and gauges updated by
+// Prometheus metrics of webhook-worker: counters and gauges updated by
 // the loop thread, rendered in the text exposition format (0.0.4) by a small loopback HTTP
 // responder on its own thread (`metrics_listen`). The registry is mutex-protected; the
 // responder never touches the database or the loop.

@@ -1,4 +1,4 @@
-// The module's metrics (operations engineer), httpd-free: one fixed block of 64-bit counters
+// The module's metrics, httpd-free: one fixed block of 64-bit counters
 // that the glue places in shared memory created in post_config (before the children fork),
 // so every child process and thread adds to the same counters with atomic operations and
 // the `webhook-metrics` handler reports the sum for the whole server.

@@ -28,7 +28,7 @@ struct EndpointRow {
     std::vector<std::string> event_types;
 };
 
-// The endpoint resource of DESIGN.md section 4; "secret" only when given (create, rotate).
+// The endpoint resource of docs/contract.md §4; "secret" only when given (create, rotate).
 // Never contains the password.
 JsonPtr endpoint_json(const EndpointRow& row, const std::string* secret = nullptr);
 

@@ -25,7 +25,7 @@ bool is_json_content_type(const std::string& content_type);
 // when malformed (-> 400).
 JsonPtr parse_json_body(const std::string& body, std::string& error);
 
-// Limits from DESIGN.md and the schema.
+// Limits from the contract (docs/contract.md) and the schema.
 constexpr size_t kMaxUsername = 255;
 constexpr size_t kMaxPassword = 512;      // bytes; sealed it must fit VARCHAR(1024)
 constexpr size_t kMaxDescription = 1024;  // characters

@@ -42,7 +42,7 @@ REQUIRED_ENV_KEYS = (
     "WEBHOOK_MARIADB_LOG",
 )
 
-# The catalogue of DESIGN.md section 2: code -> dataType.
+# The catalogue of docs/contract.md §2: code -> dataType.
 EVENT_TYPES = {
     "processing.return-processed": "transaction",
     "processing.noc-processed": "transaction",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Apache graceful restart under ingestion load (Issue 8), on a private stack: while a client
+"""Apache graceful restart under ingestion load, on a private stack: while a client
 posts events continuously, the Apache parent gets SIGUSR1 (graceful restart: children finish
 their request, the listener stays open) twice. Every request is answered 202 (or 503) — a
 connection reset or any other answer fails the test, never counted as lost — and every event

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Principals (DESIGN.md section 3): a caller manages only its own scope's endpoints and
+"""Principals (docs/contract.md §3): a caller manages only its own scope's endpoints and
 deliveries; another scope's resources answer 404 (not 403), exactly as a missing id, so IDs
 do not leak. Principals come from `scripts/stack principal add` (tested here too).
 

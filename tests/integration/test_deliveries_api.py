@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deliveries in the integrator API (DESIGN.md section 4, Issue 4): list, one with its
+"""Deliveries in the integrator API (docs/contract.md §4): list, one with its
 attempts, redeliver, recover. Needs the stack fixture's short schedule (1s,1s,1s,1s).
 
 Written for tests/integration/ (uses its harness.py): move it there as

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A registered endpoint receives exactly one POST per event, carrying the exact envelope of
-DESIGN.md section 5, the documented headers, a valid Standard Webhooks signature and the
+docs/contract.md §5, the documented headers, a valid Standard Webhooks signature and the
 registered Basic credentials; the database records one successful attempt."""
 import time
 import unittest

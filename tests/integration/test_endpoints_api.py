@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The registration API's contract (DESIGN.md section 4, Issue 3) against the real stack:
+"""The registration API's contract (docs/contract.md §4) against the real stack:
 every webhook-api route and every error class — status, content type, body shape (every
 field of the endpoint resource), Location, paging — plus the behaviour behind them
 (validation listing every bad field, rotation signing with both secrets).
@@ -305,7 +305,7 @@ class RegistrationContract(unittest.TestCase):
             self.assertEqual(t["module"], t["code"].split(".")[0])
             self.assertTrue(t["description"])
         got = {t["code"]: t["dataType"] for t in body["eventTypes"]}
-        # DESIGN.md section 2's fourteen, with their dataType (rows added later may follow)
+        # docs/contract.md §2's fourteen, with their dataType (rows added later may follow)
         self.assertEqual({c: got.get(c) for c in h.EVENT_TYPES}, h.EVENT_TYPES)
         self.assertEqual([(t["module"], t["code"]) for t in body["eventTypes"]],
                          sorted((t["module"], t["code"]) for t in body["eventTypes"]), "ordered by module, code")
@@ -549,7 +549,7 @@ class RegistrationContract(unittest.TestCase):
 
 class SecretRotation(unittest.TestCase):
     """After rotate-secret the worker signs with the old and the new secret for 24 h, then
-    with the new one only (DESIGN.md section 5)."""
+    with the new one only (docs/contract.md §5)."""
 
     CODE = "management.merchant-modified"
 

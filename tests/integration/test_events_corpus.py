@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The bad-input corpus of POST /events (webhook-events), Issue 4: every case gets its
+"""The bad-input corpus of POST /events (webhook-events): every case gets its
 EXACT status (and, for 422, the exact list of fields named), and afterwards webhook_events
 holds exactly the valid events of the corpus, with exactly the content that was sent.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Idempotency under concurrency (Issue 4): the same key posted at the same moment by many
+"""Idempotency under concurrency: the same key posted at the same moment by many
 clients stores exactly one event, and every answer carries that event's id
 ("duplicate": true on all but one); the key is per reseller; batches that share keys in any
 order agree on the ids too."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""MariaDB stopped and restarted under ingestion load (Issue 4), on a private stack: while a
+"""MariaDB stopped and restarted under ingestion load, on a private stack: while a
 client posts events continuously, mariadbd is stopped (SIGTERM, waited for), the client keeps
 posting for 10 seconds — every answer is 202 or 503 with Retry-After, quickly, never a
 hang or a 500 — then mariadbd starts again and ingestion recovers without restarting Apache.
@@ -72,7 +72,7 @@ class DbRestartUnderLoad(unittest.TestCase):
                 stopped_at = time.monotonic()
                 h.wait_until(lambda: poster.count(503, since=stopped_at) >= 10, timeout=20,
                              message="10 answers 503 with MariaDB stopped")
-                # MariaDB stays down for 10 s in all (Issue 8), while posting goes on and the
+                # MariaDB stays down for 10 s in all, while posting goes on and the
                 # worker holds the results of deliveries that were in flight
                 time.sleep(max(0.0, 10 - (time.monotonic() - stopped_at)))
                 down_503 = poster.count(503, since=stopped_at)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Module directives at start-up (Issue 3):
+"""Module directives at start-up:
 - WebhookSecretKeyFile: a missing, unreadable or malformed key file stops Apache at start-up
   with one clear log line (WH00002); a good one lets it start;
 - WebhookAllowPrivateTargets On admits every address (the shared stack uses a CIDR list, the

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The outbox (Issue 4, docs/outbox.md): a gateway component publishes an event without HTTP
+"""The outbox (docs/outbox.md): a gateway component publishes an event without HTTP
 by inserting a row into webhook_events inside its own transaction, with the exact SQL of
 docs/outbox.md; the worker delivers it like any other event. A rolled-back transaction
 publishes nothing."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A receiver that flaps (Issue 8), on a private stack: the endpoint's port is closed (refused
+"""A receiver that flaps, on a private stack: the endpoint's port is closed (refused
 connections) for 1.5 s every 3 s while events are posted, with a short retry schedule. Every
 accepted event is delivered; with normal leases (nothing expires) exactly once each, never
 zero; and the flapping really made attempts fail as refused connections (error_class 'connect')."""

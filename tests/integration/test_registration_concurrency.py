@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Concurrency and connection pooling of the registration API (Issue 3, Robustness): many
+"""Concurrency and connection pooling of the registration API: many
 threads creating, listing, changing and deleting at once (event MPM) never see or touch each
 other's endpoints, and MariaDB connections are pooled per child process, not opened per
 request."""

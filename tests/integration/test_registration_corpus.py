@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The bad-input corpus of the registration API (webhook-api), Issue 8: POST /endpoints,
+"""The bad-input corpus of the registration API (webhook-api): POST /endpoints,
 PATCH /endpoints/{id}, POST …/rotate-secret, POST …/recover and the list query string.
 Every case gets its EXACT status (and, for 422, the exact list of fields named); afterwards
 webhook_endpoints holds exactly the corpus' valid endpoints (SQL-looking and CR/LF text

@@ -48,7 +48,7 @@ class StackScripts(unittest.TestCase):
     def test_sql_passes_arguments_to_the_client(self):
         p = run_stack("sql", "--batch", "--skip-column-names", "-e", "SELECT COUNT(*) FROM webhook_event_types")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout.strip(), "15")  # 14 of DESIGN.md + system.endpoint-disabled
+        self.assertEqual(p.stdout.strip(), "15")  # the 14 of docs/contract.md §2 + system.endpoint-disabled
 
     def test_principal_add_creates_a_working_scoped_login(self):
         reseller = h.unique_id("res")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Target addresses (DESIGN.md section 4, Issue 3): a URL whose host is, or resolves to, a
+"""Target addresses (docs/contract.md §4): a URL whose host is, or resolves to, a
 private, loopback, link-local, unique-local, multicast, unspecified or cloud-metadata address
 is refused with 422 in every notation, unless WebhookAllowPrivateTargets allows it.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Wake-up datagrams (Issue 4, "Fast"): with a long poll interval (5 s) a new event still
+"""Wake-up datagrams: with a long poll interval (5 s) a new event still
 reaches the receiver in well under the interval, because the module sends a UDP datagram to
 the worker after each commit (WebhookNotifyWorker -> wakeup_listen); and with the wake-up
 switched off the poll alone still delivers. Both on private stacks (they reconfigure the

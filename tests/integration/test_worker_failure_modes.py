@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How the worker judges replies (DESIGN.md section 5), against a receiver that misbehaves on
+"""How the worker judges replies (docs/contract.md §5), against a receiver that misbehaves on
 purpose, on the shared stack (schedule 1s,1s,1s,1s). Every request is checked for Basic auth
 and a valid Standard Webhooks signature (Receiver.expect). Covered here: a wrong
 notificationId, 200 with no body (failure in ackMode notification-id, success in status),

@@ -1,4 +1,4 @@
-// Judging receiver replies (DESIGN.md section 5: what counts as an acknowledgement).
+// Judging receiver replies (docs/contract.md §5: what counts as an acknowledgement).
 #include <cppunit/extensions/HelperMacros.h>
 #include <curl/curl.h>
 

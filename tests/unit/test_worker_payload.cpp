@@ -1,4 +1,4 @@
-// The notification body on the wire (DESIGN.md section 5): exact bytes and field order.
+// The notification body on the wire (docs/contract.md §5): exact bytes and field order.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "crypto.hpp"

@@ -1,5 +1,5 @@
 // What happens to a delivery after an attempt: re-delivery schedule, final failure,
-// Retry-After and 410 Gone (DESIGN.md section 5).
+// Retry-After and 410 Gone (docs/contract.md §5).
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "judge.hpp"
