@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,7 +29,7 @@
 #include "util_filter.h"
 
 #include "glue.h"
-#include "metrics_glue.h"  // operations engineer
+#include "metrics_glue.h"
 
 #include "crypto.hpp"
 #include "db.hpp"
@@ -45,6 +46,13 @@ APLOG_USE_MODULE(webhook);
 }
 
 namespace {
+
+// A whole decimal number from lo to hi (the one parser of numeric values: directives and
+// Content-Length).
+bool whole_number(const char* text, apr_off_t lo, apr_off_t hi, apr_off_t& n) {
+    char* end = nullptr;
+    return apr_strtoff(&n, text, &end, 10) == APR_SUCCESS && end && *end == '\0' && n >= lo && n <= hi;
+}
 
 using wh::api::DirConf;
 using wh::api::ServerConf;
@@ -213,7 +221,7 @@ int read_body(request_rec* r, apr_off_t cap, std::string& out) {
 
 int send_response(request_rec* r, const wh::api::HttpResponse& resp) {
     r->status = resp.status;
-    wh_metrics_observe(r, resp.status, resp.body);  // operations engineer: shared counters
+    wh_metrics_observe(r, resp.status, resp.body);  // every answer counts in the shared block
     for (const auto& h : resp.headers) apr_table_set(r->headers_out, h.first.c_str(), h.second.c_str());
     // Secrets appear in some bodies; nothing here may be cached.
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -264,9 +272,7 @@ int serve(request_rec* r, wh::api::Handler handler) {
     apr_off_t cap = static_cast<apr_off_t>(wh::api::max_body_size(dc));
     if (const char* cl = apr_table_get(r->headers_in, "Content-Length")) {
         apr_off_t n = 0;
-        char* end = nullptr;
-        if (apr_strtoff(&n, cl, &end, 10) == APR_SUCCESS && end && *end == '\0' && n > cap)
-            return too_large(r, cap);
+        if (whole_number(cl, cap + 1, std::numeric_limits<apr_off_t>::max(), n)) return too_large(r, cap);
     }
     std::string body;
     int rc = read_body(r, cap, body);
@@ -417,8 +423,7 @@ extern "C" const char* wh_cmd_allow_private_targets(cmd_parms* cmd, void*, const
 
 extern "C" const char* wh_cmd_max_body_size(cmd_parms* cmd, void* dconf, const char* arg) {
     apr_off_t n = 0;
-    char* end = nullptr;
-    if (apr_strtoff(&n, arg, &end, 10) != APR_SUCCESS || !end || *end != '\0' || n <= 0)
+    if (!whole_number(arg, 1, std::numeric_limits<apr_off_t>::max(), n))
         return apr_psprintf(cmd->pool, "WH00005: %s: '%s' is not a positive number of bytes",
                             cmd->directive->directive, arg);
     static_cast<DirConf*>(dconf)->max_body = n;
@@ -427,9 +432,7 @@ extern "C" const char* wh_cmd_max_body_size(cmd_parms* cmd, void* dconf, const c
 
 extern "C" const char* wh_cmd_database_timeout(cmd_parms* cmd, void*, const char* arg) {
     apr_off_t n = 0;
-    char* end = nullptr;
-    if (apr_strtoff(&n, arg, &end, 10) != APR_SUCCESS || !end || *end != '\0' || n < 1 ||
-        n > wh::api::kMaxDbTimeout)
+    if (!whole_number(arg, 1, wh::api::kMaxDbTimeout, n))
         return apr_psprintf(cmd->pool, "WH00061: %s: '%s' is not a number of seconds from 1 to %d",
                             cmd->directive->directive, arg, wh::api::kMaxDbTimeout);
     server_conf(cmd->server)->db_timeout = static_cast<int>(n);
@@ -438,9 +441,7 @@ extern "C" const char* wh_cmd_database_timeout(cmd_parms* cmd, void*, const char
 
 extern "C" const char* wh_cmd_max_endpoints_per_scope(cmd_parms* cmd, void*, const char* arg) {
     apr_off_t n = 0;
-    char* end = nullptr;
-    if (apr_strtoff(&n, arg, &end, 10) != APR_SUCCESS || !end || *end != '\0' || n < 1 ||
-        n > wh::api::kMaxMaxEndpointsPerScope)
+    if (!whole_number(arg, 1, wh::api::kMaxMaxEndpointsPerScope, n))
         return apr_psprintf(cmd->pool, "WH00020: %s: '%s' is not a number of endpoints from 1 to %d",
                             cmd->directive->directive, arg, wh::api::kMaxMaxEndpointsPerScope);
     server_conf(cmd->server)->max_endpoints_per_scope = static_cast<int>(n);

@@ -85,10 +85,19 @@ long long ms_between(DeliveryLoop::Clock::time_point a, DeliveryLoop::Clock::tim
     return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
 }
 
+ClaimLimits claim_limits(const Options& o) {
+    ClaimLimits l;
+    l.per_endpoint = o.per_endpoint_concurrency;
+    l.per_scope = o.max_in_flight_per_scope;
+    l.breaker.after = o.breaker_after_timeouts;
+    l.breaker.timeout_ms = o.breaker_request_timeout_ms;
+    return l;
+}
+
 }  // namespace
 
 DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int signal_fd)
-    : opt_(opt), box_(key), signal_fd_(signal_fd), db_(opt.db) {
+    : opt_(opt), limits_(claim_limits(opt)), box_(key), signal_fd_(signal_fd), db_(opt.db) {
     multi_ = curl_multi_init();
     if (!multi_) throw std::runtime_error("curl_multi_init failed");
     curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, long(opt_.concurrency));
@@ -226,7 +235,7 @@ void DeliveryLoop::db_cycle() {
     unsigned free_slots = free_slot_count();
     if (free_slots >= claim_floor()) {
         if (!db_step("WH00113", "claiming due deliveries", [&] {
-                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, claim_limits());
+                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, limits_);
                 backlog_ = r.full;
                 cap_waiting_ = std::move(r.waiting);
                 for (auto& c : r.claimed) start(std::move(c));
@@ -234,7 +243,7 @@ void DeliveryLoop::db_cycle() {
             }))
             return;
     }
-    // operations engineer: endpoint lifecycle (auto-disable, system event) and retention passes
+    // endpoint lifecycle (auto-disable, system event) and retention passes
     if (!db_step("WH00181", "endpoint lifecycle or retention", [&] { ops_.tick(db_, now, jobs_.size()); })) return;
     if (more || (backlog_ && free_slot_count() >= claim_floor())) next_db_at_ = now;  // more waits: go again
 }
@@ -243,15 +252,6 @@ void DeliveryLoop::db_cycle() {
 // the per-endpoint cap) until the recorder commits, so claiming past them only finds
 // endpoints at their cap, at the price of a full claim; and memory stays bounded.
 size_t DeliveryLoop::busy_slots() const { return jobs_.size() + recorder_->backlog(); }
-
-ClaimLimits DeliveryLoop::claim_limits() const {
-    ClaimLimits l;
-    l.per_endpoint = opt_.per_endpoint_concurrency;
-    l.per_scope = opt_.max_in_flight_per_scope;
-    l.breaker.after = opt_.breaker_after_timeouts;
-    l.breaker.timeout_ms = opt_.breaker_request_timeout_ms;
-    return l;
-}
 
 unsigned DeliveryLoop::free_slot_count() const {
     return opt_.concurrency - unsigned(std::min<size_t>(busy_slots(), opt_.concurrency));
@@ -301,7 +301,7 @@ void DeliveryLoop::after_record(const Recorder::Settled& s) {
     }
     if (o.success) ++n_delivered_;
     else ++n_failed_attempts_;
-    // operations engineer: auto-disable check / 410 system event (operations.hpp)
+    // auto-disable check / 410 system event (operations.hpp)
     ops_.on_recorded(o, f.plan, Clock::now());
     if (f.plan.disable_endpoint)
         wlog(LogLevel::warn, "WH00115: endpoint " + o.endpoint_public_id +
@@ -365,8 +365,8 @@ bool DeliveryLoop::open_credentials(const Claimed& cl, std::vector<std::string>&
         return false;
     }
     std::string prev;  // prev_secret_enc keeps the secret_enc value it was, with its aad
-    if (cl.prev_secret_enc && box_.open(*cl.prev_secret_enc, credential_aad("secret_enc", cl.endpoint_id), prev) &&
-        (opt_.accept_v1_credentials || !SecretBox::is_v1(*cl.prev_secret_enc)))
+    if (cl.prev_secret_enc && (opt_.accept_v1_credentials || !SecretBox::is_v1(*cl.prev_secret_enc)) &&
+        box_.open(*cl.prev_secret_enc, credential_aad("secret_enc", cl.endpoint_id), prev))
         secrets.push_back(std::move(prev));
     if (cl.username && cl.password_enc) {
         password.emplace();
@@ -444,7 +444,7 @@ void DeliveryLoop::start(Claimed c) {
     curl_easy_setopt(h, CURLOPT_PRIVATE, j);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     // An endpoint that keeps timing out gets the breaker's shorter timeout (judge.hpp Breaker).
-    const long timeout_ms = claim_limits().breaker.request_timeout_ms(opt_.request_timeout_ms, cl.endpoint_timeouts);
+    const long timeout_ms = limits_.breaker.request_timeout_ms(opt_.request_timeout_ms, cl.endpoint_timeouts);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(opt_.connect_timeout_ms, timeout_ms));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -17,7 +17,7 @@
 
 #include "crypto.hpp"
 #include "db.hpp"
-#include "operations.hpp"  // operations engineer
+#include "operations.hpp"
 #include "options.hpp"
 #include "recorder.hpp"
 #include "store.hpp"
@@ -75,7 +75,6 @@ private:
     size_t busy_slots() const;
     unsigned free_slot_count() const;
     unsigned claim_floor() const;
-    ClaimLimits claim_limits() const;
     void apply_settled();
     void after_record(const Recorder::Settled& s);
     void handle_signals();
@@ -84,6 +83,7 @@ private:
     void return_handle(CURL* h);
 
     const Options& opt_;
+    const ClaimLimits limits_;  // the caps and the breaker, from opt_
     SecretBox box_;
     int signal_fd_;
     Db db_;
@@ -95,7 +95,7 @@ private:
     // This loop turn's results, handed to the recorder together (one transaction for the lot).
     std::vector<Outcome> finished_;
     std::unique_ptr<Recorder> recorder_;  // after multi_: its wake-up calls curl_multi_wakeup
-    Operations ops_{opt_.ops};  // operations engineer: lifecycle, retention (operations.hpp)
+    Operations ops_{opt_.ops};  // lifecycle, retention (operations.hpp)
 
     bool db_is_down_ = false;
     std::chrono::milliseconds db_backoff_{0};
@@ -104,7 +104,7 @@ private:
     bool backlog_ = false;             // the last claim ran out of slots: more is due
     std::set<uint64_t> cap_waiting_;   // endpoints with due work held back by their cap
 
-    // Wake-up datagrams (wakeup_listen; ingestion engineer): a datagram makes the next DB
+    // Wake-up datagrams (wakeup_listen): a datagram makes the next DB
     // cycle due at once, at most one cycle per kWakeupGap; the poll stays the safety net.
     void handle_wakeup();
     WakeupListener wakeup_;

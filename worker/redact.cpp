@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "crypto.hpp"
+#include "payload.hpp"
 
 namespace wh::worker {
 
@@ -12,18 +13,18 @@ namespace {
 const std::string kSecretPrefix = "whsec_";
 const std::string kMark = "[redacted]";
 
+// As a JSON string's content: the payload's own escaping (json_quote, short forms such as
+// \n), optionally with "/" as "\/".
 std::string json_escaped(const std::string& s, bool slash) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') (out += '\\') += char(c);
-        else if (slash && c == '/') out += "\\/";
-        else if (c < 0x20) {
-            char u[8];
-            std::snprintf(u, sizeof u, "\\u%04x", c);
-            out += u;
-        } else out += char(c);
+    std::string q = json_quote(s);
+    std::string out = q.substr(1, q.size() - 2);
+    if (!slash) return out;
+    std::string with;
+    for (char c : out) {
+        if (c == '/') with += "\\/";
+        else with += c;
     }
-    return out;
+    return with;
 }
 
 std::string percent_encoded(const std::string& s) {

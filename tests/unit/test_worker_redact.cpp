@@ -66,6 +66,10 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("{\"password\": \"[redacted]\", \"p2\": \"[redacted]\"}"), out);
         std::string query = "echo?pw=pa%2Fss%22word-42&x=1";
         CPPUNIT_ASSERT_EQUAL(std::string("echo?pw=[redacted]&x=1"), redact_excerpt(query, forms(), 4096, false));
+        // a password with a line break, echoed as JSON serializers write it ("\n")
+        auto nl = credential_forms({}, std::string("u"), std::string("line1\nline2"));
+        CPPUNIT_ASSERT_EQUAL(std::string("{\"pw\": \"[redacted]\"}"),
+                             redact_excerpt("{\"pw\": \"line1\\nline2\"}", nl, 4096, false));
     }
 
     void overlapping_credentials_leave_no_piece() {
