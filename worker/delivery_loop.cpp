@@ -235,8 +235,13 @@ void DeliveryLoop::db_cycle() {
     unsigned free_slots = free_slot_count();
     if (free_slots >= claim_floor()) {
         if (!db_step("WH00113", "claiming due deliveries", [&] {
-                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, limits_);
+                std::vector<const Claimed*> mine;
+                for (const auto& kv : jobs_) mine.push_back(&kv.second->c);
+                std::set<uint64_t> skip = at_cap_here(cap_waiting_, mine, limits_);
+                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, limits_, skip);
                 backlog_ = r.full;
+                // Those left out still wait: one of their slots freeing claims again at once.
+                for (auto ep : skip) r.waiting.emplace(ep, cap_waiting_.at(ep));
                 cap_waiting_ = std::move(r.waiting);
                 for (auto& c : r.claimed) start(std::move(c));
                 if (!r.lost.empty()) release(db_, opt_.worker_id, r.lost);

@@ -102,7 +102,7 @@ private:
     Clock::time_point next_db_at_{};
     Clock::time_point next_reap_at_{};
     bool backlog_ = false;             // the last claim ran out of slots: more is due
-    std::set<uint64_t> cap_waiting_;   // endpoints with due work held back by their cap
+    std::map<uint64_t, ScopeKey> cap_waiting_;  // endpoints with due work held back by a cap
 
     // Wake-up datagrams (wakeup_listen): a datagram makes the next DB
     // cycle due at once, at most one cycle per kWakeupGap; the poll stays the safety net.

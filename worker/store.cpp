@@ -78,8 +78,6 @@ uint64_t reap_expired_leases(Db& db, unsigned limit) {
 
 namespace {
 
-using ScopeKey = std::pair<std::string, std::string>;  // (scope_kind, scope_id)
-
 // What the claim knows of one endpoint with due work.
 struct EpInfo {
     ScopeKey scope;
@@ -235,7 +233,7 @@ struct Candidates {
 //     `ORDER BY status, …` turned the index order into a filesort of every pending row
 //     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
 //     below read 186,000 rows per claim at 93,000 pending).
-void read_window(Db& d, unsigned n, const ClaimLimits& limits, Candidates& c) {
+void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string& skip_sql, Candidates& c) {
     constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
     unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
     Room room{limits, {}};  // what the endpoints seen can take, scope caps included
@@ -244,7 +242,7 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, Candidates& c) {
     for (;;) {
         Rows win = d.query(
             "SELECT endpoint_id, next_attempt_at, id FROM webhook_deliveries FORCE INDEX (k_delivery_due) "
-            "WHERE status = 'pending' AND next_attempt_at <= NOW(3) " +
+            "WHERE status = 'pending' AND next_attempt_at <= NOW(3) " + skip_sql +
                 std::string(last_at ? "AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > " + last_id + ")) " : "") +
                 "ORDER BY next_attempt_at, id LIMIT ?",
             last_at ? Params{*last_at, *last_at, page} : Params{page});
@@ -291,7 +289,7 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, Candidates& c) {
 //    dive: with statistics stale after a bulk insert, MariaDB 10.11 otherwise took a
 //    range on `status` alone and walked every pending row per endpoint (6.4 s with
 //    100,000 pending over 1,000 endpoints, measured; past read_timeout on a busy machine).
-void walk_heads(Db& d, Candidates& c) {
+void walk_heads(Db& d, const std::string& skip_sql, Candidates& c) {
     c.order.clear();
     c.info.clear();
     Rows heads = d.query(
@@ -301,8 +299,8 @@ void walk_heads(Db& d, Candidates& c) {
         "   ORDER BY p.endpoint_id, p.next_attempt_at LIMIT 1) AS head, "
         " (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.status = 'inflight' "
         "   AND f.endpoint_id = ep.id) AS inflight, ep.scope_kind, ep.scope_id, ep.consecutive_timeouts "
-        "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL "
-        "HAVING head <= NOW(3) ORDER BY head, ep.id");
+        "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL " +
+        skip_sql + "HAVING head <= NOW(3) ORDER BY head, ep.id");
     for (const auto& row : heads.rows) {
         c.order.push_back(to_u64(row[0]));
         c.info[to_u64(row[0])] = EpInfo{{row[3].value_or(""), row[4].value_or("")}, unsigned(to_u64(row[5])),
@@ -322,7 +320,7 @@ std::vector<uint64_t> pick_open(const Candidates& c, unsigned n, const ClaimLimi
         const EpInfo& e = c.info.at(ep);
         unsigned k = pre.left(e);
         if (k == 0) {
-            result.waiting.insert(ep);  // due work, but at a cap (here or elsewhere)
+            result.waiting.emplace(ep, e.scope);  // due work, but at a cap (here or elsewhere)
         } else if (open.size() >= n) {
             result.full = true;  // more endpoints with due work than free slots
         } else {
@@ -383,7 +381,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
         e.inflight = locked_fl.of(ep);
         unsigned k = std::min(exact.left(e), budget);
         if (k == 0) {
-            result.waiting.insert(ep);
+            result.waiting.emplace(ep, e.scope);
             continue;
         }
         want[ep] = k;
@@ -419,7 +417,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
         if (got[ep] < k) continue;
         const EpInfo& e = c.info[ep];
         if (e.inflight + k >= limits.breaker.cap(limits.per_endpoint, e.timeouts) || exact.scope_left(e.scope) == 0)
-            result.waiting.insert(ep);
+            result.waiting.emplace(ep, e.scope);
         else
             result.full = true;
     }
@@ -442,17 +440,24 @@ std::map<uint64_t, std::shared_ptr<const std::string>> load_event_data(Db& db, c
 
 }  // namespace
 
-ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits) {
+ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits,
+                  const std::set<uint64_t>& skip) {
     ClaimResult result;
     if (n == 0) return result;
+    // "AND <col> NOT IN (…) ": on the window read it is index-only (endpoint_id is the last
+    // column of k_delivery_due).
+    auto skip_sql = [&](const char* col) {
+        return skip.empty() ? std::string()
+                            : std::string("AND ") + col + " NOT IN (" + id_list({skip.begin(), skip.end()}) + ") ";
+    };
     std::set<ScopeKey> missing_scopes;
 
     std::vector<uint64_t> ids = with_transaction(db, [&](Db& d) {
         result = ClaimResult();  // a retried transaction starts afresh
         missing_scopes.clear();
         Candidates c;
-        read_window(d, n, limits, c);
-        if (c.walked) walk_heads(d, c);
+        read_window(d, n, limits, skip_sql("endpoint_id"), c);
+        if (c.walked) walk_heads(d, skip_sql("ep.id"), c);
         std::vector<uint64_t> open = pick_open(c, n, limits, result);
         if (open.empty()) return std::vector<uint64_t>();
         std::set<ScopeKey> mine_scopes;
@@ -483,7 +488,7 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         " ep.username, ep.password_enc, ep.secret_enc, "
         " IF(ep.prev_secret_expires_at > NOW(3), ep.prev_secret_enc, NULL) AS prev_secret_enc, "
         " ep.ack_mode, e.event_code, e.event_date, t.data_type, e.reseller_id, e.portfolio_id, "
-        " e.merchant_id, d.event_id, ep.consecutive_timeouts "
+        " e.merchant_id, d.event_id, ep.consecutive_timeouts, ep.scope_kind, ep.scope_id "
         "FROM webhook_deliveries d "
         "JOIN webhook_events e ON e.id = d.event_id "
         "JOIN webhook_event_types t ON t.code = e.event_code "
@@ -517,12 +522,32 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         c.event.merchant_id = row[16];
         c.event.data = event_data->second;
         c.endpoint_timeouts = unsigned(to_u64(row[18]));
+        c.scope = {row[19].value_or(""), row[20].value_or("")};
         loaded.insert(c.id);
         result.claimed.push_back(std::move(c));
     }
     for (auto id : ids)
         if (!loaded.count(id)) result.lost.push_back(id);
     return result;
+}
+
+std::set<uint64_t> at_cap_here(const std::map<uint64_t, ScopeKey>& waiting, const std::vector<const Claimed*>& mine,
+                               const ClaimLimits& limits) {
+    std::map<uint64_t, unsigned> per_ep;
+    std::map<ScopeKey, unsigned> per_scope;
+    for (const Claimed* c : mine) {
+        ++per_ep[c->endpoint_id];
+        ++per_scope[c->scope];
+    }
+    std::set<uint64_t> out;
+    for (const auto& [ep, scope] : waiting) {
+        auto e = per_ep.find(ep);
+        auto s = per_scope.find(scope);
+        if ((e != per_ep.end() && e->second >= limits.per_endpoint) ||
+            (s != per_scope.end() && s->second >= limits.per_scope))
+            out.insert(ep);
+    }
+    return out;
 }
 
 namespace {

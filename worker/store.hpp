@@ -25,12 +25,15 @@ size_t fan_out(Db& db, unsigned limit = 500);
 // `attempts` is given back). Returns how many.
 uint64_t reap_expired_leases(Db& db, unsigned limit = 500);
 
+using ScopeKey = std::pair<std::string, std::string>;  // (scope_kind, scope_id)
+
 // Everything needed to send one claimed delivery.
 struct Claimed {
     uint64_t id = 0;
     uint64_t event_id = 0;
     unsigned attempt_no = 0;  // attempts after the claim: this attempt's number
     uint64_t endpoint_id = 0;
+    ScopeKey scope;  // the endpoint's
     std::string endpoint_public_id;
     std::string url;
     std::optional<std::string> username;
@@ -45,7 +48,7 @@ struct Claimed {
 struct ClaimResult {
     std::vector<Claimed> claimed;
     bool full = false;  // due work was left because the free slots ran out
-    std::set<uint64_t> waiting;  // endpoints with due work left because they are at their cap
+    std::map<uint64_t, ScopeKey> waiting;  // endpoints with due work left at their cap (and their scope)
     std::vector<uint64_t> lost;  // claimed but not loadable any more (ignored)
 };
 
@@ -64,7 +67,17 @@ struct ClaimLimits {
 // (all workers; exact: only the holder of the scope's lock row adds to its count), so
 // neither a backlog nor a hanging receiver of one endpoint or of one scope's many endpoints
 // can fill the batch (worker/README.md).
-ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits);
+// `skip`: endpoints known to be at a cap (at_cap_here), left out of the reads.
+ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits,
+                  const std::set<uint64_t>& skip = {});
+
+// Of the endpoints `waiting` at a cap, those this worker alone holds at it: its own in-flight
+// deliveries (`mine`) fill the endpoint's cap or its scope's. They stay at it until one of
+// those deliveries is recorded, whatever other workers do, so a claim can leave them out of
+// its reads (a scope's capped backlog read on every claim slowed the claims for every
+// other scope).
+std::set<uint64_t> at_cap_here(const std::map<uint64_t, ScopeKey>& waiting, const std::vector<const Claimed*>& mine,
+                               const ClaimLimits& limits);
 
 // One attempt's result, as recorded in webhook_attempts.
 struct Outcome {

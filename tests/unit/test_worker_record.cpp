@@ -21,6 +21,7 @@ class WorkerRecordTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(nothing_held_writes_nothing);
     CPPUNIT_TEST(timeouts_in_a_row_are_counted);
     CPPUNIT_TEST(replies_reset_the_count);
+    CPPUNIT_TEST(own_caps_are_left_out_of_claims);
     CPPUNIT_TEST_SUITE_END();
 
     using Clock = std::chrono::steady_clock;
@@ -181,6 +182,34 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("0"), s.breaker_params[0].text());
         CPPUNIT_ASSERT_EQUAL(std::string("0"), s.breaker_params[1].text());
         CPPUNIT_ASSERT_EQUAL(std::string("1"), s.breaker_params[2].text());
+    }
+
+    // A claim leaves out only endpoints this worker alone keeps at a cap (their own or their
+    // scope's); any other waiting endpoint may have a free slot by now and is read again.
+    void own_caps_are_left_out_of_claims() {
+        ClaimLimits limits;
+        limits.per_endpoint = 2;
+        limits.per_scope = 3;
+        const ScopeKey noisy{"reseller", "R1"}, quiet{"reseller", "R2"};
+        std::vector<Claimed> held(5);
+        held[0].endpoint_id = held[1].endpoint_id = 1;  // endpoint 1 at its cap of 2
+        held[0].scope = held[1].scope = noisy;
+        held[2].endpoint_id = 2;  // and the scope at 3 with endpoint 2
+        held[2].scope = noisy;
+        held[3].endpoint_id = 7;  // endpoint 7 has one of 2, its scope one of 3
+        held[3].scope = quiet;
+        held[4].endpoint_id = 8;
+        held[4].scope = {"portfolio", "R1"};  // same id, other kind: another scope
+        std::vector<const Claimed*> mine;
+        for (const auto& c : held) mine.push_back(&c);
+        std::map<uint64_t, ScopeKey> waiting{{1, noisy}, {3, noisy}, {7, quiet}, {9, quiet}, {8, {"portfolio", "R1"}}};
+        CPPUNIT_ASSERT(at_cap_here(waiting, mine, limits) == (std::set<uint64_t>{1, 3}));
+        held.pop_back();
+        mine.clear();
+        for (const auto& c : held) mine.push_back(&c);
+        mine.erase(mine.begin() + 2);  // one of the scope's deliveries recorded: room again
+        CPPUNIT_ASSERT(at_cap_here(waiting, mine, limits) == (std::set<uint64_t>{1}));
+        CPPUNIT_ASSERT(at_cap_here(waiting, {}, limits).empty());
     }
 };
 
