@@ -32,6 +32,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import openapi_check
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.environ.get("WEBHOOK_REPO") or os.path.dirname(os.path.dirname(HERE))
 
@@ -130,9 +132,20 @@ def http_request(method, url, body=None, headers=None, timeout=15):
         resp = conn.getresponse()
         data = resp.read()
         hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        check_answer(method, url, resp.status, hdrs, data)
         return resp.status, hdrs, data
     finally:
         conn.close()
+
+
+def check_answer(method, url, status, headers, data):
+    """Fails (AssertionError) when an answer of the module's handlers is not what
+    docs/openapi.yaml describes; answers from other URLs pass unchecked (openapi_check)."""
+    try:
+        api, events = base_url(), events_url()
+    except HarnessError:
+        return  # no stack: nothing tells which URLs are the module's
+    openapi_check.check_answer(method, url, status, headers, data, api, events)
 
 
 def _decode(headers, data):
@@ -1078,6 +1091,10 @@ def main():
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     if result.testsRun == 0:
         print("harness: no tests ran")
+        sys.exit(1)
+    if openapi_check.FAILURES:
+        print("harness: %d answer(s) not described by docs/openapi.yaml:\n  %s"
+              % (len(openapi_check.FAILURES), "\n  ".join(openapi_check.FAILURES[:20])))
         sys.exit(1)
     if result.skipped:
         print("harness: %d test(s) skipped; skipping counts as failure" % len(result.skipped))
