@@ -226,6 +226,31 @@ def _below(url, base):
     return None
 
 
+def split_reply(data):
+    """(status, headers with lower-case names, body) of a raw HTTP/1.1 reply read until the
+    server closed (tests that talk to the module over a bare socket); a chunked body is
+    decoded."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        out, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size.split(b";")[0], 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
+    elif "content-length" in headers:
+        body = body[:int(headers["content-length"])]
+    return status, headers, body
+
+
 def check_answer(method, url, status, headers, body, api_base, events_base):
     """Checks one answer of the module against the document. url is the URL requested;
     api_base / events_base the locations of webhook-api and webhook-events. Answers from
@@ -245,4 +270,17 @@ def check_answer(method, url, status, headers, body, api_base, events_base):
     except AssertionError as e:
         with _failures_lock:
             FAILURES.append(str(e))
+        _log(handler, method, route, status, headers, str(e))
         raise
+    _log(handler, method, route, status, headers, "ok")
+
+
+def _log(handler, method, route, status, headers, verdict):
+    """With OPENAPI_CHECK_LOG=FILE, one line per checked answer (which routes and statuses
+    the suite covers)."""
+    path = os.environ.get("OPENAPI_CHECK_LOG")
+    if not path:
+        return
+    ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "-")
+    with _failures_lock, open(path, "a", encoding="utf-8") as f:
+        f.write("%s %s %s %s %s %s\n" % (handler, method[:16], _short(route, 60), status, ctype, verdict))
