@@ -8,13 +8,15 @@ through (openapi_check.py) fails on answers the document does not describe:
   against its schema;
 - deliberately wrong answers (a member too many or too few, a wrong format, an undocumented
   status, route, content type or header) raise, and the documented examples pass;
-- against the stack: the catalogue the module serves is the document's EventCode enum.
+- against the stack: the catalogue the module serves is the document's EventCode enum; a
+  wrong document makes the harness fail a real answer; the 409 no other test provokes.
 """
 import copy
 import json
 import os
 import re
 import sys
+import threading
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -267,6 +269,24 @@ class AgainstTheStack(unittest.TestCase):
         documented = set(DOC.resolve({"$ref": "#/components/schemas/EventCode"})["enum"])
         self.assertEqual(served, documented, "a migration that adds an event type adds it to "
                                              "components.schemas.EventCode in docs/openapi.yaml")
+
+    def test_redeliver_while_in_flight_is_a_documented_409(self):
+        release = threading.Event()
+        with h.Receiver() as rx:
+            rx.set("/hold", h.hang_until(release))
+            reseller = h.unique_id("res")
+            ep = h.register_endpoint(rx.url("/hold"), ["billing.transaction-created"], reseller_id=reseller)
+            event_id = h.post_event({"eventCode": "billing.transaction-created", "resellerId": reseller,
+                                     "portfolioId": h.unique_id("pf"), "data": {"n": 1}})
+            try:
+                h.wait_until(lambda: rx.requests("/hold"), timeout=30, message="the worker to send the event")
+                ntf = h.deliveries_for_event(event_id)[0][0]
+                status, headers, body = h.api("POST", "/deliveries/%s/redeliver" % ntf)
+            finally:
+                release.set()
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["title"], "Conflict")
+        self.assertEqual(h.api("DELETE", "/endpoints/" + ep["id"])[0], 204)
 
     def test_the_harness_checks_real_answers(self):
         before = list(oc.FAILURES)
