@@ -132,20 +132,21 @@ def http_request(method, url, body=None, headers=None, timeout=15):
         resp = conn.getresponse()
         data = resp.read()
         hdrs = {k.lower(): v for k, v in resp.getheaders()}
-        check_answer(method, url, resp.status, hdrs, data)
+        check_answer(method, url, resp.status, hdrs, data, body)
         return resp.status, hdrs, data
     finally:
         conn.close()
 
 
-def check_answer(method, url, status, headers, data):
-    """Fails (AssertionError) when an answer of the module's handlers is not what
-    docs/openapi.yaml describes; answers from other URLs pass unchecked (openapi_check)."""
+def check_answer(method, url, status, headers, data, request=None):
+    """Fails (AssertionError) when an answer of the module's handlers (or the request it
+    accepted) is not what docs/openapi.yaml describes; answers from other URLs pass
+    unchecked (openapi_check)."""
     try:
         api, events = base_url(), events_url()
     except HarnessError:
         return  # no stack: nothing tells which URLs are the module's
-    openapi_check.check_answer(method, url, status, headers, data, api, events)
+    openapi_check.check_answer(method, url, status, headers, data, api, events, request)
 
 
 def _decode(headers, data):

@@ -11,6 +11,7 @@ Debian 12's python3-jsonschema (4.10, RefResolver) and with newer releases (refe
 """
 import json
 import os
+import re
 import threading
 import urllib.parse
 
@@ -143,13 +144,19 @@ class OpenApiDocument:
                 pointer("x-webhook-unmatched", "unknownMethod")
         return template, item[m].get("responses", {}), pointer("paths", template, m, "responses")
 
-    def check(self, handler, method, route, status, headers, body):
+    def check(self, handler, method, route, status, headers, body, request=None, query=""):
         """Raises AssertionError when the answer (status, headers with lower-case names, raw
-        body bytes) is not what the document describes for method + route."""
+        body bytes) is not what the document describes for method + route. On a 2xx answer
+        the request too (its JSON body, its query parameters) must be one the document
+        describes: the module accepted it, so a client that follows the document may send it."""
         label, responses, where = self.responses_for(handler, method, route)
 
         def fail(why):
             raise AssertionError("openapi: %s %s answered %s: %s" % (method, label, status, why))
+
+        if 200 <= status < 300 and where.startswith("#/paths/"):
+            for why in self.request_problems(where[:-len("/responses")], request, query):
+                fail("the module accepted a request the document does not allow: " + why)
 
         key = str(status)
         if key not in responses:
@@ -184,6 +191,36 @@ class OpenApiDocument:
         if problems:
             fail("the body does not match the document: %s; body %s"
                  % ("; ".join(problems), _short(json.dumps(instance), 400)))
+
+    def request_problems(self, op_location, request, query):
+        """What is wrong with an accepted request (JSON body, query string) by the operation's
+        requestBody and query parameters."""
+        op = self.resolve({"$ref": op_location})
+        out = []
+        media = ((op.get("requestBody") or {}).get("content") or {}).get("application/json")
+        if media and request:
+            try:
+                instance = json.loads(request.decode("utf-8") if isinstance(request, bytes) else request)
+            except ValueError:
+                instance = None
+                out.append("the body is not JSON")
+            if instance is not None:
+                for e in self.errors(op_location + "/requestBody/content/application~1json/schema", instance):
+                    out.append("body " + e)
+        item_location = op_location.rsplit("/", 1)[0]
+        params = {}
+        for loc in (item_location, op_location):
+            for i, p in enumerate(self.resolve({"$ref": loc}).get("parameters", [])):
+                ploc = self.resolve_location(p, "%s/parameters/%d" % (loc, i))
+                p = self.resolve(p)
+                if p["in"] == "query":
+                    params[p["name"]] = ploc + "/schema"
+        for name, values in urllib.parse.parse_qs(query or "", keep_blank_values=True).items():
+            if name in params:
+                value = values[-1]
+                value = int(value) if re.fullmatch("[0-9]+", value) else value
+                out += ["query %s=%s %s" % (name, _short(values[-1], 40), e) for e in self.errors(params[name], value)]
+        return out
 
     def resolve_location(self, node, location):
         """The pointer of the node a (chain of) $ref leads to, starting at location."""
@@ -251,11 +288,11 @@ def split_reply(data):
     return status, headers, body
 
 
-def check_answer(method, url, status, headers, body, api_base, events_base):
+def check_answer(method, url, status, headers, body, api_base, events_base, request=None):
     """Checks one answer of the module against the document. url is the URL requested;
-    api_base / events_base the locations of webhook-api and webhook-events. Answers from
-    other URLs (receivers, metrics) are not checked. Raises AssertionError on a mismatch
-    and keeps it in FAILURES."""
+    api_base / events_base the locations of webhook-api and webhook-events; request the
+    body sent (bytes or text), when known. Answers from other URLs (receivers, metrics) are
+    not checked. Raises AssertionError on a mismatch and keeps it in FAILURES."""
     handler, route = None, None
     if events_base:
         route = _below(url, events_base)
@@ -266,7 +303,8 @@ def check_answer(method, url, status, headers, body, api_base, events_base):
     if handler is None:
         return
     try:
-        document().check(handler, method, route, status, {k.lower(): v for k, v in headers.items()}, body)
+        document().check(handler, method, route, status, {k.lower(): v for k, v in headers.items()}, body,
+                         request, urllib.parse.urlsplit(url).query)
     except AssertionError as e:
         with _failures_lock:
             FAILURES.append(str(e))

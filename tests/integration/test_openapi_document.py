@@ -74,9 +74,10 @@ JSON = {"content-type": "application/json"}
 PROBLEM = {"content-type": "application/problem+json"}
 
 
-def check(method, route, status, headers, body, handler="webhook-api"):
+def check(method, route, status, headers, body, handler="webhook-api", request=None, query=""):
     DOC.check(handler, method, route, status, headers,
-              body if isinstance(body, bytes) else json.dumps(body).encode())
+              body if isinstance(body, bytes) else json.dumps(body).encode(),
+              None if request is None else json.dumps(request).encode(), query)
 
 
 class DocumentStructure(unittest.TestCase):
@@ -245,6 +246,23 @@ class CheckerFailsOnWrongAnswers(unittest.TestCase):
         self.assert_fails("POST", "", 503, PROBLEM, problem(503, "Service Unavailable"), handler=oc.EVENTS_HANDLER)
         self.assert_fails("POST", "/elsewhere", 202, JSON, {"eventId": "evt_" + "0" * 24}, handler=oc.EVENTS_HANDLER)
         self.assert_fails("POST", "", 401, PROBLEM, problem(401, "Unauthorized"), handler=oc.EVENTS_HANDLER)
+
+    def test_accepted_requests_the_document_refuses_fail(self):
+        created = dict(ENDPOINT, secret="whsec_" + "A" * 43 + "=")
+        good = {"url": "https://hooks.example.com/x", "resellerId": "acme", "eventTypes": ["billing.subscription-created"]}
+        check("POST", "/endpoints", 201, dict(JSON, location="/x"), created, request=good)
+        for bad in (dict(good, colour="red"), dict(good, portfolioId="p"), dict(good, username="u"),
+                    dict(good, eventTypes=["billing.subscription-created"] * 2)):
+            msg = self.assert_fails("POST", "/endpoints", 201, dict(JSON, location="/x"), created, request=bad)
+            self.assertIn("accepted a request", msg)
+        check("GET", "/endpoints", 200, JSON, {"endpoints": [], "next": None}, query="limit=0050&x=1")
+        self.assert_fails("GET", "/endpoints", 200, JSON, {"endpoints": [], "next": None}, query="limit=500")
+        self.assert_fails("GET", "/endpoints/ep_1/deliveries", 200, JSON, {"deliveries": [], "next": None},
+                          query="status=lost")
+        event = {"eventCode": "billing.subscription-created", "resellerId": "r", "portfolioId": "p", "data": {}}
+        check("POST", "", 202, JSON, {"eventId": "evt_" + "0" * 24}, handler=oc.EVENTS_HANDLER, request=event)
+        self.assert_fails("POST", "", 202, JSON, {"eventId": "evt_" + "0" * 24}, handler=oc.EVENTS_HANDLER,
+                          request=dict(event, data=[]))
 
     def test_urls_map_to_their_handler_and_failures_are_kept(self):
         before = list(oc.FAILURES)
