@@ -1,4 +1,6 @@
-"""Integration-test harness for mod_webhook (Python standard library only).
+"""Integration-test harness for mod_webhook (Python standard library, plus python3-jsonschema
+and python3-yaml for openapi_check: every answer of the module is checked against
+docs/openapi.yaml).
 
 The CTest fixture `integration.stack_up` brings up a real stack with scripts/stack and every
 test gets WEBHOOK_STATE_DIR; this module reads `$WEBHOOK_STATE_DIR/env` and offers:
