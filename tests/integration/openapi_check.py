@@ -112,15 +112,13 @@ class OpenApiDocument:
         """The (template, path item) the module routes `route` (relative to the handler's
         location) to, or (None, None). Mirrors the module's router: empty ("//") and dot
         segments name no route; a trailing "/" is ignored."""
+        segs = _segments(route)
+        if segs is None:
+            return None, None
         if handler == EVENTS_HANDLER:
             for template, item in self.path_items(handler):
-                if route in item.get("x-webhook-routes", [template]):
+                if any(_segments(r) == segs for r in item.get("x-webhook-routes", [template])):
                     return template, item
-            return None, None
-        if "//" in route:
-            return None, None
-        segs = [s for s in route.split("/") if s]
-        if any(s in (".", "..") for s in segs):
             return None, None
         for template, item in self.path_items(handler):
             tsegs = [s for s in template.split("/") if s]
@@ -228,6 +226,15 @@ class OpenApiDocument:
             location = node["$ref"]
             node = self.resolve({"$ref": location})
         return location
+
+
+def _segments(route):
+    """The segments of a route as the module's router splits it; None when it names no
+    route (an empty or dot segment)."""
+    if "//" in route:
+        return None
+    segs = [s for s in route.split("/") if s]
+    return None if any(s in (".", "..") for s in segs) else segs
 
 
 def _escape(part):

@@ -204,6 +204,8 @@ class CheckerFailsOnWrongAnswers(unittest.TestCase):
               handler=oc.EVENTS_HANDLER)
         check("POST", "/", 503, dict(PROBLEM, **{"retry-after": "2"}), problem(503, "Service Unavailable"),
               handler=oc.EVENTS_HANDLER)
+        check("POST", "/events/", 202, JSON, {"eventId": "evt_" + "0" * 24}, handler=oc.EVENTS_HANDLER)
+        check("POST", "/events//", 404, PROBLEM, problem(404, "Not Found"), handler=oc.EVENTS_HANDLER)
 
     def test_wrong_bodies_fail(self):
         msg = self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, dict(ENDPOINT, colour="red"))
