@@ -1,4 +1,6 @@
-"""Integration-test harness for mod_webhook (Python standard library only).
+"""Integration-test harness for mod_webhook (Python standard library, plus python3-jsonschema
+and python3-yaml for openapi_check: every answer of the module is checked against
+docs/openapi.yaml).
 
 The CTest fixture `integration.stack_up` brings up a real stack with scripts/stack and every
 test gets WEBHOOK_STATE_DIR; this module reads `$WEBHOOK_STATE_DIR/env` and offers:
@@ -31,6 +33,8 @@ import unittest
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import openapi_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.environ.get("WEBHOOK_REPO") or os.path.dirname(os.path.dirname(HERE))
@@ -130,9 +134,21 @@ def http_request(method, url, body=None, headers=None, timeout=15):
         resp = conn.getresponse()
         data = resp.read()
         hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        check_answer(method, url, resp.status, hdrs, data, body)
         return resp.status, hdrs, data
     finally:
         conn.close()
+
+
+def check_answer(method, url, status, headers, data, request=None):
+    """Fails (AssertionError) when an answer of the module's handlers (or the request it
+    accepted) is not what docs/openapi.yaml describes; answers from other URLs pass
+    unchecked (openapi_check)."""
+    try:
+        api, events = base_url(), events_url()
+    except HarnessError:
+        return  # no stack: nothing tells which URLs are the module's
+    openapi_check.check_answer(method, url, status, headers, data, api, events, request)
 
 
 def _decode(headers, data):
@@ -1078,6 +1094,10 @@ def main():
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     if result.testsRun == 0:
         print("harness: no tests ran")
+        sys.exit(1)
+    if openapi_check.FAILURES:
+        print("harness: %d answer(s) not described by docs/openapi.yaml:\n  %s"
+              % (len(openapi_check.FAILURES), "\n  ".join(openapi_check.FAILURES[:20])))
         sys.exit(1)
     if result.skipped:
         print("harness: %d test(s) skipped; skipping counts as failure" % len(result.skipped))

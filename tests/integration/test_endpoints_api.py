@@ -219,22 +219,8 @@ def raw_request(path, head, chunks=(), method="POST"):
             data += got
     finally:
         sock.close()
-    head_part, _, body = data.partition(b"\r\n\r\n")
-    header_lines = head_part.decode("latin-1").split("\r\n")
-    status = int(header_lines[0].split()[1])
-    headers = {}
-    for line in header_lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    if headers.get("transfer-encoding") == "chunked":
-        out, rest = b"", body
-        while rest:
-            size_line, _, rest = rest.partition(b"\r\n")
-            n = int(size_line.split(b";")[0], 16)
-            if n == 0:
-                break
-            out, rest = out + rest[:n], rest[n + 2:]
-        body = out
+    status, headers, body = h.openapi_check.split_reply(data)
+    h.check_answer(method, h.base_url() + path, status, headers, body)
     return status, headers, (json.loads(body) if body else None)
 
 

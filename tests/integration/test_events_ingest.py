@@ -45,6 +45,7 @@ def post_chunked(body, chunk=8000):
     except OSError:
         pass  # the server may answer 413 and close before everything is sent
     r = c.getresponse()
+    h.check_answer("POST", h.events_url(), r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
     return r.status, r.getheader("Content-Type", "")
 
 

@@ -128,6 +128,8 @@ class SlowClients(unittest.TestCase):
         for c in clients:
             self.assertTrue(c.reply.startswith(b"HTTP/1.1 408 "), c.reply[:200])
             self.assertIn(b"application/problem+json", c.reply)
+            status, headers, body = h.openapi_check.split_reply(c.reply)
+            h.check_answer("POST", h.events_url(), status, headers, body)
         with open(log, encoding="utf-8", errors="replace") as f:
             f.seek(log_start)
             self.assertNotIn("AH00484", f.read(), "Apache ran out of threads")
