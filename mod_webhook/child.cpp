@@ -29,8 +29,8 @@ std::unique_ptr<wh::Db> DbPool::acquire(bool& stalled) {
     }
     if (!p.db) return std::make_unique<wh::Db>(cfg_);
     if (!p.db->connected()) return std::move(p.db);
-    // A connection used within kPingAfter is checked without a round trip (a ping was one
-    // of four round trips of a single event): a server that closed it (restart, KILL)
+    // A connection used within kPingAfter is checked without a round trip (a ping would
+    // add one to every request): a server that closed it (restart, KILL)
     // leaves EOF on the socket, and closing it here makes the first statement reconnect.
     // A failure that slips past (the server dies just now) answers 503 and the connection
     // is dropped (drop_db). Idle longer: a real ping, like mod_dbd, which also catches a

@@ -150,8 +150,8 @@ std::optional<int> take_body(request_rec* r, const DirConf* dc, std::string& bod
 }
 
 // The module configuration the core sees for this request. Only the registration API seals
-// credentials and checks target addresses: the events path skips both (parsing
-// WebhookAllowPrivateTargets is a measurable part of an event's cost).
+// credentials and checks target addresses: the events path skips both, so no event pays
+// for parsing WebhookAllowPrivateTargets.
 void resolve_config(wh::api::Handler handler, const ServerConf* sc, wh::api::ApiConfig& cfg,
                     std::unique_ptr<wh::SecretBox>& box) {
     if (handler != wh::api::Handler::api) return;

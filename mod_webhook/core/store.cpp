@@ -481,7 +481,7 @@ void forget_event_catalogue() {
 constexpr int kInsertAttempts = 10;
 
 // One event: one statement in autocommit, no explicit transaction (START TRANSACTION and
-// COMMIT were two of a single event's four round trips). A keyed event is INSERTed first; the
+// COMMIT would be two more round trips per event). A keyed event is INSERTed first; the
 // unique key (reseller_id, idempotency_key) turns a repeat into a duplicate-key error, and
 // then the first event is read (a locking read: it sees the latest committed row).
 static EventResult insert_one(wh::Db& db, const EventInput& e) {
