@@ -1,29 +1,17 @@
 // The route table (core/router.hpp, routes() in core/api.cpp): every entry is reachable by
-// its pattern and method, patterns of one handler do not shadow each other, and the public
-// GET /openapi.json answers the embedded document without a user or a database.
+// its pattern and method, one entry per method and pattern, which routes take a body, and
+// where /openapi.json is routed (its answers: test_api_http.cpp).
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <set>
 #include <string>
 
 #include "http.hpp"
-#include "json.hpp"
-#include "openapi.hpp"
 #include "router.hpp"
 
 using namespace wh::api;
 
 namespace {
-
-wh::DbConfig unreachable_db() {  // never connected: port 1 on loopback refuses at once
-    wh::DbConfig c;
-    c.host = "127.0.0.1";
-    c.port = 1;
-    c.user = "nobody";
-    c.database = "none";
-    c.connect_timeout = 1;
-    return c;
-}
 
 // The pattern with every "{id}" replaced by a sample id.
 std::string sample_path(const std::string& pattern) {
@@ -39,8 +27,6 @@ class ApiRoutesTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(every_entry_is_reached_by_its_pattern_and_method);
     CPPUNIT_TEST(one_entry_per_method_and_pattern);
     CPPUNIT_TEST(body_routes);
-    CPPUNIT_TEST(openapi_is_public_json_and_cacheable);
-    CPPUNIT_TEST(openapi_other_methods_get_405);
     CPPUNIT_TEST(openapi_only_below_the_api_handler);
     CPPUNIT_TEST_SUITE_END();
 
@@ -79,46 +65,6 @@ public:
         CPPUNIT_ASSERT(!takes_body(Handler::api, "/endpoints/ep_1/rotate-secret", "POST"));
         CPPUNIT_ASSERT(!takes_body(Handler::api, "/deliveries/ntf_1/redeliver", "POST"));
         CPPUNIT_ASSERT(!takes_body(Handler::api, "/openapi.json", "GET"));
-    }
-
-    void openapi_is_public_json_and_cacheable() {
-        wh::Db db{unreachable_db()};
-        ApiConfig cfg;
-        for (const char* method : {"GET", "HEAD"}) {
-            HttpRequest req{db, cfg};
-            req.method = method;
-            req.path = "/openapi.json";  // no user: the document is public
-            HttpResponse r = handle(Handler::api, req);
-            CPPUNIT_ASSERT_EQUAL(200, r.status);
-            CPPUNIT_ASSERT_EQUAL(std::string("application/json"), r.content_type);
-            CPPUNIT_ASSERT_EQUAL(std::string(openapi_json()), r.body);
-            CPPUNIT_ASSERT(r.header("Cache-Control").find("max-age=") != std::string::npos);
-            CPPUNIT_ASSERT(!r.drop_db && !r.wake_worker);
-        }
-        std::string err;
-        wh::JsonPtr doc = wh::json_parse(std::string(openapi_json()), &err);
-        CPPUNIT_ASSERT_MESSAGE(err, doc && json_is_object(doc.get()));
-        CPPUNIT_ASSERT(json_is_string(json_object_get(doc.get(), "openapi")));
-    }
-
-    void openapi_other_methods_get_405() {
-        wh::Db db{unreachable_db()};
-        ApiConfig cfg;
-        for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "TRACE"}) {
-            HttpRequest req{db, cfg};
-            req.method = method;
-            req.path = "/openapi.json";
-            HttpResponse r = handle(Handler::api, req);
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(method, 405, r.status);
-            CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD"), r.header("Allow"));
-            CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
-        }
-        HttpRequest req{db, cfg};
-        req.method = "GET";
-        req.path = "/openapi.json";
-        req.content_type = "text/plain";
-        req.body = "x";  // like every bodyless route: a body it cannot use is refused
-        CPPUNIT_ASSERT_EQUAL(415, handle(Handler::api, req).status);
     }
 
     void openapi_only_below_the_api_handler() {
