@@ -29,7 +29,7 @@ enum class Route {
 enum class Access {
     principal,  // an authenticated user with a row in webhook_principals (401, 403); the body's
                 // syntax is checked before the principal is looked up
-    open,       // anyone: no user and no database needed (a body must still be empty or {})
+    open,       // anyone: no user, no SQL (a body must still be empty or {})
     apache,     // only Apache's access control (Require ip, …); the operation reads the body
 };
 
