@@ -111,8 +111,9 @@ void open_notifiers(apr_pool_t* pchild, server_rec* s, ChildState& child) {
         auto it = by_spec.find(c->notify_worker);
         if (it == by_spec.end()) {
             std::unique_ptr<wh::WakeupCoalescer> n = open_notifier(v, specs);
+            wh::WakeupCoalescer* raw = n.get();
             if (n) child.notifiers.push_back(std::move(n));
-            it = by_spec.emplace(c->notify_worker, n ? child.notifiers.back().get() : nullptr).first;
+            it = by_spec.emplace(c->notify_worker, raw).first;
         }
         child.servers[v].notifier = it->second;
     }
