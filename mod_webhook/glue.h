@@ -1,5 +1,7 @@
-/* The httpd-facing entry points of mod_webhook, implemented in C++ (glue.cpp) and wired
- * into the module record by mod_webhook.c. Every one of them catches all exceptions. */
+/* The httpd-facing entry points of mod_webhook, implemented in C++ and wired into the
+ * module record by mod_webhook.c: config.cpp (directives, config records, post_config),
+ * child.cpp (child_init), request.cpp (the handler), location.cpp (translate_name,
+ * map_to_storage, error pages). Every one of them catches all exceptions. */
 #ifndef MOD_WEBHOOK_GLUE_H
 #define MOD_WEBHOOK_GLUE_H
 
@@ -15,13 +17,8 @@ void* wh_merge_server_config(apr_pool_t* p, void* base, void* add);
 void* wh_create_dir_config(apr_pool_t* p, char* dir);
 void* wh_merge_dir_config(apr_pool_t* p, void* base, void* add);
 
-const char* wh_cmd_database(cmd_parms* cmd, void* dconf, const char* arg);
-const char* wh_cmd_secret_key_file(cmd_parms* cmd, void* dconf, const char* arg);
-const char* wh_cmd_allow_private_targets(cmd_parms* cmd, void* dconf, const char* args);
-const char* wh_cmd_max_body_size(cmd_parms* cmd, void* dconf, const char* arg);
-const char* wh_cmd_max_endpoints_per_scope(cmd_parms* cmd, void* dconf, const char* arg);
-const char* wh_cmd_database_timeout(cmd_parms* cmd, void* dconf, const char* arg);
-const char* wh_cmd_notify_worker(cmd_parms* cmd, void* dconf, const char* args);
+/* The directive table (config.cpp): name, where, setter, help of every Webhook* directive. */
+extern const command_rec wh_directives[];
 
 int wh_post_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s);
 void wh_child_init(apr_pool_t* pchild, server_rec* s);

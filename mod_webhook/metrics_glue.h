@@ -10,7 +10,7 @@
 #ifdef __cplusplus
 #include <string>
 /* Counts one answer of webhook-api / webhook-events (status, latency since the request
- * arrived, events accepted from a 202 body). Called by glue.cpp's send_response. */
+ * arrived, events accepted from a 202 body). Called by request.cpp's send_response. */
 void wh_metrics_observe(request_rec* r, int status, const std::string& body) noexcept;
 extern "C" {
 #endif

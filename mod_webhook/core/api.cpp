@@ -1,5 +1,6 @@
-// Request dispatch for the two handlers: route, method, auth, content type, body, then
-// the operation. All DB access goes through store.cpp (wh::Db).
+// The operations of the two handlers, their route table (routes()) and the dispatch: route,
+// method, access (user, body syntax, principal), then the operation. All DB access goes
+// through store.cpp (wh::Db).
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include "crypto.hpp"
 #include "http.hpp"
 #include "log.hpp"
+#include "openapi.hpp"
 #include "problem.hpp"
 #include "router.hpp"
 #include "store.hpp"
@@ -57,11 +59,6 @@ std::optional<HttpResponse> check_no_body(const HttpRequest& req) {
     return std::nullopt;
 }
 
-bool route_takes_body(Route route, const std::string& method) {
-    return (route == Route::endpoints && method == "POST") ||
-           (route == Route::endpoint && method == "PATCH") || route == Route::endpoint_recover;
-}
-
 const SecretBox& box(const HttpRequest& req) {
     if (!req.config.box)
         throw std::runtime_error("WH00015: no secret key is loaded; set WebhookSecretKeyFile");
@@ -70,7 +67,7 @@ const SecretBox& box(const HttpRequest& req) {
 
 // ---- webhook-api ----
 
-HttpResponse get_event_types(const HttpRequest& req) {
+HttpResponse get_event_types(const HttpRequest& req, const Principal&, const std::string&) {
     JsonPtr root(json_object());
     json_t* arr = json_array();
     for (const auto& t : load_event_types(req.db)) {
@@ -85,7 +82,7 @@ HttpResponse get_event_types(const HttpRequest& req) {
     return ok_json(200, root.get());
 }
 
-HttpResponse post_endpoint(const HttpRequest& req, const Principal& who) {
+HttpResponse post_endpoint(const HttpRequest& req, const Principal& who, const std::string&) {
     JsonPtr body;
     if (auto r = read_json(req, body)) return *r;
     EndpointInput in;
@@ -115,19 +112,16 @@ HttpResponse post_endpoint(const HttpRequest& req, const Principal& who) {
     return r;
 }
 
-HttpResponse get_endpoints(const HttpRequest& req, const Principal& who) {
+HttpResponse get_endpoints(const HttpRequest& req, const Principal& who, const std::string&) {
     ListQuery q;
     FieldErrors errs = validate_list_query(parse_query(req.query), q);
     if (!errs.empty()) return problem(422, "invalid query parameters; see errors", errs);
     auto res = list_endpoints(req.db, who, q);
     if (!res) return problem(422, "invalid query parameters; see errors",
                              {{"after", "not an endpoint of yours; use the 'next' of the previous page"}});
-    JsonPtr root(json_object());
     json_t* arr = json_array();
     for (const auto& row : res->rows) json_array_append_new(arr, endpoint_json(row).release());
-    json_object_set_new(root.get(), "endpoints", arr);
-    json_object_set_new(root.get(), "next", res->next ? json_text(*res->next) : json_null());
-    return ok_json(200, root.get());
+    return ok_json(200, list_page_json("endpoints", arr, res->next).get());
 }
 
 HttpResponse get_endpoint(const HttpRequest& req, const Principal& who, const std::string& id) {
@@ -189,12 +183,9 @@ HttpResponse get_endpoint_deliveries(const HttpRequest& req, const Principal& wh
     auto page = list_deliveries(req.db, ep->id, q);
     if (!page) return problem(422, "invalid query parameters; see errors",
                               {{"after", "not a delivery of this endpoint; use the 'next' of the previous page"}});
-    JsonPtr root(json_object());
     json_t* arr = json_array();
     for (const auto& d : page->rows) json_array_append_new(arr, delivery_json(d).release());
-    json_object_set_new(root.get(), "deliveries", arr);
-    json_object_set_new(root.get(), "next", page->next ? json_text(*page->next) : json_null());
-    return ok_json(200, root.get());
+    return ok_json(200, list_page_json("deliveries", arr, page->next).get());
 }
 
 HttpResponse get_delivery(const HttpRequest& req, const Principal& who, const std::string& id) {
@@ -247,56 +238,9 @@ HttpResponse method_not_allowed(const RouteMatch& m, const std::string& method) 
     return r;
 }
 
-HttpResponse dispatch_api(const HttpRequest& req) {
-    RouteMatch m = match_route(Handler::api, req.path);
-    if (m.route == Route::none) return not_found();
-    if (!method_allowed(m, req.method)) {
-        return method_not_allowed(m, req.method);
-    }
-    if (req.user.empty()) {
-        wh::log_warn("WH00009: a webhook-api request arrived without an authenticated user; "
-                     "protect the webhook-api <Location> with AuthType/Require valid-user");
-        return problem(401, "authentication is required");
-    }
-    // Body syntax before the principal lookup: a malformed request gets its 415/400 even when
-    // MariaDB is down. (Body routes parse again in their handler; their bodies are small.)
-    if (!route_takes_body(m.route, req.method)) {
-        if (auto r = check_no_body(req)) return *r;
-    } else {
-        JsonPtr syntax_only;
-        if (auto r = read_json(req, syntax_only)) return *r;
-    }
-    Principal who = load_principal(req.db, req.user);
-    if (!who.known()) {
-        wh::log_info("WH00016: user '" + req.user + "' has no row in webhook_principals; "
-                     "add one to let it manage endpoints");
-        return problem(403, "this user may not manage any webhook endpoints");
-    }
-    const bool get = req.method == "GET" || req.method == "HEAD";
-    switch (m.route) {
-        case Route::event_types: return get_event_types(req);
-        case Route::endpoints: return get ? get_endpoints(req, who) : post_endpoint(req, who);
-        case Route::endpoint:
-            if (get) return get_endpoint(req, who, m.id);
-            if (req.method == "PATCH") return patch_endpoint_req(req, who, m.id);
-            return delete_endpoint_req(req, who, m.id);
-        case Route::endpoint_rotate: return rotate_req(req, who, m.id);
-        case Route::endpoint_deliveries: return get_endpoint_deliveries(req, who, m.id);
-        case Route::endpoint_recover: return recover_req(req, who, m.id);
-        case Route::delivery: return get_delivery(req, who, m.id);
-        case Route::delivery_redeliver: return redeliver_req(req, who, m.id);
-        default: return not_found();
-    }
-}
-
 // ---- webhook-events ----
 
-HttpResponse dispatch_events(const HttpRequest& req) {
-    RouteMatch m = match_route(Handler::events, req.path);
-    if (m.route == Route::none) return not_found();
-    if (!method_allowed(m, req.method)) {
-        return method_not_allowed(m, req.method);
-    }
+HttpResponse post_events(const HttpRequest& req, const Principal&, const std::string&) {
     JsonPtr body;
     if (auto r = read_json(req, body)) return *r;
     std::vector<EventInput> events;
@@ -332,12 +276,84 @@ HttpResponse dispatch_events(const HttpRequest& req) {
     return r;
 }
 
+// ---- the API's own description ----
+
+// The OpenAPI document (docs/openapi.yaml as JSON, embedded at build time). Public and the
+// same for everyone until the module is upgraded, so caches may keep it.
+HttpResponse get_openapi(const HttpRequest&, const Principal&, const std::string&) {
+    HttpResponse r = json_response(200, std::string(openapi_json()));
+    r.set_header("Cache-Control", "public, max-age=3600");
+    return r;
+}
+
+// ---- dispatch ----
+
+// A request the route's access rule refuses gets its answer here; who is filled for
+// Access::principal.
+std::optional<HttpResponse> admit(const RouteEntry& e, const HttpRequest& req, Principal& who) {
+    if (e.access == Access::apache) return std::nullopt;
+    if (e.access == Access::principal && req.user.empty()) {
+        wh::log_warn("WH00009: a webhook-api request arrived without an authenticated user; "
+                     "protect the webhook-api <Location> with AuthType/Require valid-user");
+        return problem(401, "authentication is required");
+    }
+    // Body syntax before the principal lookup: a malformed request gets its 415/400 even when
+    // MariaDB is down. (Body routes parse again in their operation; their bodies are small.)
+    if (!e.takes_body) {
+        if (auto r = check_no_body(req)) return r;
+    } else {
+        JsonPtr syntax_only;
+        if (auto r = read_json(req, syntax_only)) return r;
+    }
+    if (e.access == Access::open) return std::nullopt;
+    who = load_principal(req.db, req.user);
+    if (!who.known()) {
+        wh::log_info("WH00016: user '" + req.user + "' has no row in webhook_principals; "
+                     "add one to let it manage endpoints");
+        return problem(403, "this user may not manage any webhook endpoints");
+    }
+    return std::nullopt;
+}
+
+HttpResponse dispatch(Handler handler, const HttpRequest& req) {
+    RouteMatch m = match_route(handler, req.path);
+    if (m.route == Route::none) return not_found();
+    const RouteEntry* e = route_entry(m, req.method);
+    if (!e) return method_not_allowed(m, req.method);
+    Principal who;
+    if (auto refused = admit(*e, req, who)) return *refused;
+    return e->operation(req, who, m.id);
+}
+
 }  // namespace
+
+const std::vector<RouteEntry>& routes() {
+    constexpr Handler api = Handler::api;
+    constexpr Access principal = Access::principal;
+    static const std::vector<RouteEntry> table = {
+        {api, "GET", "/event-types", Route::event_types, get_event_types, false, principal},
+        {api, "GET", "/endpoints", Route::endpoints, get_endpoints, false, principal},
+        {api, "POST", "/endpoints", Route::endpoints, post_endpoint, true, principal},
+        {api, "GET", "/endpoints/{id}", Route::endpoint, get_endpoint, false, principal},
+        {api, "PATCH", "/endpoints/{id}", Route::endpoint, patch_endpoint_req, true, principal},
+        {api, "DELETE", "/endpoints/{id}", Route::endpoint, delete_endpoint_req, false, principal},
+        {api, "POST", "/endpoints/{id}/rotate-secret", Route::endpoint_rotate, rotate_req, false, principal},
+        {api, "GET", "/endpoints/{id}/deliveries", Route::endpoint_deliveries, get_endpoint_deliveries, false,
+         principal},
+        {api, "POST", "/endpoints/{id}/recover", Route::endpoint_recover, recover_req, true, principal},
+        {api, "GET", "/deliveries/{id}", Route::delivery, get_delivery, false, principal},
+        {api, "POST", "/deliveries/{id}/redeliver", Route::delivery_redeliver, redeliver_req, false, principal},
+        {api, "GET", "/openapi.json", Route::openapi, get_openapi, false, Access::open},
+        {Handler::events, "POST", "", Route::events, post_events, true, Access::apache},
+        {Handler::events, "POST", "/events", Route::events, post_events, true, Access::apache},
+    };
+    return table;
+}
 
 HttpResponse handle(Handler handler, const HttpRequest& req) noexcept {
     try {
         try {
-            return handler == Handler::api ? dispatch_api(req) : dispatch_events(req);
+            return dispatch(handler, req);
         } catch (const wh::DbError& e) {
             HttpResponse r;
             if (e.unavailable()) {

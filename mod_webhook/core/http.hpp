@@ -1,4 +1,4 @@
-// The HTTP API core of mod_webhook: knows nothing of httpd or APR. The glue (../glue.cpp)
+// The HTTP API core of mod_webhook: knows nothing of httpd or APR. The glue (../request.cpp)
 // turns a request_rec into an HttpRequest, calls handle(), and writes the HttpResponse.
 #pragma once
 

@@ -21,12 +21,10 @@ struct ServerConf {
     int db_timeout;             // WebhookDatabaseTimeout, seconds; 0 = unset
     int max_endpoints_per_scope;  // WebhookMaxEndpointsPerScope; 0 = unset
     const char* notify_worker;  // WebhookNotifyWorker: space-separated HOST:PORT, or "Off"
-    // Runtime, never merged: the key is loaded in post_config (parent, as root), the DB
-    // pool is created in child_init (one per child process).
+    // Loaded in post_config (parent, as root), never merged. What a child creates at run
+    // time (DB pools, wake-up senders) is in its own record (../child.hpp), not here.
     int key_loaded;
     unsigned char key[32];
-    void* pool;
-    void* notifier;  // wh::WakeupCoalescer of this child, or NULL (see WebhookNotifyWorker)
 };
 
 struct DirConf {

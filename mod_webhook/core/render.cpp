@@ -74,4 +74,11 @@ JsonPtr delivery_json(const DeliveryRow& row, const std::vector<AttemptRow>* att
     return j;
 }
 
+JsonPtr list_page_json(const char* key, json_t* items, const std::optional<std::string>& next) {
+    JsonPtr j(json_object());
+    json_object_set_new(j.get(), key, items);
+    json_object_set_new(j.get(), "next", opt_text(next));
+    return j;
+}
+
 }  // namespace wh::api

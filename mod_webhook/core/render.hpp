@@ -67,4 +67,8 @@ struct AttemptRow {
 //  "updatedAt"} plus "attempts":[…] when attempts is given.
 JsonPtr delivery_json(const DeliveryRow& row, const std::vector<AttemptRow>* attempts = nullptr);
 
+// One page of a list: {"<key>": items, "next": the cursor of the next page or null}.
+// Takes ownership of items (a JSON array).
+JsonPtr list_page_json(const char* key, json_t* items, const std::optional<std::string>& next);
+
 }  // namespace wh::api

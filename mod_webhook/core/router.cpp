@@ -1,5 +1,7 @@
 #include "router.hpp"
 
+#include <cstring>
+
 namespace wh::api {
 
 namespace {
@@ -20,6 +22,19 @@ std::vector<std::string> split_path(const std::string& path) {
     return parts;
 }
 
+// True when the segments fit the pattern; id takes the segment matched by "{id}".
+bool fits(const char* pattern, const std::vector<std::string>& segments, std::string& id) {
+    std::vector<std::string> want = split_path(pattern);
+    if (want.size() != segments.size()) return false;
+    std::string found;
+    for (size_t i = 0; i < want.size(); ++i) {
+        if (want[i] == "{id}") found = segments[i];
+        else if (want[i] != segments[i]) return false;
+    }
+    id = found;
+    return true;
+}
+
 }  // namespace
 
 RouteMatch match_route(Handler handler, const std::string& path) {
@@ -30,45 +45,23 @@ RouteMatch match_route(Handler handler, const std::string& path) {
     for (const auto& seg : p)
         if (seg == "." || seg == "..") return m;
 
-    if (handler == Handler::events) {
-        if (p.empty() || (p.size() == 1 && p[0] == "events")) {
-            m.route = Route::events;
-            m.allowed = {"POST"};
-        }
-        return m;
-    }
-    if (p.size() == 1 && p[0] == "event-types") {
-        m.route = Route::event_types;
-        m.allowed = {"GET"};
-    } else if (p.size() == 1 && p[0] == "endpoints") {
-        m.route = Route::endpoints;
-        m.allowed = {"GET", "POST"};
-    } else if (p.size() == 2 && p[0] == "endpoints") {
-        m.route = Route::endpoint;
-        m.id = p[1];
-        m.allowed = {"GET", "PATCH", "DELETE"};
-    } else if (p.size() == 3 && p[0] == "endpoints" && p[2] == "rotate-secret") {
-        m.route = Route::endpoint_rotate;
-        m.id = p[1];
-        m.allowed = {"POST"};
-    } else if (p.size() == 3 && p[0] == "endpoints" && p[2] == "deliveries") {
-        m.route = Route::endpoint_deliveries;
-        m.id = p[1];
-        m.allowed = {"GET"};
-    } else if (p.size() == 3 && p[0] == "endpoints" && p[2] == "recover") {
-        m.route = Route::endpoint_recover;
-        m.id = p[1];
-        m.allowed = {"POST"};
-    } else if (p.size() == 2 && p[0] == "deliveries") {
-        m.route = Route::delivery;
-        m.id = p[1];
-        m.allowed = {"GET"};
-    } else if (p.size() == 3 && p[0] == "deliveries" && p[2] == "redeliver") {
-        m.route = Route::delivery_redeliver;
-        m.id = p[1];
-        m.allowed = {"POST"};
+    const char* matched = nullptr;  // the first pattern that fits; its entries give the methods
+    for (const RouteEntry& e : routes()) {
+        if (e.handler != handler) continue;
+        if (matched ? std::strcmp(e.pattern, matched) != 0 : !fits(e.pattern, p, m.id)) continue;
+        matched = e.pattern;
+        m.route = e.route;
+        m.allowed.emplace_back(e.method);
+        m.entries.push_back(&e);
     }
     return m;
+}
+
+const RouteEntry* route_entry(const RouteMatch& m, const std::string& method) {
+    std::string want = method == "HEAD" ? "GET" : method;
+    for (const RouteEntry* e : m.entries)
+        if (want == e->method) return e;
+    return nullptr;
 }
 
 namespace {
@@ -106,12 +99,7 @@ void resolve_route(Handler handler, const std::string& uri, const std::vector<st
     }
 }
 
-bool method_allowed(const RouteMatch& m, const std::string& method) {
-    std::string want = method == "HEAD" ? "GET" : method;
-    for (const auto& a : m.allowed)
-        if (a == want) return true;
-    return false;
-}
+bool method_allowed(const RouteMatch& m, const std::string& method) { return route_entry(m, method) != nullptr; }
 
 std::string allow_header(const RouteMatch& m) {
     std::string out;

@@ -17,24 +17,39 @@ const char* kEndpointCols =
     "(e.password_enc IS NOT NULL) AS has_password, e.ack_mode, e.enabled, e.disabled_reason, "
     "e.description, e.created_at, e.updated_at";
 
-std::string cell(const Rows::Row& r, size_t i) { return r[i] ? *r[i] : std::string(); }
+// One row's cells by column name (the name or alias in the SELECT list).
+class Cells {
+public:
+    Cells(const Rows& rows, const Rows::Row& row) : rows_(rows), row_(row) {}
+    Cells(const Rows& rows, size_t i) : Cells(rows, rows[i]) {}
+    const std::optional<std::string>& opt(const char* name) const { return row_[rows_.col(name)]; }
+    std::string text(const char* name) const {
+        const auto& c = opt(name);
+        return c ? *c : std::string();
+    }
+    unsigned long long number(const char* name) const { return std::stoull(text(name)); }
+
+private:
+    const Rows& rows_;
+    const Rows::Row& row_;
+};
 
 EndpointRow row_to_endpoint(const Rows& rows, size_t i) {
-    const auto& r = rows[i];
+    Cells c(rows, i);
     EndpointRow e;
-    e.id = std::stoull(cell(r, 0));
-    e.public_id = cell(r, 1);
-    e.url = cell(r, 2);
-    e.scope_kind = cell(r, 3);
-    e.scope_id = cell(r, 4);
-    e.username = r[5];
-    e.has_password = cell(r, 6) == "1";
-    e.ack_mode = cell(r, 7);
-    e.enabled = cell(r, 8) == "1";
-    e.disabled_reason = r[9];
-    e.description = r[10];
-    e.created_at = cell(r, 11);
-    e.updated_at = cell(r, 12);
+    e.id = c.number("id");
+    e.public_id = c.text("public_id");
+    e.url = c.text("url");
+    e.scope_kind = c.text("scope_kind");
+    e.scope_id = c.text("scope_id");
+    e.username = c.opt("username");
+    e.has_password = c.text("has_password") == "1";
+    e.ack_mode = c.text("ack_mode");
+    e.enabled = c.text("enabled") == "1";
+    e.disabled_reason = c.opt("disabled_reason");
+    e.description = c.opt("description");
+    e.created_at = c.text("created_at");
+    e.updated_at = c.text("updated_at");
     return e;
 }
 
@@ -52,8 +67,9 @@ void load_subscriptions(wh::Db& db, std::vector<EndpointRow>& eps) {
     sql += ") ORDER BY endpoint_id, event_code";
     Rows rows = db.query(sql, params);
     for (const auto& r : rows.rows) {
-        auto it = index.find(std::stoull(cell(r, 0)));
-        if (it != index.end()) eps[it->second].event_types.push_back(cell(r, 1));
+        Cells c(rows, r);
+        auto it = index.find(c.number("endpoint_id"));
+        if (it != index.end()) eps[it->second].event_types.push_back(c.text("event_code"));
     }
 }
 
@@ -93,20 +109,27 @@ std::vector<EventTypeRow> load_event_types(wh::Db& db) {
     Rows rows = db.query(
         "SELECT code, module, data_type, description FROM webhook_event_types ORDER BY module, code");
     std::vector<EventTypeRow> out;
-    for (const auto& r : rows.rows) out.push_back({cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3)});
+    for (const auto& r : rows.rows) {
+        Cells c(rows, r);
+        out.push_back({c.text("code"), c.text("module"), c.text("data_type"), c.text("description")});
+    }
     return out;
 }
 
 Catalogue load_catalogue(wh::Db& db) {
     Catalogue c;
-    for (const auto& r : db.query("SELECT code FROM webhook_event_types").rows) c.insert(cell(r, 0));
+    Rows rows = db.query("SELECT code FROM webhook_event_types");
+    for (const auto& r : rows.rows) c.insert(Cells(rows, r).text("code"));
     return c;
 }
 
 Principal load_principal(wh::Db& db, const std::string& username) {
     Rows rows = db.query("SELECT kind, scope_id FROM webhook_principals WHERE username = ?", {username});
     std::vector<std::pair<std::string, std::string>> v;
-    for (const auto& r : rows.rows) v.emplace_back(cell(r, 0), cell(r, 1));
+    for (const auto& r : rows.rows) {
+        Cells c(rows, r);
+        v.emplace_back(c.text("kind"), c.text("scope_id"));
+    }
     return principal_from_rows(v);
 }
 
@@ -124,10 +147,10 @@ std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, 
         db.exec("INSERT INTO webhook_scopes (scope_kind, scope_id) VALUES (?, ?) "
                 "ON DUPLICATE KEY UPDATE scope_kind = scope_kind",
                 {in.scope_kind, in.scope_id});
-        Rows count = db.query("SELECT COUNT(*) FROM webhook_endpoints "
+        Rows count = db.query("SELECT COUNT(*) AS live FROM webhook_endpoints "
                               "WHERE scope_kind = ? AND scope_id = ? AND deleted_at IS NULL",
                               {in.scope_kind, in.scope_id});
-        if (!count.empty() && std::stoull(cell(count[0], 0)) >= max_per_scope) return std::nullopt;
+        if (!count.empty() && Cells(count, 0).number("live") >= max_per_scope) return std::nullopt;
         // The credentials are sealed for the row's id, known once inserted: the row carries
         // none until the UPDATE below, and nobody sees it before the COMMIT.
         Rows ins = db.query(
@@ -137,7 +160,7 @@ std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, 
             {in.url, in.scope_kind, in.scope_id, in.username, in.ack_mode, in.enabled,
              in.description, created_by.empty() ? Param() : Param(created_by)});
         if (ins.empty()) throw std::runtime_error("INSERT ... RETURNING gave no row");
-        uint64_t id = std::stoull(cell(ins[0], 0));
+        uint64_t id = Cells(ins, 0).number("id");
         db.exec("UPDATE webhook_endpoints SET secret_enc = ?, password_enc = ? WHERE id = ?",
                 {box.seal(secret, wh::credential_aad("secret_enc", id)),
                  in.password ? Param(box.seal(*in.password, wh::credential_aad("password_enc", id))) : Param(),
@@ -183,9 +206,10 @@ std::optional<ListResult> list_endpoints(wh::Db& db, const Principal& who, const
         // The cursor may name an endpoint deleted since; it must be the caller's, though.
         Rows c = db.query("SELECT id, scope_kind, scope_id FROM webhook_endpoints WHERE public_id = ?",
                           {*q.after});
-        if (c.empty() || !who.may_manage(cell(c[0], 1), cell(c[0], 2))) return std::nullopt;
+        if (c.empty() || !who.may_manage(Cells(c, 0).text("scope_kind"), Cells(c, 0).text("scope_id")))
+            return std::nullopt;
         where += " AND e.id > ?";
-        params.emplace_back(static_cast<unsigned long long>(std::stoull(cell(c[0], 0))));
+        params.emplace_back(Cells(c, 0).number("id"));
     }
     params.emplace_back(q.limit + 1);
     Rows rows = db.query(std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints e WHERE " +
@@ -272,30 +296,32 @@ std::optional<EndpointRow> rotate_secret(wh::Db& db, const Principal& who,
 namespace {
 
 const char* kDeliveryCols =
-    "SELECT d.id, d.notification_id, ep.public_id, ep.scope_kind, ep.scope_id, ev.public_id, "
+    "SELECT d.id, d.notification_id, ep.public_id AS endpoint_public_id, ep.scope_kind, ep.scope_id, "
+    "ev.public_id AS event_public_id, "
     "ev.event_code, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_http_status, "
     "d.last_error, d.delivered_at, d.created_at, d.updated_at "
     "FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
     "JOIN webhook_events ev ON ev.id = d.event_id WHERE ep.deleted_at IS NULL AND ";
 
-DeliveryRow row_to_delivery(const Rows::Row& r) {
+DeliveryRow row_to_delivery(const Rows& rows, size_t i) {
+    Cells c(rows, i);
     DeliveryRow d;
-    d.id = std::stoull(cell(r, 0));
-    d.notification_id = cell(r, 1);
-    d.endpoint_public_id = cell(r, 2);
-    d.scope_kind = cell(r, 3);
-    d.scope_id = cell(r, 4);
-    d.event_public_id = cell(r, 5);
-    d.event_code = cell(r, 6);
-    d.status = cell(r, 7);
-    d.attempts = unsigned(std::stoul(cell(r, 8)));
-    d.next_attempt_at = r[9];
-    d.last_attempt_at = r[10];
-    d.last_http_status = r[11];
-    d.last_error = r[12];
-    d.delivered_at = r[13];
-    d.created_at = cell(r, 14);
-    d.updated_at = cell(r, 15);
+    d.id = c.number("id");
+    d.notification_id = c.text("notification_id");
+    d.endpoint_public_id = c.text("endpoint_public_id");
+    d.scope_kind = c.text("scope_kind");
+    d.scope_id = c.text("scope_id");
+    d.event_public_id = c.text("event_public_id");
+    d.event_code = c.text("event_code");
+    d.status = c.text("status");
+    d.attempts = unsigned(std::stoul(c.text("attempts")));
+    d.next_attempt_at = c.opt("next_attempt_at");
+    d.last_attempt_at = c.opt("last_attempt_at");
+    d.last_http_status = c.opt("last_http_status");
+    d.last_error = c.opt("last_error");
+    d.delivered_at = c.opt("delivered_at");
+    d.created_at = c.text("created_at");
+    d.updated_at = c.text("updated_at");
     return d;
 }
 
@@ -304,7 +330,7 @@ DeliveryRow row_to_delivery(const Rows::Row& r) {
 std::optional<DeliveryRow> find_delivery(wh::Db& db, const std::string& notification_id) {
     Rows rows = db.query(std::string(kDeliveryCols) + "d.notification_id = ?", {notification_id});
     if (rows.empty()) return std::nullopt;
-    return row_to_delivery(rows[0]);
+    return row_to_delivery(rows, 0);
 }
 
 std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id) {
@@ -314,15 +340,16 @@ std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id) {
         {static_cast<unsigned long long>(delivery_id)});
     std::vector<AttemptRow> out;
     for (const auto& r : rows.rows) {
+        Cells c(rows, r);
         AttemptRow a;
-        a.attempt_no = unsigned(std::stoul(cell(r, 0)));
-        a.started_at = cell(r, 1);
-        a.duration_ms = std::stoll(cell(r, 2));
-        a.outcome = cell(r, 3);
-        a.http_status = r[4];
-        a.error_class = r[5];
-        a.error_message = r[6];
-        a.response_excerpt = r[7];
+        a.attempt_no = unsigned(std::stoul(c.text("attempt_no")));
+        a.started_at = c.text("started_at");
+        a.duration_ms = std::stoll(c.text("duration_ms"));
+        a.outcome = c.text("outcome");
+        a.http_status = c.opt("http_status");
+        a.error_class = c.opt("error_class");
+        a.error_message = c.opt("error_message");
+        a.response_excerpt = c.opt("response_excerpt");
         out.push_back(std::move(a));
     }
     return out;
@@ -340,12 +367,12 @@ std::optional<DeliveryPage> list_deliveries(wh::Db& db, uint64_t endpoint_id, co
                           {*q.after, static_cast<unsigned long long>(endpoint_id)});
         if (c.empty()) return std::nullopt;
         where += " AND d.id < ?";
-        params.emplace_back(static_cast<unsigned long long>(std::stoull(cell(c[0], 0))));
+        params.emplace_back(Cells(c, 0).number("id"));
     }
     params.emplace_back(q.limit + 1);
     Rows rows = db.query(std::string(kDeliveryCols) + where + " ORDER BY d.id DESC LIMIT ?", params);
     DeliveryPage page;
-    for (size_t i = 0; i < rows.size() && i < q.limit; ++i) page.rows.push_back(row_to_delivery(rows[i]));
+    for (size_t i = 0; i < rows.size() && i < q.limit; ++i) page.rows.push_back(row_to_delivery(rows, i));
     if (rows.size() > q.limit && !page.rows.empty()) page.next = page.rows.back().notification_id;
     return page;
 }
@@ -357,7 +384,7 @@ bool redeliver(wh::Db& db, uint64_t delivery_id, std::string& status) {
                          "WHERE id = ? AND status IN ('pending', 'failed', 'delivered')",
                          {id});
     Rows r = db.query("SELECT status FROM webhook_deliveries WHERE id = ?", {id});
-    status = r.empty() ? std::string() : cell(r[0], 0);
+    status = r.empty() ? std::string() : Cells(r, 0).text("status");
     return n > 0;
 }
 
@@ -381,7 +408,7 @@ std::optional<std::string> find_idempotent(wh::Db& db, const std::string& resell
     static const std::string locked = plain + " LOCK IN SHARE MODE";
     Rows r = db.query_prepared(locking ? locked : plain, {reseller, key});
     if (r.empty()) return std::nullopt;
-    return cell(r[0], 0);
+    return Cells(r, 0).text("public_id");
 }
 
 // One row of VALUES; event_date NULL means the column's default (now, in epoch ms), the
@@ -434,7 +461,8 @@ std::shared_ptr<const Catalogue> event_catalogue(wh::Db& db) {
         if (catalogue_valid && now - catalogue_loaded < kCatalogueTtl) return catalogue_cache;
     }
     auto c = std::make_shared<Catalogue>();
-    for (const auto& r : db.query_prepared("SELECT code FROM webhook_event_types").rows) c->insert(cell(r, 0));
+    Rows rows = db.query_prepared("SELECT code FROM webhook_event_types");
+    for (const auto& r : rows.rows) c->insert(Cells(rows, r).text("code"));
     std::lock_guard<std::mutex> lock(catalogue_mu);
     catalogue_cache = c;
     catalogue_loaded = now;
@@ -453,7 +481,7 @@ void forget_event_catalogue() {
 constexpr int kInsertAttempts = 10;
 
 // One event: one statement in autocommit, no explicit transaction (START TRANSACTION and
-// COMMIT were two of a single event's four round trips). A keyed event is INSERTed first; the
+// COMMIT would be two more round trips per event). A keyed event is INSERTed first; the
 // unique key (reseller_id, idempotency_key) turns a repeat into a duplicate-key error, and
 // then the first event is read (a locking read: it sees the latest committed row).
 static EventResult insert_one(wh::Db& db, const EventInput& e) {
@@ -465,7 +493,7 @@ static EventResult insert_one(wh::Db& db, const EventInput& e) {
             add_event_params(params, e);
             Rows rows = db.query_prepared(event_insert_sql(1), params);
             if (rows.size() != 1) throw std::runtime_error("INSERT ... RETURNING gave no row");
-            return {cell(rows[0], 1), false};
+            return {Cells(rows, 0).text("public_id"), false};
         } catch (const DbError& err) {
             if (e.idempotency_key && err.duplicate_key()) {
                 if (auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key, true)) return {*first, true};
@@ -489,7 +517,10 @@ std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>
             if (rows.size() != n) throw std::runtime_error("INSERT ... RETURNING row count mismatch");
             // Auto-increment ids grow in VALUES order within one statement.
             std::vector<std::pair<unsigned long long, std::string>> ids;
-            for (const auto& r : rows.rows) ids.emplace_back(std::stoull(cell(r, 0)), cell(r, 1));
+            for (const auto& r : rows.rows) {
+                Cells c(rows, r);
+                ids.emplace_back(c.number("id"), c.text("public_id"));
+            }
             std::sort(ids.begin(), ids.end());
             for (size_t k = 0; k < n; ++k) out[idx[k]].event_id = ids[k].second;
         };

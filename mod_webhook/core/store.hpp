@@ -21,8 +21,8 @@ struct EventTypeRow {
 std::vector<EventTypeRow> load_event_types(wh::Db& db);
 Catalogue load_catalogue(wh::Db& db);
 // The catalogue for event ingestion: cached per process for 10 s (prepared statement).
-// Shared, not copied: copying the set on every event cost allocations under the cache's
-// mutex (docs/ingest-profile.md).
+// Shared, not copied: no copy of the set (and its allocations) per event under the cache's
+// mutex.
 std::shared_ptr<const Catalogue> event_catalogue(wh::Db& db);
 // Drops that cache (an INSERT failed on the event_code foreign key).
 void forget_event_catalogue();

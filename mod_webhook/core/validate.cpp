@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 
 #include "log.hpp"
 #include "target.hpp"
@@ -399,67 +398,6 @@ FieldErrors validate_delivery_query(const std::map<std::string, std::string>& qu
         else add(errs, "after", "must be a notificationId (the 'next' of the previous page)");
     }
     return errs;
-}
-
-bool rfc3339_to_db(const std::string& t, std::string& out) {
-    // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-    auto digits = [&](size_t pos, size_t n, int& v) {
-        if (pos + n > t.size()) return false;
-        v = 0;
-        for (size_t i = pos; i < pos + n; ++i) {
-            if (t[i] < '0' || t[i] > '9') return false;
-            v = v * 10 + (t[i] - '0');
-        }
-        return true;
-    };
-    int Y, M, D, h, m, sec;
-    if (t.size() < 20 || !digits(0, 4, Y) || t[4] != '-' || !digits(5, 2, M) || t[7] != '-' ||
-        !digits(8, 2, D) || (t[10] != 'T' && t[10] != 't') || !digits(11, 2, h) || t[13] != ':' ||
-        !digits(14, 2, m) || t[16] != ':' || !digits(17, 2, sec))
-        return false;
-    size_t i = 19;
-    int millis = 0;
-    if (i < t.size() && t[i] == '.') {
-        size_t start = ++i;
-        while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
-        if (i == start) return false;
-        std::string frac = t.substr(start, std::min<size_t>(3, i - start));
-        while (frac.size() < 3) frac += '0';
-        millis = std::stoi(frac);
-    }
-    int offset_min = 0;
-    if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
-        ++i;
-    } else if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
-        int oh, om;
-        if (!digits(i + 1, 2, oh) || i + 3 >= t.size() || t[i + 3] != ':' || !digits(i + 4, 2, om) || oh > 23 || om > 59)
-            return false;
-        offset_min = (oh * 60 + om) * (t[i] == '-' ? -1 : 1);
-        i += 6;
-    } else {
-        return false;
-    }
-    if (i != t.size()) return false;
-    static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-    if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > kDays[M - 1] || (M == 2 && D == 29 && !leap) || h > 23 ||
-        m > 59 || sec > 60)
-        return false;
-    std::tm tm{};
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec > 59 ? 59 : sec;  // a leap second counts as :59
-    time_t utc = timegm(&tm) - time_t(offset_min) * 60;
-    std::tm u{};
-    if (!gmtime_r(&utc, &u) || u.tm_year + 1900 > 9999) return false;
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", u.tm_year + 1900, u.tm_mon + 1,
-                  u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec, millis);
-    out = buf;
-    return true;
 }
 
 FieldErrors validate_recover(const json_t* body, std::string& since) {

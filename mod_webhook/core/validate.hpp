@@ -12,6 +12,7 @@
 #include "http.hpp"
 #include "json.hpp"
 #include "problem.hpp"
+#include "util.hpp"  // rfc3339_to_db
 
 namespace wh::api {
 
@@ -93,10 +94,6 @@ struct DeliveryListQuery {
 // GET /endpoints/{id}/deliveries query parameters (unknown parameters are ignored).
 FieldErrors validate_delivery_query(const std::map<std::string, std::string>& query,
                                     DeliveryListQuery& out);
-
-// RFC 3339 date-time ("2026-11-26T03:38:06Z", fractions, "+02:00" offsets) to the database's
-// UTC DATETIME(3) text ("2026-11-26 03:38:06.000"). Returns false when malformed.
-bool rfc3339_to_db(const std::string& text, std::string& db_utc);
 
 // POST /endpoints/{id}/recover body: {"since": RFC 3339}.
 FieldErrors validate_recover(const json_t* body, std::string& since_db_utc);

@@ -4,6 +4,7 @@
 
 #include "http.hpp"
 #include "json.hpp"
+#include "openapi.hpp"
 #include "principal.hpp"
 #include "problem.hpp"
 #include "render.hpp"
@@ -65,6 +66,8 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(endpoint_rendering);
     CPPUNIT_TEST(delivery_rendering);
     CPPUNIT_TEST(util_helpers);
+    CPPUNIT_TEST(openapi_is_public_json_and_cacheable);
+    CPPUNIT_TEST(openapi_other_methods_get_405);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -370,6 +373,36 @@ public:
         CPPUNIT_ASSERT(valid_utf8("h\xc3\xa9"));
         CPPUNIT_ASSERT(!valid_utf8("\xed\xa0\x80"));  // surrogate
         CPPUNIT_ASSERT_EQUAL(size_t(2), utf8_length("h\xc3\xa9"));
+    }
+
+    // GET /openapi.json: the embedded document, for anyone (no user, no database), cacheable.
+    void openapi_is_public_json_and_cacheable() {
+        for (const char* method : {"GET", "HEAD"}) {
+            Fixture f(method, "/openapi.json");
+            f.req.user.clear();
+            HttpResponse r = handle(Handler::api, f.req);
+            CPPUNIT_ASSERT_EQUAL(200, r.status);
+            CPPUNIT_ASSERT_EQUAL(std::string("application/json"), r.content_type);
+            CPPUNIT_ASSERT_EQUAL(std::string(openapi_json()), r.body);
+            CPPUNIT_ASSERT(r.header("Cache-Control").find("max-age=") != std::string::npos);
+            CPPUNIT_ASSERT(!r.drop_db && !r.wake_worker);
+        }
+        wh::JsonPtr doc = body_json(handle(Handler::api, Fixture("GET", "/openapi.json").req));
+        CPPUNIT_ASSERT(json_is_string(json_object_get(doc.get(), "openapi")));
+    }
+
+    void openapi_other_methods_get_405() {
+        for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "TRACE"}) {
+            Fixture f(method, "/openapi.json");
+            HttpResponse r = handle(Handler::api, f.req);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(method, 405, r.status);
+            CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD"), r.header("Allow"));
+            CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+        }
+        Fixture f("GET", "/openapi.json");
+        f.req.content_type = "text/plain";
+        f.req.body = "x";  // like every bodyless route: a body it cannot use is refused
+        CPPUNIT_ASSERT_EQUAL(415, handle(Handler::api, f.req).status);
     }
 };
 
