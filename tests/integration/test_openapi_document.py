@@ -8,7 +8,7 @@ through (openapi_check.py) fails on answers the document does not describe:
   against its schema;
 - deliberately wrong answers (a member too many or too few, a wrong format, an undocumented
   status, route, content type or header) raise, and the documented examples pass;
-- against the stack: the catalogue the module serves is the document's EventCode enum; a
+- against the stack: the catalogue the module serves is what EventCode describes; a
   wrong document makes the harness fail a real answer; the 409 no other test provokes.
 """
 import copy
@@ -282,13 +282,16 @@ class CheckerFailsOnWrongAnswers(unittest.TestCase):
 
 
 class AgainstTheStack(unittest.TestCase):
-    def test_the_served_catalogue_is_the_documents_enum(self):
-        status, _, body = h.api("GET", "/event-types")  # checked against the document on the way
+    def test_the_served_catalogue_is_what_the_document_describes(self):
+        # every served code is checked against EventCode on the way (a code the pattern does not
+        # allow fails the check); the document names no code the catalogue lacks
+        status, _, body = h.api("GET", "/event-types")
         self.assertEqual(status, 200, body)
         served = {t["code"] for t in body["eventTypes"]}
-        documented = set(DOC.resolve({"$ref": "#/components/schemas/EventCode"})["enum"])
-        self.assertEqual(served, documented, "a migration that adds an event type adds it to "
-                                             "components.schemas.EventCode in docs/openapi.yaml")
+        self.assertEqual(len(served), len(body["eventTypes"]), "a code listed twice")
+        documented = set(DOC.resolve({"$ref": "#/components/schemas/EventCode"})["examples"])
+        self.assertLessEqual(documented, served, "EventCode's examples in docs/openapi.yaml name "
+                                                 "codes the catalogue does not have")
 
     def test_redeliver_while_in_flight_is_a_documented_409(self):
         release = threading.Event()
