@@ -16,10 +16,9 @@
 #include <thread>
 #include <vector>
 
-namespace wh {
+#include "parse.hpp"  // split_host_port
 
-// Splits "HOST:PORT" or "[IPv6]:PORT". Returns "" or what is wrong.
-std::string split_host_port(const std::string& spec, std::string& host, std::string& port);
+namespace wh {
 
 // Resolves "HOST:PORT" for UDP (every address of the name). Returns "" or what is wrong.
 struct UdpAddress {
