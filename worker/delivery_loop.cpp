@@ -185,18 +185,17 @@ bool DeliveryLoop::db_step(const char* tag, const char* what, const std::functio
 }
 
 // Minimum gap between two wake-up-triggered DB cycles: a burst of datagrams becomes one
-// cycle (fan-out, claim: three transactions) per 20 ms, not one per datagram. At 500
-// events/s a 5 ms gap cost MariaDB 1.4 ms of CPU per event (a cycle for every few events)
-// for a p99 of 9 ms from 202 to the receiver; 20 ms costs 0.9 ms for a p99 of 27 ms
-// (scripts/bench --quick --only e2e --profile). Work waiting for a slot is not held back.
-constexpr std::chrono::milliseconds kWakeupGap(20);
+// cycle (fan-out, claim: three transactions) per 20 ms, not one per datagram; a shorter
+// gap costs MariaDB more CPU per event for a lower latency. Work waiting for a slot is not
+// held back.
+constexpr std::chrono::milliseconds kWakeupCycleGap(20);
 
 void DeliveryLoop::handle_wakeup() {
     size_t n = wakeup_.drain();
     if (!n) return;
     n_wakeups_ += n;
     if (stopping_) return;
-    auto soonest = last_cycle_ + kWakeupGap;
+    auto soonest = last_cycle_ + kWakeupCycleGap;
     if (next_db_at_ > soonest) next_db_at_ = std::max(soonest, Clock::now());
 }
 
@@ -384,38 +383,66 @@ bool DeliveryLoop::open_credentials(const Claimed& cl, std::vector<std::string>&
 }
 
 void DeliveryLoop::start(Claimed c) {
+    std::unique_ptr<Job> job = new_job(std::move(c));
+    if (!build_body(*job) || !check_url(job->c)) return;
+    std::vector<std::string> headers;
+    if (!request_headers(*job, headers) || !attach_headers(*job, headers)) return;
+    CURL* h = take_handle();
+    if (!h) {
+        drop_transfer(*job, nullptr, "curl_easy_init failed");
+        return;
+    }
+    set_transfer_options(h, *job);
+    if (curl_multi_add_handle(multi_, h) != CURLM_OK) {
+        drop_transfer(*job, h, "curl_multi_add_handle failed");
+        return;
+    }
+    jobs_[h] = std::move(job);
+}
+
+std::unique_ptr<Job> DeliveryLoop::new_job(Claimed c) {
     auto job = std::make_unique<Job>();
     job->c = std::move(c);
     job->c.event.data = event_data_.share(job->c.event_id, std::move(job->c.event.data));
     job->policy = &opt_.policy;
-    const Claimed& cl = job->c;
-    const std::string& nid = cl.event.notification_id;
+    return job;
+}
 
+bool DeliveryLoop::build_body(Job& job) {
     std::string err;
-    if (!build_payload(cl.event, job->body, &err)) {
-        if (log_throttle("WH00118", 60))
-            wlog(LogLevel::error, "WH00118: notification " + nid + " cannot be built: " + err +
-                                      "; the event row in webhook_events must hold a JSON object");
-        finish_now(cl, "payload", err);
-        return;
-    }
+    if (build_payload(job.c.event, job.body, &err)) return true;
+    if (log_throttle("WH00118", 60))
+        wlog(LogLevel::error, "WH00118: notification " + job.c.event.notification_id + " cannot be built: " + err +
+                                  "; the event row in webhook_events must hold a JSON object");
+    finish_now(job.c, "payload", err);
+    return false;
+}
+
+bool DeliveryLoop::check_url(const Claimed& cl) {
     Url url;
-    if (std::string e = parse_url(cl.url, url); !e.empty()) {
-        finish_now(cl, "bad-url", "endpoint URL " + e);
-        return;
-    }
+    std::string e = parse_url(cl.url, url);
+    if (e.empty()) return true;
+    finish_now(cl, "bad-url", "endpoint URL " + e);
+    return false;
+}
+
+// The signature headers (and Basic authorization) of one attempt; the credentials they
+// carry are kept (sent_credentials) to redact them from the reply's excerpt.
+bool DeliveryLoop::request_headers(Job& job, std::vector<std::string>& hdrs) {
+    const Claimed& cl = job.c;
+    const std::string& nid = cl.event.notification_id;
     std::vector<std::string> secrets;
     std::optional<std::string> password;
-    if (!open_credentials(cl, secrets, password)) return;
+    if (!open_credentials(cl, secrets, password)) return false;
     long long ts = static_cast<long long>(std::time(nullptr));
     std::string sig;
     try {
-        sig = signature_header(secrets, nid, ts, job->body.parts());
+        sig = signature_header(secrets, nid, ts, job.body.parts());
     } catch (const std::exception&) {
         finish_now(cl, "credentials", "the endpoint's signing secret is malformed");
-        return;
+        return false;
     }
-    std::vector<std::string> hdrs = {
+    hdrs = {
         "Content-Type: application/json",
         "Expect:",  // no 100-continue round trip
         "webhook-id: " + nid,
@@ -423,28 +450,36 @@ void DeliveryLoop::start(Claimed c) {
         "webhook-signature: " + sig,
     };
     if (password) hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + *password));
-    job->sent_credentials = credential_forms(secrets, cl.username, password);  // kept out of the excerpt
+    job.sent_credentials = credential_forms(secrets, cl.username, password);  // kept out of the excerpt
     if (password) std::fill(password->begin(), password->end(), '\0');
+    return true;
+}
+
+// Copies the headers into the job's curl_slist, wiping each string as it goes.
+bool DeliveryLoop::attach_headers(Job& job, std::vector<std::string>& hdrs) {
     for (auto& h : hdrs) {
-        curl_slist* n = curl_slist_append(job->headers, h.c_str());
+        curl_slist* n = curl_slist_append(job.headers, h.c_str());
         std::fill(h.begin(), h.end(), '\0');
         if (!n) {
-            curl_slist_free_all(job->headers);
-            job->headers = nullptr;
-            finish_now(cl, "other", "out of memory building headers");
-            return;
+            drop_transfer(job, nullptr, "out of memory building headers");
+            return false;
         }
-        job->headers = n;
+        job.headers = n;
     }
+    return true;
+}
 
-    CURL* h = take_handle();
-    if (!h) {
-        curl_slist_free_all(job->headers);
-        job->headers = nullptr;
-        finish_now(cl, "other", "curl_easy_init failed");
-        return;
-    }
-    Job* j = job.get();
+// A transfer that could not be started: its attempt is finished as `other`.
+void DeliveryLoop::drop_transfer(Job& job, CURL* h, const char* why) {
+    curl_slist_free_all(job.headers);
+    job.headers = nullptr;
+    if (h) curl_easy_cleanup(h);
+    finish_now(job.c, "other", why);
+}
+
+void DeliveryLoop::set_transfer_options(CURL* h, Job& job) {
+    Job* j = &job;
+    const Claimed& cl = job.c;
     curl_easy_setopt(h, CURLOPT_URL, cl.url.c_str());
     curl_easy_setopt(h, CURLOPT_PRIVATE, j);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -477,14 +512,6 @@ void DeliveryLoop::start(Claimed c) {
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, j->errbuf);
     j->easy = h;
     j->started = Clock::now();
-    if (curl_multi_add_handle(multi_, h) != CURLM_OK) {
-        curl_slist_free_all(j->headers);
-        j->headers = nullptr;
-        curl_easy_cleanup(h);
-        finish_now(cl, "other", "curl_multi_add_handle failed");
-        return;
-    }
-    jobs_[h] = std::move(job);
 }
 
 void DeliveryLoop::collect_done() {
@@ -592,6 +619,23 @@ void DeliveryLoop::abandon_inflight() {
 }
 
 int DeliveryLoop::run() {
+    log_started();
+    recorder_->start();
+    for (;;) {
+        switch (turn()) {
+        case TurnEnd::go_on: continue;
+        case TurnEnd::drained: return stop_recorder();
+        case TurnEnd::failed: return 1;
+        case TurnEnd::leave_now:
+            wlog(LogLevel::warn, "WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
+                                     " deliveries in flight; their leases expire after lease_seconds and "
+                                     "any worker sends them again");
+            return 0;
+        }
+    }
+}
+
+void DeliveryLoop::log_started() const {
     wlog(LogLevel::info,
          "webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
              " database=" + (opt_.db.socket.empty() ? opt_.db.host + ":" + std::to_string(opt_.db.port)
@@ -609,65 +653,74 @@ int DeliveryLoop::run() {
              " drain=" + std::to_string(opt_.drain_seconds) + "s" +
              " ca_bundle=" + (opt_.ca_bundle.empty() ? std::string("system") : opt_.ca_bundle) +
              " allow_private_targets=" + opt_.allow_private_targets);
-    recorder_->start();
-    for (;;) {
-        auto now = Clock::now();
-        apply_settled();
-        if (recorder_->failed()) {  // WH00131 logged: give back what is in flight, exit 1
-            abandon_inflight();
-            return 1;
-        }
-        if (now >= next_db_at_) db_cycle();
-        int running = 0;
-        curl_multi_perform(multi_, &running);
-        collect_done();
-        hand_over();
+}
 
-        now = Clock::now();
-        if (stopping_) {
-            if (jobs_.empty()) break;
-            if (now >= drain_deadline_) {
-                wlog(LogLevel::warn, "WH00122: " + std::to_string(jobs_.size()) +
-                                         " deliveries still in flight at the drain deadline; giving them "
-                                         "back to pending so another worker sends them");
-                abandon_inflight();
-                break;
-            }
-        }
-
-        long timeout = 1000;
-        if (next_db_at_ <= now) timeout = 0;
-        else timeout = std::min<long>(timeout, long(ms_between(now, next_db_at_)) + 1);
-        if (stopping_) timeout = std::min<long>(timeout, 100);
-        // Extra fds: the signalfd and the wake-up socket (either may be absent).
-        curl_waitfd extra[2]{};
-        unsigned nextra = 0;
-        int sig_slot = -1, wake_slot = -1;
-        if (signal_fd_ >= 0) {
-            sig_slot = int(nextra);
-            extra[nextra++] = curl_waitfd{signal_fd_, CURL_WAIT_POLLIN, 0};
-        }
-        if (wakeup_.fd() >= 0) {
-            wake_slot = int(nextra);
-            extra[nextra++] = curl_waitfd{wakeup_.fd(), CURL_WAIT_POLLIN, 0};
-        }
-        int numfds = 0;
-        CURLMcode mc = curl_multi_poll(multi_, nextra ? extra : nullptr, nextra, int(timeout), &numfds);
-        if (mc != CURLM_OK) {
-            wlog(LogLevel::error, std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
-                                      "; the worker stops (restart it)");
-            return 1;
-        }
-        if (sig_slot >= 0 && (extra[sig_slot].revents & CURL_WAIT_POLLIN)) handle_signals();
-        if (wake_slot >= 0 && (extra[wake_slot].revents & CURL_WAIT_POLLIN)) handle_wakeup();
-        if (leave_now_) {
-            wlog(LogLevel::warn, "WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
-                                     " deliveries in flight; their leases expire after lease_seconds and "
-                                     "any worker sends them again");
-            return 0;
-        }
+// One loop turn: recorded results, a DB cycle when due, transfers, then the wait for the
+// next thing to do.
+DeliveryLoop::TurnEnd DeliveryLoop::turn() {
+    auto now = Clock::now();  // before apply_settled: a slot it frees is claimed next turn
+    apply_settled();
+    if (recorder_->failed()) {  // WH00131 logged: give back what is in flight, exit 1
+        abandon_inflight();
+        return TurnEnd::failed;
     }
-    // The recorder writes what is left, with one last try if MariaDB is away.
+    if (now >= next_db_at_) db_cycle();
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    collect_done();
+    hand_over();
+    now = Clock::now();
+    if (drain_over(now)) return TurnEnd::drained;
+    if (!wait_for_events(now)) return TurnEnd::failed;
+    return leave_now_ ? TurnEnd::leave_now : TurnEnd::go_on;
+}
+
+// After a signal: true once nothing is in flight, or at the drain deadline (what is left
+// goes back to pending).
+bool DeliveryLoop::drain_over(Clock::time_point now) {
+    if (!stopping_) return false;
+    if (jobs_.empty()) return true;
+    if (now < drain_deadline_) return false;
+    wlog(LogLevel::warn, "WH00122: " + std::to_string(jobs_.size()) +
+                             " deliveries still in flight at the drain deadline; giving them "
+                             "back to pending so another worker sends them");
+    abandon_inflight();
+    return true;
+}
+
+// Waits for a transfer, the signalfd or the wake-up socket, at most until the next DB cycle
+// is due (100 ms while draining). False when polling failed (logged).
+bool DeliveryLoop::wait_for_events(Clock::time_point now) {
+    long timeout = 1000;
+    if (next_db_at_ <= now) timeout = 0;
+    else timeout = std::min<long>(timeout, long(ms_between(now, next_db_at_)) + 1);
+    if (stopping_) timeout = std::min<long>(timeout, 100);
+    // Extra fds: the signalfd and the wake-up socket (either may be absent).
+    curl_waitfd extra[2]{};
+    unsigned nextra = 0;
+    int sig_slot = -1, wake_slot = -1;
+    if (signal_fd_ >= 0) {
+        sig_slot = int(nextra);
+        extra[nextra++] = curl_waitfd{signal_fd_, CURL_WAIT_POLLIN, 0};
+    }
+    if (wakeup_.fd() >= 0) {
+        wake_slot = int(nextra);
+        extra[nextra++] = curl_waitfd{wakeup_.fd(), CURL_WAIT_POLLIN, 0};
+    }
+    int numfds = 0;
+    CURLMcode mc = curl_multi_poll(multi_, nextra ? extra : nullptr, nextra, int(timeout), &numfds);
+    if (mc != CURLM_OK) {
+        wlog(LogLevel::error, std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
+                                  "; the worker stops (restart it)");
+        return false;
+    }
+    if (sig_slot >= 0 && (extra[sig_slot].revents & CURL_WAIT_POLLIN)) handle_signals();
+    if (wake_slot >= 0 && (extra[wake_slot].revents & CURL_WAIT_POLLIN)) handle_wakeup();
+    return true;
+}
+
+// After the drain: the recorder writes what is left, with one last try if MariaDB is away.
+int DeliveryLoop::stop_recorder() {
     hand_over();
     size_t left = recorder_->stop();
     apply_settled();

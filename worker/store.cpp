@@ -38,8 +38,7 @@ size_t fan_out(Db& db, unsigned limit) {
         // k_endpoint_scope, then their subscription by primary key: rows read grow with the
         // endpoints of that scope. Joined from the subscriptions of the event's code instead
         // (the plan MariaDB chose for one OR-ed join), every endpoint subscribed to the code
-        // in any scope was read for every event (35 rows an event with 130 endpoints in
-        // scripts/bench --profile; 10,000 with 10,000 integrators on chargebacks).
+        // in any scope was read for every event.
         auto scoped = [&](const char* kind, const char* column) {
             return std::string("SELECT STRAIGHT_JOIN e.id, ep.id FROM webhook_events e "
                                "JOIN webhook_endpoints ep ON ep.scope_kind = '") + kind +
@@ -111,7 +110,7 @@ struct Inflight {
 // k_endpoint_scope, one k_delivery_claim dive each (the endpoints of a scope are bounded by
 // WebhookMaxEndpointsPerScope). Many: one range over every inflight row of k_delivery_claim
 // (as many as all workers' slots), one primary-key lookup each; an IN list of many endpoints
-// cost MariaDB more to plan (scripts/bench --profile: 1.5 ms per call for 64 endpoints).
+// cost MariaDB more to plan.
 void count_inflight(Db& d, const std::set<ScopeKey>& scopes, Inflight& fl) {
     if (scopes.empty()) return;
     Rows r;
@@ -230,11 +229,9 @@ struct Candidates {
 //     backlog's shape, not with the number of endpoints. Non-locking reads.
 //     No `status` in any ORDER BY here: on the worker's utf8mb4 connection MariaDB 10.11
 //     does not treat `status = 'pending'` (an ENUM) as a constant for ORDER BY, so
-//     `ORDER BY status, …` turned the index order into a filesort of every pending row
-//     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
-//     below read 186,000 rows per claim at 93,000 pending).
+//     `ORDER BY status, …` turned the index order into a filesort of every pending row.
 void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string& skip_sql, Candidates& c) {
-    constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
+    constexpr unsigned kMaxWindow = 4096;  // index reads bounded before the fallback walk
     unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
     Room room{limits, {}};  // what the endpoints seen can take, scope caps included
     std::optional<std::string> last_at;
@@ -284,11 +281,10 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string
 //     capped endpoint from holding up the others.
 //    (A GROUP BY over webhook_deliveries would be cheaper with many idle endpoints, but
 //    MariaDB 10.11 only uses the loose index scan for it with fresh statistics and
-//    otherwise walks every pending row: measured, 40-90 ms per claim at 100,000.)
+//    otherwise walks every pending row.)
 //    The hint and the ORDER BY on endpoint_id, next_attempt_at keep the head a `ref`
 //    dive: with statistics stale after a bulk insert, MariaDB 10.11 otherwise took a
-//    range on `status` alone and walked every pending row per endpoint (6.4 s with
-//    100,000 pending over 1,000 endpoints, measured; past read_timeout on a busy machine).
+//    range on `status` alone and walked every pending row per endpoint.
 void walk_heads(Db& d, const std::string& skip_sql, Candidates& c) {
     c.order.clear();
     c.info.clear();
@@ -357,9 +353,8 @@ std::set<uint64_t> lock_open(Db& d, const std::vector<uint64_t>& open, const Can
 //    a concurrent claim of the same rows, in one statement for all endpoints. From the
 //    window: its rows of an endpoint are that endpoint's oldest due ones, so they are
 //    locked by primary key (re-checked: still pending and due). After the walk: a
-//    UNION ALL of per-endpoint ranges on k_delivery_claim. The UNION cost MariaDB a
-//    plan per endpoint (scripts/bench --profile: 1.4 ms a claim at 500 events/s, the
-//    largest share of its time; 16 µs a notification under load).
+//    UNION ALL of per-endpoint ranges on k_delivery_claim; locking the window's rows by
+//    primary key spares MariaDB the UNION's plan per endpoint.
 std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const std::set<uint64_t>& mine_eps,
                                  const std::set<ScopeKey>& mine_scopes, Candidates& c, unsigned n,
                                  const ClaimLimits& limits, ClaimResult& result) {
@@ -555,8 +550,8 @@ namespace {
 // One column of the batch UPDATE: each row's value as an SQL fragment and its parameter
 // (if the fragment has a ?). The most common value goes in ELSE and only the rows that
 // differ get a WHEN: MariaDB tries the WHENs of a CASE one by one for every row, so a CASE
-// of every id cost O(rows²) (a quarter of MariaDB's time per delivery, scripts/bench
-// --profile), while a batch of successes shares one value per column and needs no CASE.
+// of every id cost O(rows²), while a batch of successes shares one value per column and
+// needs no CASE.
 struct CaseColumn {
     struct Value {
         std::string frag;
