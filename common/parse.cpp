@@ -70,4 +70,12 @@ std::string split_host_port(const std::string& spec, std::string& host, std::str
     return "";
 }
 
+std::string rfc3339_from_db(const std::string& t) {
+    if (t.size() < 19) return t;
+    std::string out = t;
+    out[10] = 'T';
+    if (out.size() == 19) out += ".000";
+    return out + "Z";
+}
+
 }  // namespace wh

@@ -1,6 +1,7 @@
 // The value parsers every configuration surface shares (the worker's options, the module's
 // directives, addresses in targets and wake-ups): one meaning of a number, of On/Off and of
-// HOST:PORT wherever a user types one. Pure, unit-tested (tests/unit/test_common_parse.cpp).
+// HOST:PORT wherever a user types one; and the one conversion of a database time to RFC 3339.
+// Pure, unit-tested (tests/unit/test_common_parse.cpp).
 #pragma once
 
 #include <string>
@@ -24,5 +25,9 @@ std::string parse_on_off(const std::string& text, bool& out);
 // Splits "HOST:PORT" or "[IPv6]:PORT" (PORT 0-65535; an IPv6 address needs the brackets).
 // Returns "" or what is wrong; host/port are filled on success.
 std::string split_host_port(const std::string& spec, std::string& host, std::string& port);
+
+// A time as MariaDB writes a DATETIME in UTC ("2026-11-26 03:38:06[.123]") in RFC 3339
+// with milliseconds ("2026-11-26T03:38:06.123Z"); text too short to be one is returned as is.
+std::string rfc3339_from_db(const std::string& db_time);
 
 }  // namespace wh

@@ -109,7 +109,7 @@ DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int si
     if (!opt_.wakeup_listen.empty()) {
         std::string err = wakeup_.open(opt_.wakeup_listen);
         if (!err.empty())
-            wlog(LogLevel::warn, "WH00160: wakeup_listen " + opt_.wakeup_listen + ": " + err +
+            log_warn("WH00160: wakeup_listen " + opt_.wakeup_listen + ": " + err +
                                      "; running without wake-ups: new events wait for the next poll "
                                      "(poll_interval_ms). Free the port or change wakeup_listen and "
                                      "WebhookNotifyWorker together");
@@ -172,14 +172,14 @@ bool DeliveryLoop::db_step(const char* tag, const char* what, const std::functio
             return false;
         }
         if (log_throttle(tag, 60))
-            wlog(LogLevel::error, std::string(tag) + ": " + what + " failed: " + e.what() +
+            log_error(std::string(tag) + ": " + what + " failed: " + e.what() +
                                       " (MariaDB error " + std::to_string(e.code()) +
                                       "). Check that 'webhook-worker migrate' has been run and the "
                                       "database user has the needed grants; retrying");
         return true;
     } catch (const std::exception& e) {
         if (log_throttle(tag, 60))
-            wlog(LogLevel::error, std::string(tag) + ": " + what + " failed: " + e.what() + "; retrying");
+            log_error(std::string(tag) + ": " + what + " failed: " + e.what() + "; retrying");
         return true;
     }
 }
@@ -217,7 +217,7 @@ void DeliveryLoop::db_cycle() {
     bool more = false;
     if (!db_step("WH00111", "fan-out of new events", [&] {
             size_t n = fan_out(db_);
-            if (n) wlog(LogLevel::debug, "fanned out " + std::to_string(n) + " events");
+            if (n) log_debug("fanned out " + std::to_string(n) + " events");
             more = n >= 500;
         }))
         return;
@@ -226,7 +226,7 @@ void DeliveryLoop::db_cycle() {
         if (!db_step("WH00112", "returning expired leases", [&] {
                 uint64_t n = reap_expired_leases(db_);
                 if (n)
-                    wlog(LogLevel::info, "returned " + std::to_string(n) +
+                    log_info("returned " + std::to_string(n) +
                                              " deliveries with an expired lease to pending");
             }))
             return;
@@ -297,7 +297,7 @@ void DeliveryLoop::after_record(const Recorder::Settled& s) {
     const Outcome& o = f.o;
     if (s.fate == Recorder::Fate::given_up) return;  // logged (WH00116/7): the lease expires
     if (s.fate == Recorder::Fate::lease_lost) {
-        wlog(LogLevel::warn,
+        log_warn(
              "WH00114: lease lost for " + o.notification_id + " (attempt " + std::to_string(o.attempt_no) +
                  "): another worker took it over after the lease expired, so this result is dropped. "
                  "If this repeats, raise lease_seconds above request_timeout_ms");
@@ -308,11 +308,11 @@ void DeliveryLoop::after_record(const Recorder::Settled& s) {
     // auto-disable check / 410 system event (operations.hpp)
     ops_.on_recorded(o, f.plan, Clock::now());
     if (f.plan.disable_endpoint)
-        wlog(LogLevel::warn, "WH00115: endpoint " + o.endpoint_public_id +
+        log_warn("WH00115: endpoint " + o.endpoint_public_id +
                                  " answered 410 Gone and was disabled; its deliveries are held "
                                  "until it is re-enabled (PATCH enabled=true)");
     if (!o.success && f.plan.status == Plan::failed)
-        wlog(LogLevel::debug, "notification " + o.notification_id + " failed for good after " +
+        log_debug("notification " + o.notification_id + " failed for good after " +
                                   std::to_string(o.attempt_no) + " attempts");
 }
 
@@ -328,7 +328,7 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     o.notification_id = c.event.notification_id;
     o.error_class = cls;
     o.error_message = msg;
-    wlog(LogLevel::debug, "delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
+    log_debug("delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
                               " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
     finished_.push_back(std::move(o));  // recorded with the rest of this loop turn
 }
@@ -339,7 +339,7 @@ bool DeliveryLoop::open_sealed(const Claimed& cl, const std::string& sealed, con
                                std::string& out) const {
     if (!opt_.accept_v1_credentials && SecretBox::is_v1(sealed)) {
         if (log_throttle("WH00158", 60))
-            wlog(LogLevel::error, std::string("WH00158: the ") + column + " of endpoint " + cl.endpoint_public_id +
+            log_error(std::string("WH00158: the ") + column + " of endpoint " + cl.endpoint_public_id +
                                       " is sealed as v1 and accept_v1_credentials is Off: run 'webhook-worker "
                                       "migrate --secret-key-file' to re-seal it, or set its credentials again");
         return false;
@@ -347,7 +347,7 @@ bool DeliveryLoop::open_sealed(const Claimed& cl, const std::string& sealed, con
     const bool ok = box_.open(sealed, credential_aad(column, cl.endpoint_id), out);
     const bool password = std::string(column) == "password_enc";
     if (!ok && log_throttle(password ? "WH00126" : "WH00119", 60))
-        wlog(LogLevel::error, std::string(password ? "WH00126: cannot decrypt the password"
+        log_error(std::string(password ? "WH00126: cannot decrypt the password"
                                                    : "WH00119: cannot decrypt the signing secret") +
                                   " of endpoint " + cl.endpoint_public_id +
                                   ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
@@ -412,7 +412,7 @@ bool DeliveryLoop::build_body(Job& job) {
     std::string err;
     if (build_payload(job.c.event, job.body, &err)) return true;
     if (log_throttle("WH00118", 60))
-        wlog(LogLevel::error, "WH00118: notification " + job.c.event.notification_id + " cannot be built: " + err +
+        log_error("WH00118: notification " + job.c.event.notification_id + " cannot be built: " + err +
                                   "; the event row in webhook_events must hold a JSON object");
     finish_now(job.c, "payload", err);
     return false;
@@ -557,11 +557,11 @@ void DeliveryLoop::collect_done() {
         o.excerpt = redact_excerpt(j.reply, j.sent_credentials, kExcerptBytes, j.truncated);
         for (auto& f : j.sent_credentials) std::fill(f.begin(), f.end(), '\0');
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
-            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
+            log_warn("WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
                                      j.blocked_address + " is not public and not allowed by allow_private_targets"
                                      ". Change its URL, or allow the range with allow_private_targets");
         if (log_enabled(LogLevel::debug))  // not built per delivery when nobody reads it
-            wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
+            log_debug("delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
                                       " to " + o.endpoint_public_id + ": " +
                                       (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
                                       " in " + std::to_string(o.duration_ms) + " ms");
@@ -587,7 +587,7 @@ void DeliveryLoop::handle_signals() {
         if (!stopping_) {
             stopping_ = true;
             drain_deadline_ = Clock::now() + std::chrono::seconds(opt_.drain_seconds);
-            wlog(LogLevel::info, std::string("received ") + name + ": no more claims; waiting up to " +
+            log_info(std::string("received ") + name + ": no more claims; waiting up to " +
                                      std::to_string(opt_.drain_seconds) + " s for " +
                                      std::to_string(jobs_.size()) + " deliveries in flight");
         } else {
@@ -610,9 +610,9 @@ void DeliveryLoop::abandon_inflight() {
     try {
         if (!db_.connected()) db_.connect();
         uint64_t n = release(db_, opt_.worker_id, ids);
-        wlog(LogLevel::info, "released " + std::to_string(n) + " unfinished deliveries back to pending");
+        log_info("released " + std::to_string(n) + " unfinished deliveries back to pending");
     } catch (const std::exception& e) {
-        wlog(LogLevel::warn, "WH00121: could not release " + std::to_string(ids.size()) +
+        log_warn("WH00121: could not release " + std::to_string(ids.size()) +
                                  " unfinished deliveries (" + e.what() + "); their leases expire after "
                                  "lease_seconds and any worker sends them again");
     }
@@ -627,7 +627,7 @@ int DeliveryLoop::run() {
         case TurnEnd::drained: return stop_recorder();
         case TurnEnd::failed: return 1;
         case TurnEnd::leave_now:
-            wlog(LogLevel::warn, "WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
+            log_warn("WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
                                      " deliveries in flight; their leases expire after lease_seconds and "
                                      "any worker sends them again");
             return 0;
@@ -636,7 +636,7 @@ int DeliveryLoop::run() {
 }
 
 void DeliveryLoop::log_started() const {
-    wlog(LogLevel::info,
+    log_info(
          "webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
              " database=" + (opt_.db.socket.empty() ? opt_.db.host + ":" + std::to_string(opt_.db.port)
                                                     : opt_.db.socket) +
@@ -681,7 +681,7 @@ bool DeliveryLoop::drain_over(Clock::time_point now) {
     if (!stopping_) return false;
     if (jobs_.empty()) return true;
     if (now < drain_deadline_) return false;
-    wlog(LogLevel::warn, "WH00122: " + std::to_string(jobs_.size()) +
+    log_warn("WH00122: " + std::to_string(jobs_.size()) +
                              " deliveries still in flight at the drain deadline; giving them "
                              "back to pending so another worker sends them");
     abandon_inflight();
@@ -710,7 +710,7 @@ bool DeliveryLoop::wait_for_events(Clock::time_point now) {
     int numfds = 0;
     CURLMcode mc = curl_multi_poll(multi_, nextra ? extra : nullptr, nextra, int(timeout), &numfds);
     if (mc != CURLM_OK) {
-        wlog(LogLevel::error, std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
+        log_error(std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
                                   "; the worker stops (restart it)");
         return false;
     }
@@ -725,10 +725,10 @@ int DeliveryLoop::stop_recorder() {
     size_t left = recorder_->stop();
     apply_settled();
     if (left)
-        wlog(LogLevel::warn, "WH00125: " + std::to_string(left) +
+        log_warn("WH00125: " + std::to_string(left) +
                                  " attempt results could not be recorded (MariaDB unreachable); those "
                                  "deliveries are sent again once their leases expire");
-    wlog(LogLevel::info, "webhook-worker stopped: " + std::to_string(n_delivered_) + " delivered, " +
+    log_info("webhook-worker stopped: " + std::to_string(n_delivered_) + " delivered, " +
                              std::to_string(n_failed_attempts_) + " failed attempts recorded");
     return 0;
 }

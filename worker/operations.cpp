@@ -12,11 +12,11 @@ Operations::Operations(const OpsOptions& opt, Clock::time_point now)
       throttle_(opt.auto_disable_after_ms) {
     if (!opt.metrics_listen.empty()) {
         if (std::string e = server_.start(opt.metrics_listen); !e.empty())
-            wlog(LogLevel::warn, "WH00182: metrics_listen " + opt.metrics_listen + ": " + e +
+            log_warn("WH00182: metrics_listen " + opt.metrics_listen + ": " + e +
                                      "; running without the metrics listener. Free the port or change "
                                      "metrics_listen (and the Prometheus scrape target)");
         else
-            wlog(LogLevel::info, "metrics on http://" + opt.metrics_listen + "/metrics");
+            log_info("metrics on http://" + opt.metrics_listen + "/metrics");
     }
 }
 
@@ -38,7 +38,7 @@ void Operations::tick(Db& db, Clock::time_point now, size_t inflight) {
         DisableResult r = auto_disable_if_failing(db, id, opt_.auto_disable_after_ms);
         if (r.disabled) metrics_.endpoint_auto_disabled();
         if (r.disabled)
-            wlog(LogLevel::warn, "WH00180: endpoint " + r.endpoint_public_id + " was disabled: " + r.reason +
+            log_warn("WH00180: endpoint " + r.endpoint_public_id + " was disabled: " + r.reason +
                                      " (auto_disable_after). Its deliveries are held; " +
                                      std::to_string(r.notified) + " other endpoint(s) of its scope got " +
                                      kEndpointDisabledCode + ". Fix the receiver, then PATCH enabled=true");
@@ -48,7 +48,7 @@ void Operations::tick(Db& db, Clock::time_point now, size_t inflight) {
         RetentionResult r = run_retention_pass(db, opt_.retention_days);
         metrics_.purged(r.deliveries, r.attempts, r.events);
         if (r.deliveries || r.events)
-            wlog(LogLevel::info, "retention (" + std::to_string(opt_.retention_days) + " days): purged " +
+            log_info("retention (" + std::to_string(opt_.retention_days) + " days): purged " +
                                      std::to_string(r.deliveries) + " notifications, " +
                                      std::to_string(r.attempts) + " attempts, " + std::to_string(r.events) +
                                      " events" + (r.finished ? "" : "; more next pass"));

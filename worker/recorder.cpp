@@ -15,7 +15,7 @@ void DbHealth::down(const std::string& why) {
         if (down_) return;
         down_ = true;
     }
-    wlog(LogLevel::error,
+    log_error(
          "WH00110: cannot use MariaDB (" + why +
              "); no new deliveries are claimed and finished attempts are kept in memory until it "
              "is back. Retrying with backoff (up to 5 s): check that the server is running and "
@@ -28,7 +28,7 @@ void DbHealth::up() {
         if (!down_) return;
         down_ = false;
     }
-    wlog(LogLevel::info, "MariaDB is reachable again; delivery resumes");
+    log_info("MariaDB is reachable again; delivery resumes");
 }
 
 bool DbHealth::is_down() const {
@@ -63,7 +63,7 @@ void Recorder::start() {
         }
         failed_ = true;
         try {
-            wlog(LogLevel::error, "WH00131: the recorder thread stopped (" + what +
+            log_error("WH00131: the recorder thread stopped (" + what +
                                       "); finished attempts can no longer be recorded, so the worker exits. "
                                       "Restart it: the deliveries it held are sent again once their leases expire");
         } catch (...) {
@@ -211,12 +211,12 @@ size_t Recorder::record(std::vector<Finished>& batch, std::vector<Fate>& fates, 
                     f.o.error_message = sanitize_text(f.o.error_message, 200);
                     continue;
                 }
-                wlog(LogLevel::error, "WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
+                log_error("WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
                                           " of " + f.o.notification_id + ": " + e.what() +
                                           "; the lease expires and the delivery is retried. Check the schema "
                                           "('webhook-worker migrate') and the MariaDB error log");
             } catch (const std::exception& e) {
-                wlog(LogLevel::error, "WH00117: could not record attempt of " + f.o.notification_id + ": " +
+                log_error("WH00117: could not record attempt of " + f.o.notification_id + ": " +
                                           e.what() + "; the lease expires and the delivery is retried");
                 break;
             }

@@ -25,7 +25,7 @@ bool reseal_row(const SecretBox& box, const Rows::Row& r, unsigned long long id,
         if (!box.open(*v, "", plain)) {
             ++res.unreadable;
             if (log_throttle("WH00155", 60))
-                wlog(LogLevel::warn, std::string("WH00155: cannot open the v1 ") + cols[c].first +
+                log_warn(std::string("WH00155: cannot open the v1 ") + cols[c].first +
                                          " of endpoint " + r[1].value_or("?") +
                                          " with secret_key_file, so it stays v1: give migrate the module's "
                                          "key file (WebhookSecretKeyFile); if that is the key, the value is "

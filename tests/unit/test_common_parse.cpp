@@ -11,6 +11,7 @@ class CommonParseTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(on_off_in_any_case);
     CPPUNIT_TEST(host_port_forms);
     CPPUNIT_TEST(host_port_errors);
+    CPPUNIT_TEST(db_time_to_rfc3339);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -92,6 +93,12 @@ public:
                                 "h:123456", "h:8x"})
             CPPUNIT_ASSERT_MESSAGE(bad, !wh::split_host_port(bad, host, port).empty());
         CPPUNIT_ASSERT(wh::split_host_port("::1:80", host, port).find("brackets") != std::string::npos);
+    }
+
+    void db_time_to_rfc3339() {
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:38:06.123Z"), wh::rfc3339_from_db("2026-11-26 03:38:06.123"));
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:38:06.000Z"), wh::rfc3339_from_db("2026-11-26 03:38:06"));
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26"), wh::rfc3339_from_db("2026-11-26"));
     }
 };
 
