@@ -110,9 +110,9 @@ DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int si
         std::string err = wakeup_.open(opt_.wakeup_listen);
         if (!err.empty())
             log_warn("WH00160: wakeup_listen " + opt_.wakeup_listen + ": " + err +
-                                     "; running without wake-ups: new events wait for the next poll "
-                                     "(poll_interval_ms). Free the port or change wakeup_listen and "
-                                     "WebhookNotifyWorker together");
+                         "; running without wake-ups: new events wait for the next poll "
+                         "(poll_interval_ms). Free the port or change wakeup_listen and "
+                         "WebhookNotifyWorker together");
     }
 }
 
@@ -173,9 +173,9 @@ bool DeliveryLoop::db_step(const char* tag, const char* what, const std::functio
         }
         if (log_throttle(tag, 60))
             log_error(std::string(tag) + ": " + what + " failed: " + e.what() +
-                                      " (MariaDB error " + std::to_string(e.code()) +
-                                      "). Check that 'webhook-worker migrate' has been run and the "
-                                      "database user has the needed grants; retrying");
+                          " (MariaDB error " + std::to_string(e.code()) +
+                          "). Check that 'webhook-worker migrate' has been run and the "
+                          "database user has the needed grants; retrying");
         return true;
     } catch (const std::exception& e) {
         if (log_throttle(tag, 60))
@@ -226,8 +226,7 @@ void DeliveryLoop::db_cycle() {
         if (!db_step("WH00112", "returning expired leases", [&] {
                 uint64_t n = reap_expired_leases(db_);
                 if (n)
-                    log_info("returned " + std::to_string(n) +
-                                             " deliveries with an expired lease to pending");
+                    log_info("returned " + std::to_string(n) + " deliveries with an expired lease to pending");
             }))
             return;
     }
@@ -309,11 +308,11 @@ void DeliveryLoop::after_record(const Recorder::Settled& s) {
     ops_.on_recorded(o, f.plan, Clock::now());
     if (f.plan.disable_endpoint)
         log_warn("WH00115: endpoint " + o.endpoint_public_id +
-                                 " answered 410 Gone and was disabled; its deliveries are held "
-                                 "until it is re-enabled (PATCH enabled=true)");
+                     " answered 410 Gone and was disabled; its deliveries are held "
+                     "until it is re-enabled (PATCH enabled=true)");
     if (!o.success && f.plan.status == Plan::failed)
         log_debug("notification " + o.notification_id + " failed for good after " +
-                                  std::to_string(o.attempt_no) + " attempts");
+                      std::to_string(o.attempt_no) + " attempts");
 }
 
 // ---- sending ----------------------------------------------------------------------------
@@ -329,7 +328,7 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     o.error_class = cls;
     o.error_message = msg;
     log_debug("delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
-                              " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
+                  " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
     finished_.push_back(std::move(o));  // recorded with the rest of this loop turn
 }
 
@@ -340,20 +339,20 @@ bool DeliveryLoop::open_sealed(const Claimed& cl, const std::string& sealed, con
     if (!opt_.accept_v1_credentials && SecretBox::is_v1(sealed)) {
         if (log_throttle("WH00158", 60))
             log_error(std::string("WH00158: the ") + column + " of endpoint " + cl.endpoint_public_id +
-                                      " is sealed as v1 and accept_v1_credentials is Off: run 'webhook-worker "
-                                      "migrate --secret-key-file' to re-seal it, or set its credentials again");
+                          " is sealed as v1 and accept_v1_credentials is Off: run 'webhook-worker "
+                          "migrate --secret-key-file' to re-seal it, or set its credentials again");
         return false;
     }
     const bool ok = box_.open(sealed, credential_aad(column, cl.endpoint_id), out);
     const bool password = std::string(column) == "password_enc";
     if (!ok && log_throttle(password ? "WH00126" : "WH00119", 60))
         log_error(std::string(password ? "WH00126: cannot decrypt the password"
-                                                   : "WH00119: cannot decrypt the signing secret") +
-                                  " of endpoint " + cl.endpoint_public_id +
-                                  ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
-                                  "sealed it with (give both the same key file), or the value was not sealed for "
-                                  "this endpoint's " + column + " (copied from another row or column: " +
-                                  (password ? "set its credentials again with PATCH)" : "rotate its secret)"));
+                                       : "WH00119: cannot decrypt the signing secret") +
+                      " of endpoint " + cl.endpoint_public_id +
+                      ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
+                      "sealed it with (give both the same key file), or the value was not sealed for "
+                      "this endpoint's " + column + " (copied from another row or column: " +
+                      (password ? "set its credentials again with PATCH)" : "rotate its secret)"));
     return ok;
 }
 
@@ -413,7 +412,7 @@ bool DeliveryLoop::build_body(Job& job) {
     if (build_payload(job.c.event, job.body, &err)) return true;
     if (log_throttle("WH00118", 60))
         log_error("WH00118: notification " + job.c.event.notification_id + " cannot be built: " + err +
-                                  "; the event row in webhook_events must hold a JSON object");
+                      "; the event row in webhook_events must hold a JSON object");
     finish_now(job.c, "payload", err);
     return false;
 }
@@ -558,13 +557,13 @@ void DeliveryLoop::collect_done() {
         for (auto& f : j.sent_credentials) std::fill(f.begin(), f.end(), '\0');
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
             log_warn("WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
-                                     j.blocked_address + " is not public and not allowed by allow_private_targets"
-                                     ". Change its URL, or allow the range with allow_private_targets");
+                         j.blocked_address + " is not public and not allowed by allow_private_targets"
+                         ". Change its URL, or allow the range with allow_private_targets");
         if (log_enabled(LogLevel::debug))  // not built per delivery when nobody reads it
             log_debug("delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
-                                      " to " + o.endpoint_public_id + ": " +
-                                      (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
-                                      " in " + std::to_string(o.duration_ms) + " ms");
+                          " to " + o.endpoint_public_id + ": " +
+                          (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
+                          " in " + std::to_string(o.duration_ms) + " ms");
 
         curl_slist_free_all(j.headers);
         j.headers = nullptr;
@@ -588,8 +587,8 @@ void DeliveryLoop::handle_signals() {
             stopping_ = true;
             drain_deadline_ = Clock::now() + std::chrono::seconds(opt_.drain_seconds);
             log_info(std::string("received ") + name + ": no more claims; waiting up to " +
-                                     std::to_string(opt_.drain_seconds) + " s for " +
-                                     std::to_string(jobs_.size()) + " deliveries in flight");
+                         std::to_string(opt_.drain_seconds) + " s for " +
+                         std::to_string(jobs_.size()) + " deliveries in flight");
         } else {
             leave_now_ = true;
         }
@@ -613,8 +612,8 @@ void DeliveryLoop::abandon_inflight() {
         log_info("released " + std::to_string(n) + " unfinished deliveries back to pending");
     } catch (const std::exception& e) {
         log_warn("WH00121: could not release " + std::to_string(ids.size()) +
-                                 " unfinished deliveries (" + e.what() + "); their leases expire after "
-                                 "lease_seconds and any worker sends them again");
+                     " unfinished deliveries (" + e.what() + "); their leases expire after "
+                     "lease_seconds and any worker sends them again");
     }
 }
 
@@ -628,18 +627,17 @@ int DeliveryLoop::run() {
         case TurnEnd::failed: return 1;
         case TurnEnd::leave_now:
             log_warn("WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
-                                     " deliveries in flight; their leases expire after lease_seconds and "
-                                     "any worker sends them again");
+                         " deliveries in flight; their leases expire after lease_seconds and "
+                         "any worker sends them again");
             return 0;
         }
     }
 }
 
 void DeliveryLoop::log_started() const {
-    log_info(
-         "webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
+    log_info("webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
              " database=" + (opt_.db.socket.empty() ? opt_.db.host + ":" + std::to_string(opt_.db.port)
-                                                    : opt_.db.socket) +
+                                                       : opt_.db.socket) +
              "/" + opt_.db.database + " concurrency=" + std::to_string(opt_.concurrency) +
              " per_endpoint=" + std::to_string(opt_.per_endpoint_concurrency) +
              " per_scope=" + std::to_string(opt_.max_in_flight_per_scope) +
@@ -682,8 +680,8 @@ bool DeliveryLoop::drain_over(Clock::time_point now) {
     if (jobs_.empty()) return true;
     if (now < drain_deadline_) return false;
     log_warn("WH00122: " + std::to_string(jobs_.size()) +
-                             " deliveries still in flight at the drain deadline; giving them "
-                             "back to pending so another worker sends them");
+                 " deliveries still in flight at the drain deadline; giving them "
+                 "back to pending so another worker sends them");
     abandon_inflight();
     return true;
 }
@@ -711,7 +709,7 @@ bool DeliveryLoop::wait_for_events(Clock::time_point now) {
     CURLMcode mc = curl_multi_poll(multi_, nextra ? extra : nullptr, nextra, int(timeout), &numfds);
     if (mc != CURLM_OK) {
         log_error(std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
-                                  "; the worker stops (restart it)");
+                      "; the worker stops (restart it)");
         return false;
     }
     if (sig_slot >= 0 && (extra[sig_slot].revents & CURL_WAIT_POLLIN)) handle_signals();
@@ -726,10 +724,10 @@ int DeliveryLoop::stop_recorder() {
     apply_settled();
     if (left)
         log_warn("WH00125: " + std::to_string(left) +
-                                 " attempt results could not be recorded (MariaDB unreachable); those "
-                                 "deliveries are sent again once their leases expire");
+                     " attempt results could not be recorded (MariaDB unreachable); those "
+                     "deliveries are sent again once their leases expire");
     log_info("webhook-worker stopped: " + std::to_string(n_delivered_) + " delivered, " +
-                             std::to_string(n_failed_attempts_) + " failed attempts recorded");
+                 std::to_string(n_failed_attempts_) + " failed attempts recorded");
     return 0;
 }
 

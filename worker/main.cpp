@@ -33,15 +33,15 @@ int reseal_step(const Options& opt, Db& db) {
     if (opt.secret_key_file.empty()) {
         if (size_t n = count_v1_credentials(db))
             log_warn("WH00156: " + std::to_string(n) +
-                                     " endpoints still hold credentials sealed as v1 (not bound to their row); "
-                                     "run 'webhook-worker migrate' again with --secret-key-file (or "
-                                     "secret_key_file in --config) to re-seal them as v2");
+                         " endpoints still hold credentials sealed as v1 (not bound to their row); "
+                         "run 'webhook-worker migrate' again with --secret-key-file (or "
+                         "secret_key_file in --config) to re-seal them as v2");
         return 0;
     }
     SecretBox::Key key;
     if (std::string e = SecretBox::load_key_file(opt.secret_key_file, key); !e.empty()) {
         log_error("WH00157: " + e + ": the re-seal of v1 credentials needs the module's "
-                                                "WebhookSecretKeyFile; the SQL migrations are applied, run again");
+                                    "WebhookSecretKeyFile; the SQL migrations are applied, run again");
         return 2;
     }
     ResealResult r = reseal_v1_credentials(db, SecretBox(key));
@@ -63,12 +63,12 @@ int run_migrate(const Options& opt) {
         return reseal_step(opt, db);
     } catch (const DbError& e) {
         log_error("WH00102: migration failed: " + std::string(e.what()) +
-                                  " (MariaDB error " + std::to_string(e.code()) +
-                                  "); check the 'database' setting, that the server runs and that the user "
-                                  "may create tables; it is safe to run again");
+                      " (MariaDB error " + std::to_string(e.code()) +
+                      "); check the 'database' setting, that the server runs and that the user "
+                      "may create tables; it is safe to run again");
     } catch (const std::exception& e) {
         log_error("WH00103: migration failed: " + std::string(e.what()) +
-                                  "; check --sql-dir (now '" + dir + "')");
+                      "; check --sql-dir (now '" + dir + "')");
     }
     return 1;
 }
@@ -77,13 +77,13 @@ int run_worker(const Options& opt) {
     SecretBox::Key key;
     if (std::string e = SecretBox::load_key_file(opt.secret_key_file, key); !e.empty()) {
         log_error("WH00101: " + e + ": secret_key_file must name the module's "
-                                                "WebhookSecretKeyFile (64 hex characters), readable by this user");
+                                    "WebhookSecretKeyFile (64 hex characters), readable by this user");
         return 2;
     }
     if (!opt.ca_bundle.empty() && access(opt.ca_bundle.c_str(), R_OK) != 0) {
         log_error("WH00130: ca_bundle '" + opt.ca_bundle +
-                                  "' is not a readable file: give a PEM file of CA certificates, or leave "
-                                  "ca_bundle unset for the system's store");
+                      "' is not a readable file: give a PEM file of CA certificates, or leave "
+                      "ca_bundle unset for the system's store");
         return 2;
     }
     // Signals are read from a signalfd in the loop; block them before any thread exists

@@ -13,8 +13,8 @@ Operations::Operations(const OpsOptions& opt, Clock::time_point now)
     if (!opt.metrics_listen.empty()) {
         if (std::string e = server_.start(opt.metrics_listen); !e.empty())
             log_warn("WH00182: metrics_listen " + opt.metrics_listen + ": " + e +
-                                     "; running without the metrics listener. Free the port or change "
-                                     "metrics_listen (and the Prometheus scrape target)");
+                         "; running without the metrics listener. Free the port or change "
+                         "metrics_listen (and the Prometheus scrape target)");
         else
             log_info("metrics on http://" + opt.metrics_listen + "/metrics");
     }
@@ -39,9 +39,9 @@ void Operations::tick(Db& db, Clock::time_point now, size_t inflight) {
         if (r.disabled) metrics_.endpoint_auto_disabled();
         if (r.disabled)
             log_warn("WH00180: endpoint " + r.endpoint_public_id + " was disabled: " + r.reason +
-                                     " (auto_disable_after). Its deliveries are held; " +
-                                     std::to_string(r.notified) + " other endpoint(s) of its scope got " +
-                                     kEndpointDisabledCode + ". Fix the receiver, then PATCH enabled=true");
+                         " (auto_disable_after). Its deliveries are held; " +
+                         std::to_string(r.notified) + " other endpoint(s) of its scope got " +
+                         kEndpointDisabledCode + ". Fix the receiver, then PATCH enabled=true");
     }
     if (retention_.due(now)) {
         retention_.ran(now);
@@ -49,9 +49,9 @@ void Operations::tick(Db& db, Clock::time_point now, size_t inflight) {
         metrics_.purged(r.deliveries, r.attempts, r.events);
         if (r.deliveries || r.events)
             log_info("retention (" + std::to_string(opt_.retention_days) + " days): purged " +
-                                     std::to_string(r.deliveries) + " notifications, " +
-                                     std::to_string(r.attempts) + " attempts, " + std::to_string(r.events) +
-                                     " events" + (r.finished ? "" : "; more next pass"));
+                         std::to_string(r.deliveries) + " notifications, " +
+                         std::to_string(r.attempts) + " attempts, " + std::to_string(r.events) +
+                         " events" + (r.finished ? "" : "; more next pass"));
     }
     if (server_.running() && now >= next_backlog_) {
         next_backlog_ = now + std::chrono::seconds(5);

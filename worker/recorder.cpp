@@ -15,11 +15,10 @@ void DbHealth::down(const std::string& why) {
         if (down_) return;
         down_ = true;
     }
-    log_error(
-         "WH00110: cannot use MariaDB (" + why +
-             "); no new deliveries are claimed and finished attempts are kept in memory until it "
-             "is back. Retrying with backoff (up to 5 s): check that the server is running and "
-             "that the 'database' setting is right");
+    log_error("WH00110: cannot use MariaDB (" + why +
+              "); no new deliveries are claimed and finished attempts are kept in memory until it "
+              "is back. Retrying with backoff (up to 5 s): check that the server is running and "
+              "that the 'database' setting is right");
 }
 
 void DbHealth::up() {
@@ -64,8 +63,8 @@ void Recorder::start() {
         failed_ = true;
         try {
             log_error("WH00131: the recorder thread stopped (" + what +
-                                      "); finished attempts can no longer be recorded, so the worker exits. "
-                                      "Restart it: the deliveries it held are sent again once their leases expire");
+                          "); finished attempts can no longer be recorded, so the worker exits. "
+                          "Restart it: the deliveries it held are sent again once their leases expire");
         } catch (...) {
         }
         wake_();
@@ -212,12 +211,12 @@ size_t Recorder::record(std::vector<Finished>& batch, std::vector<Fate>& fates, 
                     continue;
                 }
                 log_error("WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
-                                          " of " + f.o.notification_id + ": " + e.what() +
-                                          "; the lease expires and the delivery is retried. Check the schema "
-                                          "('webhook-worker migrate') and the MariaDB error log");
+                              " of " + f.o.notification_id + ": " + e.what() +
+                              "; the lease expires and the delivery is retried. Check the schema "
+                              "('webhook-worker migrate') and the MariaDB error log");
             } catch (const std::exception& e) {
                 log_error("WH00117: could not record attempt of " + f.o.notification_id + ": " +
-                                          e.what() + "; the lease expires and the delivery is retried");
+                              e.what() + "; the lease expires and the delivery is retried");
                 break;
             }
         }

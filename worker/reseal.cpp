@@ -26,10 +26,10 @@ bool reseal_row(const SecretBox& box, const Rows::Row& r, unsigned long long id,
             ++res.unreadable;
             if (log_throttle("WH00155", 60))
                 log_warn(std::string("WH00155: cannot open the v1 ") + cols[c].first +
-                                         " of endpoint " + r[1].value_or("?") +
-                                         " with secret_key_file, so it stays v1: give migrate the module's "
-                                         "key file (WebhookSecretKeyFile); if that is the key, the value is "
-                                         "damaged: set the endpoint's credentials again (PATCH, rotate-secret)");
+                             " of endpoint " + r[1].value_or("?") +
+                             " with secret_key_file, so it stays v1: give migrate the module's "
+                             "key file (WebhookSecretKeyFile); if that is the key, the value is "
+                             "damaged: set the endpoint's credentials again (PATCH, rotate-secret)");
             continue;
         }
         (set += set.empty() ? "" : ", ") += std::string(cols[c].first) + " = ?";
