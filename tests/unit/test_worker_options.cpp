@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "config_file.hpp"
@@ -32,6 +33,7 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(table_defaults_are_valid_values);
     CPPUNIT_TEST(table_bounds_are_enforced);
     CPPUNIT_TEST(off_in_any_case);
+    CPPUNIT_TEST(every_option_is_documented);
     CPPUNIT_TEST_SUITE_END();
 
     static const char* db() { return "host=127.0.0.1 port=3306 user=u password=p database=d"; }
@@ -397,6 +399,26 @@ public:
         CPPUNIT_ASSERT(!o.policy.allow_all());
         CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--wakeup-listen", "127.0.0.1:8499"}, base_file(), o));
         CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1:8499"), o.wakeup_listen);
+    }
+
+    // worker/README.md's settings table and packaging/worker.conf.sample list every option.
+    void every_option_is_documented() {
+        std::string src = __FILE__;  // …/tests/unit/test_worker_options.cpp
+        std::string root = src.substr(0, src.rfind("/tests/unit/"));
+        auto read = [&](const std::string& rel) {
+            std::ifstream in(root + "/" + rel);
+            CPPUNIT_ASSERT_MESSAGE("cannot read " + root + "/" + rel, bool(in));
+            return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        };
+        const std::string readme = read("worker/README.md"), sample = read("packaging/worker.conf.sample");
+        for (const auto& spec : option_table()) {
+            std::string key = spec.key;
+            CPPUNIT_ASSERT_MESSAGE("worker/README.md lacks | `" + key + "` |",
+                                   readme.find("| `" + key + "` |") != std::string::npos);
+            bool in_sample = sample.find("\n" + key + " = ") != std::string::npos ||
+                             sample.find("\n# " + key + " = ") != std::string::npos;
+            CPPUNIT_ASSERT_MESSAGE("packaging/worker.conf.sample lacks " + key, in_sample);
+        }
     }
 
     // The resolved values as text, to compare two Options.
