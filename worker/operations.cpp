@@ -58,13 +58,14 @@ void Operations::tick(Db& db, Clock::time_point now, size_t inflight) {
         // COUNT over the (status, next_attempt_at) index; the oldest due one of an enabled
         // endpoint walks that index in order (held rows of disabled endpoints are skipped).
         Rows r = db.query(
-            "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'), "
+            "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS pending, "
             "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, d.next_attempt_at, NOW(3)) FROM webhook_deliveries d "
             " WHERE d.status = 'pending' AND d.next_attempt_at <= NOW(3) AND (SELECT ep.enabled FROM "
             " webhook_endpoints ep WHERE ep.id = d.endpoint_id AND ep.deleted_at IS NULL) = 1 "
-            " ORDER BY d.next_attempt_at LIMIT 1), 0)");
+            " ORDER BY d.next_attempt_at LIMIT 1), 0) AS oldest_due_us");
         if (!r.empty())
-            metrics_.set_backlog(std::stoull(r[0][0].value_or("0")), std::stod(r[0][1].value_or("0")) / 1e6);
+            metrics_.set_backlog(std::stoull(r[0][r.col("pending")].value_or("0")),
+                                 std::stod(r[0][r.col("oldest_due_us")].value_or("0")) / 1e6);
     }
 }
 
