@@ -67,7 +67,8 @@ bool lock_endpoint(Db& d, uint64_t id, DisablingEndpoint& ep) {
 // Inserts the system event (already fanned out) and its deliveries to the other enabled,
 // subscribed endpoints of the same scope. The event carries the scope's ID in resellerId or
 // portfolioId and "" in the other (a scope is one or the other).
-uint64_t publish_disabled(Db& d, const DisablingEndpoint& ep, const std::string& reason, const std::string& disabled_at) {
+uint64_t publish_disabled(Db& d, const DisablingEndpoint& ep, const std::string& reason,
+                          const std::string& disabled_at) {
     bool reseller = ep.scope_kind == "reseller";
     std::string key = "endpoint-disabled:" + ep.public_id + ":" + disabled_at;
     uint64_t inserted = d.exec(
