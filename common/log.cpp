@@ -1,5 +1,6 @@
 #include "log.hpp"
 
+#include <atomic>
 #include <cstdio>
 
 namespace wh {
@@ -11,6 +12,7 @@ void stderr_sink(void*, LogLevel level, const std::string& line) {
 }
 LogSink g_sink = stderr_sink;
 void* g_baton = nullptr;
+std::atomic<LogLevel> g_level{LogLevel::debug};
 }  // namespace
 
 void set_log_sink(LogSink sink, void* baton) {
@@ -18,6 +20,12 @@ void set_log_sink(LogSink sink, void* baton) {
     g_baton = baton;
 }
 
-void log_line(LogLevel level, const std::string& line) { g_sink(g_baton, level, line); }
+void set_log_level(LogLevel level) { g_level.store(level, std::memory_order_relaxed); }
+
+bool log_enabled(LogLevel level) { return int(level) <= int(g_level.load(std::memory_order_relaxed)); }
+
+void log_line(LogLevel level, const std::string& line) {
+    if (log_enabled(level)) g_sink(g_baton, level, line);
+}
 
 }  // namespace wh

@@ -12,6 +12,10 @@ enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
 using LogSink = void (*)(void* baton, LogLevel level, const std::string& line);
 
 void set_log_sink(LogSink sink, void* baton);
+// Lines above `level` are dropped before the sink (the worker's --log-level). Default: debug,
+// everything goes to the sink (httpd filters by its own LogLevel).
+void set_log_level(LogLevel level);
+bool log_enabled(LogLevel level);
 void log_line(LogLevel level, const std::string& line);
 
 inline void log_error(const std::string& l) { log_line(LogLevel::error, l); }

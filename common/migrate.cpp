@@ -1,5 +1,7 @@
 #include "migrate.hpp"
 
+#include "parse.hpp"
+
 #include <dirent.h>
 
 #include <algorithm>
@@ -26,9 +28,10 @@ std::vector<Migration> list_migrations(const std::string& dir) {
     while (dirent* e = readdir(d.get())) {
         std::string name = e->d_name;
         if (name.size() < 8 || name.compare(name.size() - 4, 4, ".sql") != 0) continue;
-        size_t digits = name.find_first_not_of("0123456789");
-        if (digits == 0 || digits == std::string::npos || name[digits] != '_') continue;
-        out.push_back({unsigned(std::stoul(name.substr(0, digits))), name});
+        size_t digits = name.find('_');
+        unsigned long long version = 0;
+        if (digits == std::string::npos || !parse_decimal(name.substr(0, digits), ~0U, version)) continue;
+        out.push_back({unsigned(version), name});
     }
     std::sort(out.begin(), out.end(),
               [](const Migration& a, const Migration& b) { return a.version < b.version; });

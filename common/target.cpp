@@ -1,5 +1,7 @@
 #include "target.hpp"
 
+#include "parse.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 
@@ -136,10 +138,7 @@ std::string AddressPolicy::parse(const std::string& spec) {
     std::string item;
     std::vector<std::string> items;
     while (in >> item) items.push_back(item);
-    if (items.size() == 1 && (lower(items[0]) == "on" || lower(items[0]) == "off")) {
-        allow_all_ = lower(items[0]) == "on";
-        return "";
-    }
+    if (items.size() == 1 && parse_on_off(items[0], allow_all_).empty()) return "";
     for (const auto& it : items) {
         auto slash = it.find('/');
         std::string addr = it.substr(0, slash);
@@ -160,11 +159,10 @@ std::string AddressPolicy::parse(const std::string& spec) {
         }
         c.prefix = max;
         if (slash != std::string::npos) {
-            std::string p = it.substr(slash + 1);
-            if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos ||
-                unsigned(std::stoi(p)) > max)
+            unsigned long long p = 0;
+            if (slash + 4 < it.size() || !parse_decimal(it.substr(slash + 1), max, p))
                 return "'" + it + "' has a bad prefix length";
-            c.prefix = unsigned(std::stoi(p));
+            c.prefix = unsigned(p);
         }
         allowed_.push_back(c);
     }
@@ -222,11 +220,10 @@ std::string parse_url(const std::string& text, Url& out) {
         if (u.host.empty()) return "must have a host";
     }
     if (!port.empty()) {
-        if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
-            return "has a malformed port";
-        unsigned p = unsigned(std::stoul(port));
+        unsigned long long p = 0;
+        if (port.size() > 5 || !parse_decimal(port, ~0ULL, p)) return "has a malformed port";
         if (p == 0 || p > 65535) return "has a port out of range";
-        u.port = p;
+        u.port = unsigned(p);
     } else {
         u.port = u.scheme == "https" ? 443 : 80;
     }

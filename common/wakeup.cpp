@@ -9,28 +9,6 @@
 
 namespace wh {
 
-std::string split_host_port(const std::string& spec, std::string& host, std::string& port) {
-    size_t colon;
-    if (!spec.empty() && spec[0] == '[') {
-        size_t close = spec.find(']');
-        if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':')
-            return "'" + spec + "' is not [IPv6]:PORT";
-        host = spec.substr(1, close - 1);
-        colon = close + 1;
-    } else {
-        colon = spec.rfind(':');
-        if (colon == std::string::npos || spec.find(':') != colon)
-            return "'" + spec + "' is not HOST:PORT (IPv6 addresses go in brackets: [::1]:PORT)";
-        host = spec.substr(0, colon);
-    }
-    port = spec.substr(colon + 1);
-    if (host.empty()) return "'" + spec + "' has no host";
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(port) > 65535)
-        return "'" + spec + "' has no valid port (0-65535)";
-    return "";
-}
-
 std::string resolve_udp(const std::string& spec, std::vector<UdpAddress>& out, bool passive) {
     std::string host, port;
     if (std::string e = split_host_port(spec, host, port); !e.empty()) return e;

@@ -16,10 +16,9 @@
 #include <thread>
 #include <vector>
 
-namespace wh {
+#include "parse.hpp"  // split_host_port
 
-// Splits "HOST:PORT" or "[IPv6]:PORT". Returns "" or what is wrong.
-std::string split_host_port(const std::string& spec, std::string& host, std::string& port);
+namespace wh {
 
 // Resolves "HOST:PORT" for UDP (every address of the name). Returns "" or what is wrong.
 struct UdpAddress {
@@ -49,11 +48,10 @@ private:
     std::vector<UdpAddress> targets_;
 };
 
-// The module's side under load: one datagram per commit cost ~6% of Apache's CPU per event
-// at 4,500 events/s (docs/ingest-profile.md), while the worker merges wake-ups into one DB
-// cycle per 5 ms anyway. notify() after each commit: the first one after a quiet spell goes
-// out at once (a background thread sends it), later ones within `gap` of a datagram share
-// the next one, sent when the gap ends. Every notify() is followed by a datagram sent after
+// The module's side under load: a datagram per commit is costly for Apache, while the worker
+// merges wake-ups into one DB cycle per 20 ms anyway. notify() after each commit: the first
+// one after a quiet spell goes out at once (a background thread sends it), later ones within
+// `gap` of a datagram share the next one, sent when the gap ends. Every notify() is followed by a datagram sent after
 // it, so no commit waits for the worker's poll. notify() does no I/O and never blocks on it:
 // an atomic flag, plus a futex wake only when the thread is idle.
 class WakeupCoalescer {

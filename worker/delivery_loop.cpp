@@ -109,10 +109,10 @@ DeliveryLoop::DeliveryLoop(const Options& opt, const SecretBox::Key& key, int si
     if (!opt_.wakeup_listen.empty()) {
         std::string err = wakeup_.open(opt_.wakeup_listen);
         if (!err.empty())
-            wlog(LogLevel::warn, "WH00160: wakeup_listen " + opt_.wakeup_listen + ": " + err +
-                                     "; running without wake-ups: new events wait for the next poll "
-                                     "(poll_interval_ms). Free the port or change wakeup_listen and "
-                                     "WebhookNotifyWorker together");
+            log_warn("WH00160: wakeup_listen " + opt_.wakeup_listen + ": " + err +
+                         "; running without wake-ups: new events wait for the next poll "
+                         "(poll_interval_ms). Free the port or change wakeup_listen and "
+                         "WebhookNotifyWorker together");
     }
 }
 
@@ -172,31 +172,30 @@ bool DeliveryLoop::db_step(const char* tag, const char* what, const std::functio
             return false;
         }
         if (log_throttle(tag, 60))
-            wlog(LogLevel::error, std::string(tag) + ": " + what + " failed: " + e.what() +
-                                      " (MariaDB error " + std::to_string(e.code()) +
-                                      "). Check that 'webhook-worker migrate' has been run and the "
-                                      "database user has the needed grants; retrying");
+            log_error(std::string(tag) + ": " + what + " failed: " + e.what() +
+                          " (MariaDB error " + std::to_string(e.code()) +
+                          "). Check that 'webhook-worker migrate' has been run and the "
+                          "database user has the needed grants; retrying");
         return true;
     } catch (const std::exception& e) {
         if (log_throttle(tag, 60))
-            wlog(LogLevel::error, std::string(tag) + ": " + what + " failed: " + e.what() + "; retrying");
+            log_error(std::string(tag) + ": " + what + " failed: " + e.what() + "; retrying");
         return true;
     }
 }
 
 // Minimum gap between two wake-up-triggered DB cycles: a burst of datagrams becomes one
-// cycle (fan-out, claim: three transactions) per 20 ms, not one per datagram. At 500
-// events/s a 5 ms gap cost MariaDB 1.4 ms of CPU per event (a cycle for every few events)
-// for a p99 of 9 ms from 202 to the receiver; 20 ms costs 0.9 ms for a p99 of 27 ms
-// (scripts/bench --quick --only e2e --profile). Work waiting for a slot is not held back.
-constexpr std::chrono::milliseconds kWakeupGap(20);
+// cycle (fan-out, claim: three transactions) per 20 ms, not one per datagram; a shorter
+// gap costs MariaDB more CPU per event for a lower latency. Work waiting for a slot is not
+// held back.
+constexpr std::chrono::milliseconds kWakeupCycleGap(20);
 
 void DeliveryLoop::handle_wakeup() {
     size_t n = wakeup_.drain();
     if (!n) return;
     n_wakeups_ += n;
     if (stopping_) return;
-    auto soonest = last_cycle_ + kWakeupGap;
+    auto soonest = last_cycle_ + kWakeupCycleGap;
     if (next_db_at_ > soonest) next_db_at_ = std::max(soonest, Clock::now());
 }
 
@@ -218,7 +217,7 @@ void DeliveryLoop::db_cycle() {
     bool more = false;
     if (!db_step("WH00111", "fan-out of new events", [&] {
             size_t n = fan_out(db_);
-            if (n) wlog(LogLevel::debug, "fanned out " + std::to_string(n) + " events");
+            if (n) log_debug("fanned out " + std::to_string(n) + " events");
             more = n >= 500;
         }))
         return;
@@ -227,8 +226,7 @@ void DeliveryLoop::db_cycle() {
         if (!db_step("WH00112", "returning expired leases", [&] {
                 uint64_t n = reap_expired_leases(db_);
                 if (n)
-                    wlog(LogLevel::info, "returned " + std::to_string(n) +
-                                             " deliveries with an expired lease to pending");
+                    log_info("returned " + std::to_string(n) + " deliveries with an expired lease to pending");
             }))
             return;
     }
@@ -298,7 +296,7 @@ void DeliveryLoop::after_record(const Recorder::Settled& s) {
     const Outcome& o = f.o;
     if (s.fate == Recorder::Fate::given_up) return;  // logged (WH00116/7): the lease expires
     if (s.fate == Recorder::Fate::lease_lost) {
-        wlog(LogLevel::warn,
+        log_warn(
              "WH00114: lease lost for " + o.notification_id + " (attempt " + std::to_string(o.attempt_no) +
                  "): another worker took it over after the lease expired, so this result is dropped. "
                  "If this repeats, raise lease_seconds above request_timeout_ms");
@@ -309,12 +307,12 @@ void DeliveryLoop::after_record(const Recorder::Settled& s) {
     // auto-disable check / 410 system event (operations.hpp)
     ops_.on_recorded(o, f.plan, Clock::now());
     if (f.plan.disable_endpoint)
-        wlog(LogLevel::warn, "WH00115: endpoint " + o.endpoint_public_id +
-                                 " answered 410 Gone and was disabled; its deliveries are held "
-                                 "until it is re-enabled (PATCH enabled=true)");
+        log_warn("WH00115: endpoint " + o.endpoint_public_id +
+                     " answered 410 Gone and was disabled; its deliveries are held "
+                     "until it is re-enabled (PATCH enabled=true)");
     if (!o.success && f.plan.status == Plan::failed)
-        wlog(LogLevel::debug, "notification " + o.notification_id + " failed for good after " +
-                                  std::to_string(o.attempt_no) + " attempts");
+        log_debug("notification " + o.notification_id + " failed for good after " +
+                      std::to_string(o.attempt_no) + " attempts");
 }
 
 // ---- sending ----------------------------------------------------------------------------
@@ -329,8 +327,8 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     o.notification_id = c.event.notification_id;
     o.error_class = cls;
     o.error_message = msg;
-    wlog(LogLevel::debug, "delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
-                              " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
+    log_debug("delivery " + c.event.notification_id + " attempt " + std::to_string(c.attempt_no) +
+                  " to " + c.endpoint_public_id + ": not sent (" + cls + ": " + msg + ")");
     finished_.push_back(std::move(o));  // recorded with the rest of this loop turn
 }
 
@@ -340,21 +338,21 @@ bool DeliveryLoop::open_sealed(const Claimed& cl, const std::string& sealed, con
                                std::string& out) const {
     if (!opt_.accept_v1_credentials && SecretBox::is_v1(sealed)) {
         if (log_throttle("WH00158", 60))
-            wlog(LogLevel::error, std::string("WH00158: the ") + column + " of endpoint " + cl.endpoint_public_id +
-                                      " is sealed as v1 and accept_v1_credentials is Off: run 'webhook-worker "
-                                      "migrate --secret-key-file' to re-seal it, or set its credentials again");
+            log_error(std::string("WH00158: the ") + column + " of endpoint " + cl.endpoint_public_id +
+                          " is sealed as v1 and accept_v1_credentials is Off: run 'webhook-worker "
+                          "migrate --secret-key-file' to re-seal it, or set its credentials again");
         return false;
     }
     const bool ok = box_.open(sealed, credential_aad(column, cl.endpoint_id), out);
     const bool password = std::string(column) == "password_enc";
     if (!ok && log_throttle(password ? "WH00126" : "WH00119", 60))
-        wlog(LogLevel::error, std::string(password ? "WH00126: cannot decrypt the password"
-                                                   : "WH00119: cannot decrypt the signing secret") +
-                                  " of endpoint " + cl.endpoint_public_id +
-                                  ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
-                                  "sealed it with (give both the same key file), or the value was not sealed for "
-                                  "this endpoint's " + column + " (copied from another row or column: " +
-                                  (password ? "set its credentials again with PATCH)" : "rotate its secret)"));
+        log_error(std::string(password ? "WH00126: cannot decrypt the password"
+                                       : "WH00119: cannot decrypt the signing secret") +
+                      " of endpoint " + cl.endpoint_public_id +
+                      ": either secret_key_file is not the key the module (WebhookSecretKeyFile) "
+                      "sealed it with (give both the same key file), or the value was not sealed for "
+                      "this endpoint's " + column + " (copied from another row or column: " +
+                      (password ? "set its credentials again with PATCH)" : "rotate its secret)"));
     return ok;
 }
 
@@ -384,38 +382,66 @@ bool DeliveryLoop::open_credentials(const Claimed& cl, std::vector<std::string>&
 }
 
 void DeliveryLoop::start(Claimed c) {
+    std::unique_ptr<Job> job = new_job(std::move(c));
+    if (!build_body(*job) || !check_url(job->c)) return;
+    std::vector<std::string> headers;
+    if (!request_headers(*job, headers) || !attach_headers(*job, headers)) return;
+    CURL* h = take_handle();
+    if (!h) {
+        drop_transfer(*job, nullptr, "curl_easy_init failed");
+        return;
+    }
+    set_transfer_options(h, *job);
+    if (curl_multi_add_handle(multi_, h) != CURLM_OK) {
+        drop_transfer(*job, h, "curl_multi_add_handle failed");
+        return;
+    }
+    jobs_[h] = std::move(job);
+}
+
+std::unique_ptr<Job> DeliveryLoop::new_job(Claimed c) {
     auto job = std::make_unique<Job>();
     job->c = std::move(c);
     job->c.event.data = event_data_.share(job->c.event_id, std::move(job->c.event.data));
     job->policy = &opt_.policy;
-    const Claimed& cl = job->c;
-    const std::string& nid = cl.event.notification_id;
+    return job;
+}
 
+bool DeliveryLoop::build_body(Job& job) {
     std::string err;
-    if (!build_payload(cl.event, job->body, &err)) {
-        if (log_throttle("WH00118", 60))
-            wlog(LogLevel::error, "WH00118: notification " + nid + " cannot be built: " + err +
-                                      "; the event row in webhook_events must hold a JSON object");
-        finish_now(cl, "payload", err);
-        return;
-    }
+    if (build_payload(job.c.event, job.body, &err)) return true;
+    if (log_throttle("WH00118", 60))
+        log_error("WH00118: notification " + job.c.event.notification_id + " cannot be built: " + err +
+                      "; the event row in webhook_events must hold a JSON object");
+    finish_now(job.c, "payload", err);
+    return false;
+}
+
+bool DeliveryLoop::check_url(const Claimed& cl) {
     Url url;
-    if (std::string e = parse_url(cl.url, url); !e.empty()) {
-        finish_now(cl, "bad-url", "endpoint URL " + e);
-        return;
-    }
+    std::string e = parse_url(cl.url, url);
+    if (e.empty()) return true;
+    finish_now(cl, "bad-url", "endpoint URL " + e);
+    return false;
+}
+
+// The signature headers (and Basic authorization) of one attempt; the credentials they
+// carry are kept (sent_credentials) to redact them from the reply's excerpt.
+bool DeliveryLoop::request_headers(Job& job, std::vector<std::string>& hdrs) {
+    const Claimed& cl = job.c;
+    const std::string& nid = cl.event.notification_id;
     std::vector<std::string> secrets;
     std::optional<std::string> password;
-    if (!open_credentials(cl, secrets, password)) return;
+    if (!open_credentials(cl, secrets, password)) return false;
     long long ts = static_cast<long long>(std::time(nullptr));
     std::string sig;
     try {
-        sig = signature_header(secrets, nid, ts, job->body.parts());
+        sig = signature_header(secrets, nid, ts, job.body.parts());
     } catch (const std::exception&) {
         finish_now(cl, "credentials", "the endpoint's signing secret is malformed");
-        return;
+        return false;
     }
-    std::vector<std::string> hdrs = {
+    hdrs = {
         "Content-Type: application/json",
         "Expect:",  // no 100-continue round trip
         "webhook-id: " + nid,
@@ -423,28 +449,36 @@ void DeliveryLoop::start(Claimed c) {
         "webhook-signature: " + sig,
     };
     if (password) hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + *password));
-    job->sent_credentials = credential_forms(secrets, cl.username, password);  // kept out of the excerpt
+    job.sent_credentials = credential_forms(secrets, cl.username, password);  // kept out of the excerpt
     if (password) std::fill(password->begin(), password->end(), '\0');
+    return true;
+}
+
+// Copies the headers into the job's curl_slist, wiping each string as it goes.
+bool DeliveryLoop::attach_headers(Job& job, std::vector<std::string>& hdrs) {
     for (auto& h : hdrs) {
-        curl_slist* n = curl_slist_append(job->headers, h.c_str());
+        curl_slist* n = curl_slist_append(job.headers, h.c_str());
         std::fill(h.begin(), h.end(), '\0');
         if (!n) {
-            curl_slist_free_all(job->headers);
-            job->headers = nullptr;
-            finish_now(cl, "other", "out of memory building headers");
-            return;
+            drop_transfer(job, nullptr, "out of memory building headers");
+            return false;
         }
-        job->headers = n;
+        job.headers = n;
     }
+    return true;
+}
 
-    CURL* h = take_handle();
-    if (!h) {
-        curl_slist_free_all(job->headers);
-        job->headers = nullptr;
-        finish_now(cl, "other", "curl_easy_init failed");
-        return;
-    }
-    Job* j = job.get();
+// A transfer that could not be started: its attempt is finished as `other`.
+void DeliveryLoop::drop_transfer(Job& job, CURL* h, const char* why) {
+    curl_slist_free_all(job.headers);
+    job.headers = nullptr;
+    if (h) curl_easy_cleanup(h);
+    finish_now(job.c, "other", why);
+}
+
+void DeliveryLoop::set_transfer_options(CURL* h, Job& job) {
+    Job* j = &job;
+    const Claimed& cl = job.c;
     curl_easy_setopt(h, CURLOPT_URL, cl.url.c_str());
     curl_easy_setopt(h, CURLOPT_PRIVATE, j);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -477,14 +511,6 @@ void DeliveryLoop::start(Claimed c) {
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, j->errbuf);
     j->easy = h;
     j->started = Clock::now();
-    if (curl_multi_add_handle(multi_, h) != CURLM_OK) {
-        curl_slist_free_all(j->headers);
-        j->headers = nullptr;
-        curl_easy_cleanup(h);
-        finish_now(cl, "other", "curl_multi_add_handle failed");
-        return;
-    }
-    jobs_[h] = std::move(job);
 }
 
 void DeliveryLoop::collect_done() {
@@ -530,14 +556,14 @@ void DeliveryLoop::collect_done() {
         o.excerpt = redact_excerpt(j.reply, j.sent_credentials, kExcerptBytes, j.truncated);
         for (auto& f : j.sent_credentials) std::fill(f.begin(), f.end(), '\0');
         if (j.blocked && !v.success && log_throttle("WH00120:" + o.endpoint_public_id, 300))
-            wlog(LogLevel::warn, "WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
-                                     j.blocked_address + " is not public and not allowed by allow_private_targets"
-                                     ". Change its URL, or allow the range with allow_private_targets");
+            log_warn("WH00120: not sending to endpoint " + o.endpoint_public_id + ": its address " +
+                         j.blocked_address + " is not public and not allowed by allow_private_targets"
+                         ". Change its URL, or allow the range with allow_private_targets");
         if (log_enabled(LogLevel::debug))  // not built per delivery when nobody reads it
-            wlog(LogLevel::debug, "delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
-                                      " to " + o.endpoint_public_id + ": " +
-                                      (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
-                                      " in " + std::to_string(o.duration_ms) + " ms");
+            log_debug("delivery " + o.notification_id + " attempt " + std::to_string(o.attempt_no) +
+                          " to " + o.endpoint_public_id + ": " +
+                          (v.success ? "delivered (" + v.message + ")" : v.error_class + ": " + v.message) +
+                          " in " + std::to_string(o.duration_ms) + " ms");
 
         curl_slist_free_all(j.headers);
         j.headers = nullptr;
@@ -560,9 +586,9 @@ void DeliveryLoop::handle_signals() {
         if (!stopping_) {
             stopping_ = true;
             drain_deadline_ = Clock::now() + std::chrono::seconds(opt_.drain_seconds);
-            wlog(LogLevel::info, std::string("received ") + name + ": no more claims; waiting up to " +
-                                     std::to_string(opt_.drain_seconds) + " s for " +
-                                     std::to_string(jobs_.size()) + " deliveries in flight");
+            log_info(std::string("received ") + name + ": no more claims; waiting up to " +
+                         std::to_string(opt_.drain_seconds) + " s for " +
+                         std::to_string(jobs_.size()) + " deliveries in flight");
         } else {
             leave_now_ = true;
         }
@@ -583,19 +609,35 @@ void DeliveryLoop::abandon_inflight() {
     try {
         if (!db_.connected()) db_.connect();
         uint64_t n = release(db_, opt_.worker_id, ids);
-        wlog(LogLevel::info, "released " + std::to_string(n) + " unfinished deliveries back to pending");
+        log_info("released " + std::to_string(n) + " unfinished deliveries back to pending");
     } catch (const std::exception& e) {
-        wlog(LogLevel::warn, "WH00121: could not release " + std::to_string(ids.size()) +
-                                 " unfinished deliveries (" + e.what() + "); their leases expire after "
-                                 "lease_seconds and any worker sends them again");
+        log_warn("WH00121: could not release " + std::to_string(ids.size()) +
+                     " unfinished deliveries (" + e.what() + "); their leases expire after "
+                     "lease_seconds and any worker sends them again");
     }
 }
 
 int DeliveryLoop::run() {
-    wlog(LogLevel::info,
-         "webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
+    log_started();
+    recorder_->start();
+    for (;;) {
+        switch (turn()) {
+        case TurnEnd::go_on: continue;
+        case TurnEnd::drained: return stop_recorder();
+        case TurnEnd::failed: return 1;
+        case TurnEnd::leave_now:
+            log_warn("WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
+                         " deliveries in flight; their leases expire after lease_seconds and "
+                         "any worker sends them again");
+            return 0;
+        }
+    }
+}
+
+void DeliveryLoop::log_started() const {
+    log_info("webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
              " database=" + (opt_.db.socket.empty() ? opt_.db.host + ":" + std::to_string(opt_.db.port)
-                                                    : opt_.db.socket) +
+                                                       : opt_.db.socket) +
              "/" + opt_.db.database + " concurrency=" + std::to_string(opt_.concurrency) +
              " per_endpoint=" + std::to_string(opt_.per_endpoint_concurrency) +
              " per_scope=" + std::to_string(opt_.max_in_flight_per_scope) +
@@ -609,74 +651,83 @@ int DeliveryLoop::run() {
              " drain=" + std::to_string(opt_.drain_seconds) + "s" +
              " ca_bundle=" + (opt_.ca_bundle.empty() ? std::string("system") : opt_.ca_bundle) +
              " allow_private_targets=" + opt_.allow_private_targets);
-    recorder_->start();
-    for (;;) {
-        auto now = Clock::now();
-        apply_settled();
-        if (recorder_->failed()) {  // WH00131 logged: give back what is in flight, exit 1
-            abandon_inflight();
-            return 1;
-        }
-        if (now >= next_db_at_) db_cycle();
-        int running = 0;
-        curl_multi_perform(multi_, &running);
-        collect_done();
-        hand_over();
+}
 
-        now = Clock::now();
-        if (stopping_) {
-            if (jobs_.empty()) break;
-            if (now >= drain_deadline_) {
-                wlog(LogLevel::warn, "WH00122: " + std::to_string(jobs_.size()) +
-                                         " deliveries still in flight at the drain deadline; giving them "
-                                         "back to pending so another worker sends them");
-                abandon_inflight();
-                break;
-            }
-        }
-
-        long timeout = 1000;
-        if (next_db_at_ <= now) timeout = 0;
-        else timeout = std::min<long>(timeout, long(ms_between(now, next_db_at_)) + 1);
-        if (stopping_) timeout = std::min<long>(timeout, 100);
-        // Extra fds: the signalfd and the wake-up socket (either may be absent).
-        curl_waitfd extra[2]{};
-        unsigned nextra = 0;
-        int sig_slot = -1, wake_slot = -1;
-        if (signal_fd_ >= 0) {
-            sig_slot = int(nextra);
-            extra[nextra++] = curl_waitfd{signal_fd_, CURL_WAIT_POLLIN, 0};
-        }
-        if (wakeup_.fd() >= 0) {
-            wake_slot = int(nextra);
-            extra[nextra++] = curl_waitfd{wakeup_.fd(), CURL_WAIT_POLLIN, 0};
-        }
-        int numfds = 0;
-        CURLMcode mc = curl_multi_poll(multi_, nextra ? extra : nullptr, nextra, int(timeout), &numfds);
-        if (mc != CURLM_OK) {
-            wlog(LogLevel::error, std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
-                                      "; the worker stops (restart it)");
-            return 1;
-        }
-        if (sig_slot >= 0 && (extra[sig_slot].revents & CURL_WAIT_POLLIN)) handle_signals();
-        if (wake_slot >= 0 && (extra[wake_slot].revents & CURL_WAIT_POLLIN)) handle_wakeup();
-        if (leave_now_) {
-            wlog(LogLevel::warn, "WH00124: second signal: leaving at once with " + std::to_string(jobs_.size()) +
-                                     " deliveries in flight; their leases expire after lease_seconds and "
-                                     "any worker sends them again");
-            return 0;
-        }
+// One loop turn: recorded results, a DB cycle when due, transfers, then the wait for the
+// next thing to do.
+DeliveryLoop::TurnEnd DeliveryLoop::turn() {
+    auto now = Clock::now();  // before apply_settled: a slot it frees is claimed next turn
+    apply_settled();
+    if (recorder_->failed()) {  // WH00131 logged: give back what is in flight, exit 1
+        abandon_inflight();
+        return TurnEnd::failed;
     }
-    // The recorder writes what is left, with one last try if MariaDB is away.
+    if (now >= next_db_at_) db_cycle();
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    collect_done();
+    hand_over();
+    now = Clock::now();
+    if (drain_over(now)) return TurnEnd::drained;
+    if (!wait_for_events(now)) return TurnEnd::failed;
+    return leave_now_ ? TurnEnd::leave_now : TurnEnd::go_on;
+}
+
+// After a signal: true once nothing is in flight, or at the drain deadline (what is left
+// goes back to pending).
+bool DeliveryLoop::drain_over(Clock::time_point now) {
+    if (!stopping_) return false;
+    if (jobs_.empty()) return true;
+    if (now < drain_deadline_) return false;
+    log_warn("WH00122: " + std::to_string(jobs_.size()) +
+                 " deliveries still in flight at the drain deadline; giving them "
+                 "back to pending so another worker sends them");
+    abandon_inflight();
+    return true;
+}
+
+// Waits for a transfer, the signalfd or the wake-up socket, at most until the next DB cycle
+// is due (100 ms while draining). False when polling failed (logged).
+bool DeliveryLoop::wait_for_events(Clock::time_point now) {
+    long timeout = 1000;
+    if (next_db_at_ <= now) timeout = 0;
+    else timeout = std::min<long>(timeout, long(ms_between(now, next_db_at_)) + 1);
+    if (stopping_) timeout = std::min<long>(timeout, 100);
+    // Extra fds: the signalfd and the wake-up socket (either may be absent).
+    curl_waitfd extra[2]{};
+    unsigned nextra = 0;
+    int sig_slot = -1, wake_slot = -1;
+    if (signal_fd_ >= 0) {
+        sig_slot = int(nextra);
+        extra[nextra++] = curl_waitfd{signal_fd_, CURL_WAIT_POLLIN, 0};
+    }
+    if (wakeup_.fd() >= 0) {
+        wake_slot = int(nextra);
+        extra[nextra++] = curl_waitfd{wakeup_.fd(), CURL_WAIT_POLLIN, 0};
+    }
+    int numfds = 0;
+    CURLMcode mc = curl_multi_poll(multi_, nextra ? extra : nullptr, nextra, int(timeout), &numfds);
+    if (mc != CURLM_OK) {
+        log_error(std::string("WH00123: curl_multi_poll failed: ") + curl_multi_strerror(mc) +
+                      "; the worker stops (restart it)");
+        return false;
+    }
+    if (sig_slot >= 0 && (extra[sig_slot].revents & CURL_WAIT_POLLIN)) handle_signals();
+    if (wake_slot >= 0 && (extra[wake_slot].revents & CURL_WAIT_POLLIN)) handle_wakeup();
+    return true;
+}
+
+// After the drain: the recorder writes what is left, with one last try if MariaDB is away.
+int DeliveryLoop::stop_recorder() {
     hand_over();
     size_t left = recorder_->stop();
     apply_settled();
     if (left)
-        wlog(LogLevel::warn, "WH00125: " + std::to_string(left) +
-                                 " attempt results could not be recorded (MariaDB unreachable); those "
-                                 "deliveries are sent again once their leases expire");
-    wlog(LogLevel::info, "webhook-worker stopped: " + std::to_string(n_delivered_) + " delivered, " +
-                             std::to_string(n_failed_attempts_) + " failed attempts recorded");
+        log_warn("WH00125: " + std::to_string(left) +
+                     " attempt results could not be recorded (MariaDB unreachable); those "
+                     "deliveries are sent again once their leases expire");
+    log_info("webhook-worker stopped: " + std::to_string(n_delivered_) + " delivered, " +
+                 std::to_string(n_failed_attempts_) + " failed attempts recorded");
     return 0;
 }
 

@@ -61,12 +61,28 @@ public:
     };
 
 private:
+    // run()'s steps.
+    enum class TurnEnd { go_on, drained, failed, leave_now };
+    void log_started() const;
+    TurnEnd turn();
+    bool drain_over(Clock::time_point now);
+    bool wait_for_events(Clock::time_point now);
+    int stop_recorder();
+
     void db_cycle();
     bool db_step(const char* tag, const char* what, const std::function<void()>& fn);
     void db_down(const DbError& e);
     void db_up();
 
+    // start(): a claimed delivery becomes a transfer, or is finished at once (finish_now).
     void start(Claimed c);
+    std::unique_ptr<Job> new_job(Claimed c);
+    bool build_body(Job& job);
+    bool check_url(const Claimed& cl);
+    bool request_headers(Job& job, std::vector<std::string>& hdrs);
+    bool attach_headers(Job& job, std::vector<std::string>& hdrs);
+    void set_transfer_options(CURL* h, Job& job);
+    void drop_transfer(Job& job, CURL* h, const char* why);
     bool open_sealed(const Claimed& cl, const std::string& sealed, const char* column, std::string& out) const;
     bool open_credentials(const Claimed& cl, std::vector<std::string>& secrets, std::optional<std::string>& password);
     void finish_now(const Claimed& c, const std::string& cls, const std::string& msg);
@@ -105,7 +121,7 @@ private:
     std::map<uint64_t, ScopeKey> cap_waiting_;  // endpoints with due work held back by a cap
 
     // Wake-up datagrams (wakeup_listen): a datagram makes the next DB
-    // cycle due at once, at most one cycle per kWakeupGap; the poll stays the safety net.
+    // cycle due at once, at most one cycle per kWakeupCycleGap; the poll stays the safety net.
     void handle_wakeup();
     WakeupListener wakeup_;
     Clock::time_point last_cycle_{};

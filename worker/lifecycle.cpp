@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "json.hpp"
+#include "parse.hpp"
 
 namespace wh::worker {
 
@@ -30,61 +31,44 @@ std::string endpoint_disabled_data(const std::string& endpoint_id, const std::st
 }
 
 CheckThrottle::CheckThrottle(long long period_ms)
-    : gap_(std::clamp<long long>(period_ms / 4, 100, 60000)) {}
-
-bool CheckThrottle::allow(uint64_t id, Clock::time_point now) {
-    auto it = last_.find(id);
-    if (it != last_.end() && now < it->second + gap_) return false;
-    last_[id] = now;
-    if (last_.size() > 10000) {  // forget stale entries (bounded memory)
-        for (auto i = last_.begin(); i != last_.end();)
-            i = now >= i->second + gap_ ? last_.erase(i) : std::next(i);
-    }
-    return true;
-}
+    : Throttle(std::chrono::milliseconds(std::clamp<long long>(period_ms / 4, 100, 60000))) {}
 
 namespace {
 
-// RFC 3339 in UTC (the session's time zone is +00:00), milliseconds.
-const char* kRfc3339 =
-    "CONCAT(DATE_FORMAT(%s, '%%Y-%%m-%%dT%%H:%%i:%%s.'), LPAD(FLOOR(MICROSECOND(%s) / 1000), 3, '0'), 'Z')";
-
-std::string rfc3339(const std::string& expr) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf, kRfc3339, expr.c_str(), expr.c_str());
-    return buf;
+// The database's clock now, in RFC 3339 (UTC: the session's time zone is +00:00).
+std::string db_now(Db& d) {
+    Rows now = d.query("SELECT NOW(3)");
+    return now.empty() ? std::string() : rfc3339_from_db(now[0][0].value_or(""));
 }
 
-struct EndpointRow {
+// The endpoint a disable is about, as locked for it.
+struct DisablingEndpoint {
     uint64_t id = 0;
-    std::string public_id, url, scope_kind, scope_id, reason, updated_at, updated_rfc;
+    std::string public_id, url, scope_kind, scope_id;
     bool enabled = false;
 };
 
 // Locks the endpoint row (FOR UPDATE): disabling and announcing are serialised per endpoint.
-bool lock_endpoint(Db& d, uint64_t id, EndpointRow& ep) {
-    Rows r = d.query("SELECT id, public_id, url, scope_kind, scope_id, enabled, COALESCE(disabled_reason, ''), "
-                     "updated_at, " + rfc3339("updated_at") +
-                     " FROM webhook_endpoints WHERE id = ? AND deleted_at IS NULL FOR UPDATE",
+bool lock_endpoint(Db& d, uint64_t id, DisablingEndpoint& ep) {
+    Rows r = d.query("SELECT public_id, url, scope_kind, scope_id, enabled FROM webhook_endpoints "
+                     "WHERE id = ? AND deleted_at IS NULL FOR UPDATE",
                      {id});
     if (r.empty()) return false;
     const auto& row = r[0];
     ep.id = id;
-    ep.public_id = row[1].value_or("");
-    ep.url = row[2].value_or("");
-    ep.scope_kind = row[3].value_or("");
-    ep.scope_id = row[4].value_or("");
-    ep.enabled = row[5].value_or("0") == "1";
-    ep.reason = row[6].value_or("");
-    ep.updated_at = row[7].value_or("");
-    ep.updated_rfc = row[8].value_or("");
+    ep.public_id = row[r.col("public_id")].value_or("");
+    ep.url = row[r.col("url")].value_or("");
+    ep.scope_kind = row[r.col("scope_kind")].value_or("");
+    ep.scope_id = row[r.col("scope_id")].value_or("");
+    ep.enabled = row[r.col("enabled")].value_or("0") == "1";
     return true;
 }
 
 // Inserts the system event (already fanned out) and its deliveries to the other enabled,
 // subscribed endpoints of the same scope. The event carries the scope's ID in resellerId or
 // portfolioId and "" in the other (a scope is one or the other).
-uint64_t publish_disabled(Db& d, const EndpointRow& ep, const std::string& reason, const std::string& disabled_at) {
+uint64_t publish_disabled(Db& d, const DisablingEndpoint& ep, const std::string& reason,
+                          const std::string& disabled_at) {
     bool reseller = ep.scope_kind == "reseller";
     std::string key = "endpoint-disabled:" + ep.public_id + ":" + disabled_at;
     uint64_t inserted = d.exec(
@@ -101,6 +85,17 @@ uint64_t publish_disabled(Db& d, const EndpointRow& ep, const std::string& reaso
         "WHERE o.scope_kind = ? AND o.scope_id = ? AND o.id <> ? AND o.enabled = 1 AND o.deleted_at IS NULL "
         "ORDER BY o.id",
         {event_id, kEndpointDisabledCode, ep.scope_kind, ep.scope_id, ep.id});
+}
+
+// Disables the locked endpoint with `reason` and publishes the system event (at = when).
+DisableResult disable(Db& d, const DisablingEndpoint& ep, const std::string& reason, const std::string& at) {
+    d.exec("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ? WHERE id = ?", {reason, ep.id});
+    DisableResult r;
+    r.disabled = true;
+    r.endpoint_public_id = ep.public_id;
+    r.reason = reason;
+    r.notified = publish_disabled(d, ep, reason, at);
+    return r;
 }
 
 }  // namespace
@@ -129,42 +124,26 @@ DisableResult auto_disable_if_failing(Db& db, uint64_t endpoint_id, long long pe
 
     std::string reason = auto_disable_reason(period_ms);
     return with_transaction(db, [&](Db& d) {
-        DisableResult r;
-        EndpointRow ep;
-        if (!lock_endpoint(d, endpoint_id, ep) || !ep.enabled) return r;
+        DisablingEndpoint ep;
+        if (!lock_endpoint(d, endpoint_id, ep) || !ep.enabled) return DisableResult();
         // Re-check the clock under the lock: a success or a change since the test wins.
         Rows again = d.query(
             "SELECT 1 FROM webhook_endpoints ep WHERE ep.id = ? AND ep.updated_at <= ? AND "
             "COALESCE((SELECT MAX(d.delivered_at) FROM webhook_deliveries d WHERE d.endpoint_id = ep.id), "
             "ep.updated_at) <= ?",
             {endpoint_id, clock_start, clock_start});
-        if (again.empty()) return r;
-        d.exec("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ? WHERE id = ?", {reason, endpoint_id});
-        Rows now = d.query("SELECT " + rfc3339("NOW(3)"));
-        std::string at = now.empty() ? std::string() : now[0][0].value_or("");
-        r.disabled = true;
-        r.endpoint_public_id = ep.public_id;
-        r.reason = reason;
-        r.notified = publish_disabled(d, ep, reason, at);
-        return r;
+        if (again.empty()) return DisableResult();
+        return disable(d, ep, reason, db_now(d));
     });
 }
 
 DisableResult disable_gone(Db& d, uint64_t endpoint_id) {
-    DisableResult r;
-    EndpointRow ep;
-    if (!lock_endpoint(d, endpoint_id, ep) || !ep.enabled) return r;
-    d.exec("UPDATE webhook_endpoints SET enabled = 0, "
-           "disabled_reason = CONCAT('410 Gone from the receiver at ', "
-           "DATE_FORMAT(NOW(), '%Y-%m-%dT%H:%i:%sZ'), '; PATCH enabled=true to resume') WHERE id = ?",
-           {endpoint_id});
-    Rows now = d.query("SELECT disabled_reason, " + rfc3339("NOW(3)") + " FROM webhook_endpoints WHERE id = ?",
-                       {endpoint_id});
-    r.disabled = true;
-    r.endpoint_public_id = ep.public_id;
-    r.reason = now.empty() ? std::string() : now[0][0].value_or("");
-    r.notified = publish_disabled(d, ep, r.reason, now.empty() ? std::string() : now[0][1].value_or(""));
-    return r;
+    DisablingEndpoint ep;
+    if (!lock_endpoint(d, endpoint_id, ep) || !ep.enabled) return DisableResult();
+    std::string at = db_now(d);
+    // The reason gives the time to the second.
+    std::string reason = "410 Gone from the receiver at " + at.substr(0, 19) + "Z; PATCH enabled=true to resume";
+    return disable(d, ep, reason, at);
 }
 
 }  // namespace wh::worker

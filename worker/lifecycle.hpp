@@ -16,6 +16,7 @@
 #include <string>
 
 #include "db.hpp"
+#include "throttle.hpp"
 
 namespace wh::worker {
 
@@ -33,19 +34,11 @@ std::string auto_disable_reason(long long period_ms);
 std::string endpoint_disabled_data(const std::string& endpoint_id, const std::string& url,
                                    const std::string& reason, const std::string& disabled_at);
 
-// Per-endpoint throttle of the auto-disable check.
-class CheckThrottle {
+// Per-endpoint throttle of the auto-disable check: a quarter of the period, from 100 ms to
+// 60 s.
+class CheckThrottle : public Throttle<uint64_t> {
 public:
-    using Clock = std::chrono::steady_clock;
     explicit CheckThrottle(long long period_ms);
-    // True (and remembered) when endpoint `id` may be checked now.
-    bool allow(uint64_t id, Clock::time_point now);
-    std::chrono::milliseconds gap() const { return gap_; }
-    size_t size() const { return last_.size(); }
-
-private:
-    std::chrono::milliseconds gap_;
-    std::map<uint64_t, Clock::time_point> last_;
 };
 
 // ---- database side --------------------------------------------------------------------

@@ -32,16 +32,16 @@ namespace {
 int reseal_step(const Options& opt, Db& db) {
     if (opt.secret_key_file.empty()) {
         if (size_t n = count_v1_credentials(db))
-            wlog(LogLevel::warn, "WH00156: " + std::to_string(n) +
-                                     " endpoints still hold credentials sealed as v1 (not bound to their row); "
-                                     "run 'webhook-worker migrate' again with --secret-key-file (or "
-                                     "secret_key_file in --config) to re-seal them as v2");
+            log_warn("WH00156: " + std::to_string(n) +
+                         " endpoints still hold credentials sealed as v1 (not bound to their row); "
+                         "run 'webhook-worker migrate' again with --secret-key-file (or "
+                         "secret_key_file in --config) to re-seal them as v2");
         return 0;
     }
     SecretBox::Key key;
     if (std::string e = SecretBox::load_key_file(opt.secret_key_file, key); !e.empty()) {
-        wlog(LogLevel::error, "WH00157: " + e + ": the re-seal of v1 credentials needs the module's "
-                                                "WebhookSecretKeyFile; the SQL migrations are applied, run again");
+        log_error("WH00157: " + e + ": the re-seal of v1 credentials needs the module's "
+                                    "WebhookSecretKeyFile; the SQL migrations are applied, run again");
         return 2;
     }
     ResealResult r = reseal_v1_credentials(db, SecretBox(key));
@@ -62,13 +62,13 @@ int run_migrate(const Options& opt) {
         std::cout << "schema version " << r.version << "\n";
         return reseal_step(opt, db);
     } catch (const DbError& e) {
-        wlog(LogLevel::error, "WH00102: migration failed: " + std::string(e.what()) +
-                                  " (MariaDB error " + std::to_string(e.code()) +
-                                  "); check the 'database' setting, that the server runs and that the user "
-                                  "may create tables; it is safe to run again");
+        log_error("WH00102: migration failed: " + std::string(e.what()) +
+                      " (MariaDB error " + std::to_string(e.code()) +
+                      "); check the 'database' setting, that the server runs and that the user "
+                      "may create tables; it is safe to run again");
     } catch (const std::exception& e) {
-        wlog(LogLevel::error, "WH00103: migration failed: " + std::string(e.what()) +
-                                  "; check --sql-dir (now '" + dir + "')");
+        log_error("WH00103: migration failed: " + std::string(e.what()) +
+                      "; check --sql-dir (now '" + dir + "')");
     }
     return 1;
 }
@@ -76,14 +76,14 @@ int run_migrate(const Options& opt) {
 int run_worker(const Options& opt) {
     SecretBox::Key key;
     if (std::string e = SecretBox::load_key_file(opt.secret_key_file, key); !e.empty()) {
-        wlog(LogLevel::error, "WH00101: " + e + ": secret_key_file must name the module's "
-                                                "WebhookSecretKeyFile (64 hex characters), readable by this user");
+        log_error("WH00101: " + e + ": secret_key_file must name the module's "
+                                    "WebhookSecretKeyFile (64 hex characters), readable by this user");
         return 2;
     }
     if (!opt.ca_bundle.empty() && access(opt.ca_bundle.c_str(), R_OK) != 0) {
-        wlog(LogLevel::error, "WH00130: ca_bundle '" + opt.ca_bundle +
-                                  "' is not a readable file: give a PEM file of CA certificates, or leave "
-                                  "ca_bundle unset for the system's store");
+        log_error("WH00130: ca_bundle '" + opt.ca_bundle +
+                      "' is not a readable file: give a PEM file of CA certificates, or leave "
+                      "ca_bundle unset for the system's store");
         return 2;
     }
     // Signals are read from a signalfd in the loop; block them before any thread exists
@@ -93,17 +93,17 @@ int run_worker(const Options& opt) {
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) {
-        wlog(LogLevel::error, "WH00104: cannot block SIGTERM/SIGINT; the worker cannot stop cleanly, so it does not start");
+        log_error("WH00104: cannot block SIGTERM/SIGINT; the worker cannot stop cleanly, so it does not start");
         return 1;
     }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0) {
-        wlog(LogLevel::error, "WH00105: signalfd failed; the worker cannot stop cleanly, so it does not start");
+        log_error("WH00105: signalfd failed; the worker cannot stop cleanly, so it does not start");
         return 1;
     }
     std::signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        wlog(LogLevel::error, "WH00106: curl_global_init failed; check the libcurl and OpenSSL installation");
+        log_error("WH00106: curl_global_init failed; check the libcurl and OpenSSL installation");
         close(sfd);
         return 1;
     }
@@ -112,7 +112,7 @@ int run_worker(const Options& opt) {
         DeliveryLoop loop(opt, key, sfd);
         rc = loop.run();
     } catch (const std::exception& e) {
-        wlog(LogLevel::error, std::string("WH00107: fatal: ") + e.what() + "; restart the worker");
+        log_error(std::string("WH00107: fatal: ") + e.what() + "; restart the worker");
         rc = 1;
     }
     curl_global_cleanup();
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     Options opt;
     std::string err = load_options(args, opt);
     if (!err.empty()) {
-        wh::log_error("WH00100: webhook-worker: " + err + " (see webhook-worker --help)");
+        log_error("WH00100: webhook-worker: " + err + " (see webhook-worker --help)");
         return 2;
     }
     if (opt.command == "help") {

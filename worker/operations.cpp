@@ -12,11 +12,11 @@ Operations::Operations(const OpsOptions& opt, Clock::time_point now)
       throttle_(opt.auto_disable_after_ms) {
     if (!opt.metrics_listen.empty()) {
         if (std::string e = server_.start(opt.metrics_listen); !e.empty())
-            wlog(LogLevel::warn, "WH00182: metrics_listen " + opt.metrics_listen + ": " + e +
-                                     "; running without the metrics listener. Free the port or change "
-                                     "metrics_listen (and the Prometheus scrape target)");
+            log_warn("WH00182: metrics_listen " + opt.metrics_listen + ": " + e +
+                         "; running without the metrics listener. Free the port or change "
+                         "metrics_listen (and the Prometheus scrape target)");
         else
-            wlog(LogLevel::info, "metrics on http://" + opt.metrics_listen + "/metrics");
+            log_info("metrics on http://" + opt.metrics_listen + "/metrics");
     }
 }
 
@@ -38,33 +38,34 @@ void Operations::tick(Db& db, Clock::time_point now, size_t inflight) {
         DisableResult r = auto_disable_if_failing(db, id, opt_.auto_disable_after_ms);
         if (r.disabled) metrics_.endpoint_auto_disabled();
         if (r.disabled)
-            wlog(LogLevel::warn, "WH00180: endpoint " + r.endpoint_public_id + " was disabled: " + r.reason +
-                                     " (auto_disable_after). Its deliveries are held; " +
-                                     std::to_string(r.notified) + " other endpoint(s) of its scope got " +
-                                     kEndpointDisabledCode + ". Fix the receiver, then PATCH enabled=true");
+            log_warn("WH00180: endpoint " + r.endpoint_public_id + " was disabled: " + r.reason +
+                         " (auto_disable_after). Its deliveries are held; " +
+                         std::to_string(r.notified) + " other endpoint(s) of its scope got " +
+                         kEndpointDisabledCode + ". Fix the receiver, then PATCH enabled=true");
     }
     if (retention_.due(now)) {
         retention_.ran(now);
         RetentionResult r = run_retention_pass(db, opt_.retention_days);
         metrics_.purged(r.deliveries, r.attempts, r.events);
         if (r.deliveries || r.events)
-            wlog(LogLevel::info, "retention (" + std::to_string(opt_.retention_days) + " days): purged " +
-                                     std::to_string(r.deliveries) + " notifications, " +
-                                     std::to_string(r.attempts) + " attempts, " + std::to_string(r.events) +
-                                     " events" + (r.finished ? "" : "; more next pass"));
+            log_info("retention (" + std::to_string(opt_.retention_days) + " days): purged " +
+                         std::to_string(r.deliveries) + " notifications, " +
+                         std::to_string(r.attempts) + " attempts, " + std::to_string(r.events) +
+                         " events" + (r.finished ? "" : "; more next pass"));
     }
     if (server_.running() && now >= next_backlog_) {
         next_backlog_ = now + std::chrono::seconds(5);
         // COUNT over the (status, next_attempt_at) index; the oldest due one of an enabled
         // endpoint walks that index in order (held rows of disabled endpoints are skipped).
         Rows r = db.query(
-            "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'), "
+            "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS pending, "
             "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, d.next_attempt_at, NOW(3)) FROM webhook_deliveries d "
             " WHERE d.status = 'pending' AND d.next_attempt_at <= NOW(3) AND (SELECT ep.enabled FROM "
             " webhook_endpoints ep WHERE ep.id = d.endpoint_id AND ep.deleted_at IS NULL) = 1 "
-            " ORDER BY d.next_attempt_at LIMIT 1), 0)");
+            " ORDER BY d.next_attempt_at LIMIT 1), 0) AS oldest_due_us");
         if (!r.empty())
-            metrics_.set_backlog(std::stoull(r[0][0].value_or("0")), std::stod(r[0][1].value_or("0")) / 1e6);
+            metrics_.set_backlog(std::stoull(r[0][r.col("pending")].value_or("0")),
+                                 std::stod(r[0][r.col("oldest_due_us")].value_or("0")) / 1e6);
     }
 }
 

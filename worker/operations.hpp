@@ -12,7 +12,7 @@
 #include "judge.hpp"
 #include "lifecycle.hpp"
 #include "worker_metrics.hpp"
-#include "ops_options.hpp"
+#include "options.hpp"
 #include "retention.hpp"
 #include "store.hpp"
 

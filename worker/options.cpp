@@ -1,75 +1,309 @@
 #include "options.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <sstream>
 #include <type_traits>
 
 #include "config_file.hpp"
 #include "crypto.hpp"
+#include "lifecycle.hpp"  // format_period
+#include "parse.hpp"
 #include "schedule.hpp"
-#include "wakeup.hpp"
-#include "ops_options.hpp"
 
 namespace wh::worker {
 
 namespace {
 
-// Which keys each subcommand takes as a flag. The config file is shared, so it may hold any
-// known key whatever the subcommand.
-const std::vector<std::string>& run_flags() {
-    static const std::vector<std::string> k = [] {
-        std::vector<std::string> v = {
-            "database", "secret_key_file", "retry_schedule", "allow_private_targets",
-            "concurrency", "per_endpoint_concurrency", "max_in_flight_per_scope", "breaker_after_timeouts",
-            "breaker_request_timeout_ms", "connect_timeout_ms", "request_timeout_ms",
-            "lease_seconds", "poll_interval_ms", "worker_id", "log_level", "drain_seconds", "ca_bundle",
-            "wakeup_listen",  // wake-up datagrams
-            "accept_v1_credentials"};
-        // retention, auto-disable, metrics (ops_options.hpp)
-        v.insert(v.end(), ops_keys().begin(), ops_keys().end());
-        return v;
-    }();
-    return k;
+std::string bad(const std::string& key, const std::string& why) { return option_flag(key) + " (" + key + "): " + why; }
+
+// ---- where a value goes ------------------------------------------------------------------
+
+template <auto M>
+auto& member(Options& o) {
+    return o.*M;
+}
+template <auto M, auto N>
+auto& member(Options& o) {
+    return (o.*M).*N;
 }
 
-const std::vector<std::string>& migrate_flags() {
-    // secret_key_file: the re-seal of v1 credentials (reseal.hpp)
-    static const std::vector<std::string> k = {"database", "sql_dir", "log_level", "secret_key_file"};
-    return k;
+// Stores a checked number into the entry's member, whatever its integer type.
+void store_number(const OptionSpec& spec, long long v, Options& out) {
+    std::visit(
+        [&](auto field) {
+            using F = decltype(field);
+            if constexpr (!std::is_same_v<F, std::nullptr_t> && !std::is_same_v<F, Member<std::string>> &&
+                          !std::is_same_v<F, Member<bool>>)
+                field(out) = static_cast<std::remove_reference_t<decltype(field(out))>>(v);
+        },
+        spec.target);
 }
 
-bool contains(const std::vector<std::string>& v, const std::string& s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
+void store_text(const OptionSpec& spec, const std::string& v, Options& out) {
+    if (auto field = std::get_if<Member<std::string>>(&spec.target)) (*field)(out) = v;
 }
 
-std::string to_key(std::string flag) {
-    std::replace(flag.begin(), flag.end(), '-', '_');
-    return flag;
+// ---- the parsers the table names -----------------------------------------------------------
+
+std::string text(const OptionSpec& spec, const std::string& v, Options& out) {
+    store_text(spec, v, out);
+    return "";
 }
 
-std::string to_flag(std::string key) {
-    std::replace(key.begin(), key.end(), '_', '-');
-    return "--" + key;
+std::string number(const OptionSpec& spec, const std::string& v, Options& out) {
+    long long n = 0;
+    if (std::string e = parse_int_min_max(v, spec.min, spec.max, n); !e.empty()) return e;
+    store_number(spec, n, out);
+    return "";
 }
 
-// Strict decimal: digits only, within [lo, hi].
-bool parse_number(const std::string& s, long long lo, long long hi, long long& out) {
-    if (s.empty() || s.size() > 12 || s.find_first_not_of("0123456789") != std::string::npos)
-        return false;
-    long long v = std::stoll(s);
-    if (v < lo || v > hi) return false;
-    out = v;
-    return true;
+std::string duration(const OptionSpec& spec, const std::string& v, Options& out) {
+    long long ms = 0;
+    if (!parse_duration_ms(v, ms) || ms < spec.min || ms > spec.max)
+        return "'" + v + "' is not a duration from " + format_period(spec.min) + " to " + format_period(spec.max) +
+               " (e.g. 1m)";
+    store_number(spec, ms, out);
+    return "";
+}
+
+// A duration, or "0"/"off": never.
+std::string duration_or_off(const OptionSpec& spec, const std::string& v, Options& out) {
+    long long ms = 0;
+    if (v != "0" && !is_off(v) && !parse_duration_ms(v, ms))
+        return "'" + v + "' is not a duration (e.g. 5d, 12h) or off";
+    store_number(spec, ms, out);
+    return "";
+}
+
+std::string on_off(const OptionSpec& spec, const std::string& v, Options& out) {
+    bool on = false;
+    if (std::string e = parse_on_off(v, on); !e.empty()) return e;
+    if (auto field = std::get_if<Member<bool>>(&spec.target)) (*field)(out) = on;
+    return "";
+}
+
+std::string not_empty(const OptionSpec& spec, const std::string& v, Options& out) {
+    if (v.empty()) return "must name a PEM file of CA certificates";
+    store_text(spec, v, out);
+    return "";
+}
+
+std::string database(const OptionSpec&, const std::string& v, Options& out) {
+    out.database = v;
+    return parse_db_config(v, out.db);
+}
+
+std::string retry_schedule(const OptionSpec&, const std::string& v, Options& out) {
+    out.retry_schedule = v;
+    return parse_schedule(v, out.schedule_ms);
+}
+
+std::string private_targets(const OptionSpec&, const std::string& v, Options& out) {
+    out.allow_private_targets = v;
+    std::replace(out.allow_private_targets.begin(), out.allow_private_targets.end(), ',', ' ');
+    if (out.allow_private_targets.find_first_not_of(" \t") == std::string::npos)
+        return "must be Off, On or a list of CIDRs";
+    return out.policy.parse(out.allow_private_targets);
+}
+
+std::string log_level(const OptionSpec&, const std::string& v, Options& out) {
+    if (v == "error") out.log_level = LogLevel::error;
+    else if (v == "warn" || v == "warning") out.log_level = LogLevel::warn;
+    else if (v == "info") out.log_level = LogLevel::info;
+    else if (v == "debug") out.log_level = LogLevel::debug;
+    else return "'" + v + "' is not one of error, warn, info, debug";
+    return "";
+}
+
+std::string worker_id(const OptionSpec& spec, const std::string& v, Options& out) {
+    if (v.empty() || v.size() > 100) return "must be 1 to 100 characters";
+    for (unsigned char c : v)
+        if (c <= 0x20 || c >= 0x7f) return "must be printable ASCII without spaces";
+    store_text(spec, v, out);
+    return "";
+}
+
+// Off, or a UDP HOST:PORT to bind.
+std::string udp_listen(const OptionSpec& spec, const std::string& v, Options& out) {
+    std::string host, port;
+    if (is_off(v)) store_text(spec, "", out);
+    else if (std::string e = split_host_port(v, host, port); !e.empty()) return e;
+    else store_text(spec, v, out);
+    return "";
+}
+
+// Off (or nothing), or a loopback TCP HOST:PORT.
+std::string loopback_listen(const OptionSpec& spec, const std::string& v, Options& out) {
+    std::string host;
+    unsigned port = 0;
+    if (v.empty() || is_off(v)) store_text(spec, "", out);
+    else if (std::string e = parse_loopback_listen(v, host, port); !e.empty()) return e;
+    else store_text(spec, v, out);
+    return "";
+}
+
+constexpr unsigned kBoth = kRun | kMigrate;
+constexpr long long kDay = 86400000;
+
+std::vector<OptionSpec> make_table() {
+    using O = Options;
+    using P = OpsOptions;
+    return {
+        {"database", kBoth, database, 0, 0, "", nullptr, "SPEC",
+         "\"host=H port=P user=U password=PW database=D\" (or socket=PATH); required"},
+        {"secret_key_file", kBoth, text, 0, 0, "", member<&O::secret_key_file>, "PATH",
+         "64 hex chars, the module's WebhookSecretKeyFile (required; for migrate: needed to re-seal v1 "
+         "credentials)"},
+        {"retry_schedule", kRun, retry_schedule, 0, 0, default_schedule(), nullptr, "LIST",
+         "delays after each failure"},
+        {"allow_private_targets", kRun, private_targets, 0, 0, "Off", nullptr, "SPEC",
+         "Off, On, or CIDRs allowed although non-public"},
+        {"accept_v1_credentials", kRun, on_off, 0, 0, "On", member<&O::accept_v1_credentials>, "On|Off",
+         "open credentials sealed by a release before v2 (Off once `migrate --secret-key-file` re-sealed "
+         "them all)"},
+        {"concurrency", kRun, number, 1, 10000, "256", member<&O::concurrency>, "N",
+         "deliveries in flight at once"},
+        {"per_endpoint_concurrency", kRun, number, 1, 10000, "8", member<&O::per_endpoint_concurrency>, "N",
+         "in flight to one endpoint at once"},
+        {"max_in_flight_per_scope", kRun, number, 1, 10000, "", member<&O::max_in_flight_per_scope>, "N",
+         "in flight to the endpoints of one reseller or portfolio, all workers together (default "
+         "concurrency / 4)"},
+        {"breaker_after_timeouts", kRun, number, 0, 1000, "5", member<&O::breaker_after_timeouts>, "N",
+         "an endpoint whose last N attempts timed out gets one delivery in flight and the shorter "
+         "timeout below, until it replies again (0 = never)"},
+        {"breaker_request_timeout_ms", kRun, number, 1, 3600000, "5000", member<&O::breaker_request_timeout_ms>,
+         "N", "request timeout while that lasts"},
+        {"connect_timeout_ms", kRun, number, 1, 600000, "5000", member<&O::connect_timeout_ms>, "N",
+         "connect timeout"},
+        {"request_timeout_ms", kRun, number, 1, 3600000, "15000", member<&O::request_timeout_ms>, "N",
+         "whole attempt (connect included)"},
+        {"lease_seconds", kRun, number, 1, 86400 * 7, "", member<&O::lease_seconds>, "N",
+         "claim lease (default request timeout + 30 s)"},
+        {"poll_interval_ms", kRun, number, 10, 600000, "200", member<&O::poll_interval_ms>, "N",
+         "database poll when idle"},
+        {"worker_id", kRun, worker_id, 0, 0, "", member<&O::worker_id>, "ID",
+         "lease owner name (default host:pid:random)"},
+        {"drain_seconds", kRun, number, 0, 3600, "10", member<&O::drain_seconds>, "N",
+         "SIGTERM: wait this long for transfers in flight, then give the rest back to pending"},
+        {"ca_bundle", kRun, not_empty, 0, 0, "", member<&O::ca_bundle>, "FILE",
+         "PEM CA certificates for https receivers (default: the system's store)"},
+        {"wakeup_listen", kRun, udp_listen, 0, 0, "Off", member<&O::wakeup_listen>, "HOST:PORT",
+         "UDP address for the module's wake-up datagrams (WebhookNotifyWorker): poll at once on each"},
+        {"log_level", kBoth, log_level, 0, 0, "info", nullptr, "LEVEL", "error, warn, info or debug"},
+        {"sql_dir", kMigrate, text, 0, 0, "", member<&O::sql_dir>, "DIR",
+         "migrate: where the NNN_name.sql files are"},
+        {"retention_days", kRun, number, 0, 36500, "30", member<&O::ops, &P::retention_days>, "N",
+         "purge delivered/failed notifications, their attempts and their finished events after N days "
+         "(0 = keep forever)"},
+        {"maintenance_interval", kRun, duration, 1000, kDay, "1m", member<&O::ops, &P::maintenance_interval_ms>,
+         "DURATION", "how often a retention pass runs"},
+        {"auto_disable_after", kRun, duration_or_off, 0, 0, "5d", member<&O::ops, &P::auto_disable_after_ms>,
+         "DURATION", "disable an endpoint whose every attempt failed for this long (off = never)"},
+        {"metrics_listen", kRun, loopback_listen, 0, 0, "Off", member<&O::ops, &P::metrics_listen>, "HOST:PORT",
+         "Prometheus metrics on this loopback address"},
+    };
+}
+
+// ---- resolve_options' steps ---------------------------------------------------------------
+
+const OptionSpec* find_option(const std::string& key) {
+    for (const auto& spec : option_table())
+        if (key == spec.key) return &spec;
+    return nullptr;
+}
+
+// The file's settings, then the flags' over them. Returns "" or the unknown key.
+std::string merge_settings(const CommandLine& cl, const std::map<std::string, std::string>& file,
+                           std::map<std::string, std::string>& s) {
+    for (const auto& kv : file) {
+        if (!find_option(kv.first)) return "unknown key '" + kv.first + "' in the config file";
+        s[kv.first] = kv.second;
+    }
+    for (const auto& kv : cl.flags) s[kv.first] = kv.second;  // flags win
+    return "";
+}
+
+// Every table default, then every setting of an option the subcommand takes, in table order.
+std::string apply_settings(const std::map<std::string, std::string>& s, unsigned scope, Options& out) {
+    for (const auto& spec : option_table())
+        if (*spec.value) spec.parse(spec, spec.value, out);  // the table test checks they parse
+    for (const auto& spec : option_table()) {
+        auto it = s.find(spec.key);
+        if (it == s.end() || !(spec.scope & scope)) continue;
+        if (std::string e = spec.parse(spec, it->second, out); !e.empty()) return bad(spec.key, e);
+    }
+    return "";
+}
+
+std::string require_database(const std::map<std::string, std::string>& s) {
+    auto db = s.find("database");
+    if (db == s.end() || db->second.empty())
+        return "database is required (--database \"host=… port=… user=… password=… database=…\" "
+               "or 'database = …' in the config file)";
+    return "";
+}
+
+// The values that default to a function of others.
+std::string derive_defaults(const std::map<std::string, std::string>& s, Options& out) {
+    if (!s.count("max_in_flight_per_scope")) out.max_in_flight_per_scope = std::max(1u, out.concurrency / 4);
+    // The lease must outlive the longest transfer, so no renewal is ever needed.
+    unsigned request_s = unsigned((out.request_timeout_ms + 999) / 1000);
+    if (!s.count("lease_seconds")) out.lease_seconds = request_s + 30;
+    else if (out.lease_seconds <= request_s)
+        return bad("lease_seconds", std::to_string(out.lease_seconds) +
+                                        " must be longer than the request timeout (" +
+                                        std::to_string(request_s) + " s)");
+    if (!s.count("worker_id")) out.worker_id = default_worker_id();
+    return "";
+}
+
+// "  --flag ARG" and the help (with its default), wrapped to 96 columns.
+std::string usage_entry(const OptionSpec& spec) {
+    const size_t indent = 35, width = 96;
+    std::string help = spec.help;
+    if (*spec.value && !help.empty() && help.back() == ')') help.insert(help.size() - 1, std::string("; default ") + spec.value);
+    else if (*spec.value) help += " (default " + std::string(spec.value) + ")";
+    std::string out = "  " + option_flag(spec.key) + " " + spec.arg;
+    out += std::string(out.size() < indent ? indent - out.size() : 1, ' ');
+    size_t col = out.size();
+    std::istringstream words(help);
+    bool first = true;
+    for (std::string word; words >> word; first = false) {
+        if (!first && col + 1 + word.size() > width) {
+            out += "\n" + std::string(indent, ' ');
+            col = indent;
+        } else if (!first) {
+            out += ' ';
+            ++col;
+        }
+        out += word;
+        col += word.size();
+    }
+    return out + "\n";
 }
 
 }  // namespace
 
+const std::vector<OptionSpec>& option_table() {
+    static const std::vector<OptionSpec> table = make_table();
+    return table;
+}
+
+std::string option_flag(const std::string& key) {
+    std::string flag = key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return "--" + flag;
+}
+
 const std::vector<std::string>& known_keys() {
     static const std::vector<std::string> k = [] {
-        std::vector<std::string> all = run_flags();
-        all.push_back("sql_dir");
+        std::vector<std::string> all;
+        for (const auto& spec : option_table()) all.push_back(spec.key);
         return all;
     }();
     return k;
@@ -99,7 +333,7 @@ std::string parse_command_line(const std::vector<std::string>& args, CommandLine
         out.command = "migrate";
         i = 1;
     }
-    const auto& allowed = out.command == "migrate" ? migrate_flags() : run_flags();
+    unsigned scope = out.command == "migrate" ? kMigrate : kRun;
     bool help = false, version = false;
     for (; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -111,20 +345,19 @@ std::string parse_command_line(const std::vector<std::string>& args, CommandLine
             version = true;
             continue;
         }
-        if (a.size() < 3 || a.compare(0, 2, "--") != 0)
-            return "unexpected argument '" + a + "'";
+        if (a.size() < 3 || a.compare(0, 2, "--") != 0) return "unexpected argument '" + a + "'";
         std::string name = a.substr(2), value;
         bool has_value = false;
-        auto eq = name.find('=');
-        if (eq != std::string::npos) {
+        if (auto eq = name.find('='); eq != std::string::npos) {
             value = name.substr(eq + 1);
             name = name.substr(0, eq);
             has_value = true;
         }
-        std::string key = to_key(name);
-        if (key != "config" && !contains(allowed, key))
-            return "unknown option '--" + name + "'" +
-                   (out.command == "migrate" ? " for 'migrate'" : "");
+        std::string key = name;
+        std::replace(key.begin(), key.end(), '-', '_');
+        const OptionSpec* spec = find_option(key);
+        if (key != "config" && !(spec && (spec->scope & scope)))
+            return "unknown option '--" + name + "'" + (out.command == "migrate" ? " for 'migrate'" : "");
         if (!has_value) {
             if (i + 1 >= args.size()) return "option '--" + name + "' needs a value";
             value = args[++i];
@@ -143,119 +376,15 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
     out.command = cl.command;
     out.config_file = cl.config_file;
     if (cl.command == "help" || cl.command == "version") return "";
-
     std::map<std::string, std::string> s;
-    for (const auto& kv : file) {
-        if (!contains(known_keys(), kv.first))
-            return "unknown key '" + kv.first + "' in the config file";
-        s[kv.first] = kv.second;
-    }
-    for (const auto& kv : cl.flags) s[kv.first] = kv.second;  // flags win
-
-    auto bad = [](const std::string& key, const std::string& why) {
-        return to_flag(key) + " (" + key + "): " + why;
-    };
-    auto number = [&](const std::string& key, long long lo, long long hi, auto& field) -> std::string {
-        auto it = s.find(key);
-        if (it == s.end()) return "";
-        long long v;
-        if (!parse_number(it->second, lo, hi, v))
-            return bad(key, "'" + it->second + "' is not a whole number from " + std::to_string(lo) +
-                                " to " + std::to_string(hi));
-        field = static_cast<std::remove_reference_t<decltype(field)>>(v);
-        return "";
-    };
-
-    // database: required by every subcommand.
-    auto db = s.find("database");
-    if (db == s.end() || db->second.empty())
-        return "database is required (--database \"host=… port=… user=… password=… database=…\" "
-               "or 'database = …' in the config file)";
-    out.database = db->second;
-    if (std::string e = parse_db_config(out.database, out.db); !e.empty()) return bad("database", e);
-
-    if (auto it = s.find("log_level"); it != s.end()) {
-        const std::string& v = it->second;
-        if (v == "error") out.log_level = LogLevel::error;
-        else if (v == "warn" || v == "warning") out.log_level = LogLevel::warn;
-        else if (v == "info") out.log_level = LogLevel::info;
-        else if (v == "debug") out.log_level = LogLevel::debug;
-        else return bad("log_level", "'" + v + "' is not one of error, warn, info, debug");
-    }
-    if (auto it = s.find("sql_dir"); it != s.end()) out.sql_dir = it->second;
-    if (auto it = s.find("secret_key_file"); it != s.end()) out.secret_key_file = it->second;
-    if (cl.command == "migrate") return "";  // its secret_key_file is optional
-
+    if (std::string e = merge_settings(cl, file, s); !e.empty()) return e;
+    if (std::string e = require_database(s); !e.empty()) return e;
+    if (cl.command == "migrate") return apply_settings(s, kMigrate, out);  // its secret_key_file is optional
+    if (std::string e = apply_settings(s, kRun | kMigrate, out); !e.empty()) return e;
     if (out.secret_key_file.empty())
         return "secret_key_file is required (--secret-key-file PATH: the same 64-hex-character key "
                "file as the module's WebhookSecretKeyFile)";
-
-    out.retry_schedule = default_schedule();
-    if (auto it = s.find("retry_schedule"); it != s.end()) out.retry_schedule = it->second;
-    if (std::string e = parse_schedule(out.retry_schedule, out.schedule_ms); !e.empty())
-        return bad("retry_schedule", e);
-
-    if (auto it = s.find("allow_private_targets"); it != s.end()) {
-        out.allow_private_targets = it->second;
-        std::replace(out.allow_private_targets.begin(), out.allow_private_targets.end(), ',', ' ');
-    }
-    if (out.allow_private_targets.find_first_not_of(" \t") == std::string::npos)
-        return bad("allow_private_targets", "must be Off, On or a list of CIDRs");
-    if (std::string e = out.policy.parse(out.allow_private_targets); !e.empty())
-        return bad("allow_private_targets", e);
-
-    if (auto it = s.find("accept_v1_credentials"); it != s.end()) {
-        if (it->second == "On" || it->second == "on") out.accept_v1_credentials = true;
-        else if (it->second == "Off" || it->second == "off") out.accept_v1_credentials = false;
-        else return bad("accept_v1_credentials", "must be On or Off");
-    }
-
-    std::string e;
-    if (!(e = number("concurrency", 1, 10000, out.concurrency)).empty()) return e;
-    if (!(e = number("per_endpoint_concurrency", 1, 10000, out.per_endpoint_concurrency)).empty()) return e;
-    if (!(e = number("max_in_flight_per_scope", 1, 10000, out.max_in_flight_per_scope)).empty()) return e;
-    if (out.max_in_flight_per_scope == 0) out.max_in_flight_per_scope = std::max(1u, out.concurrency / 4);
-    if (!(e = number("breaker_after_timeouts", 0, 1000, out.breaker_after_timeouts)).empty()) return e;
-    if (!(e = number("breaker_request_timeout_ms", 1, 3600000, out.breaker_request_timeout_ms)).empty()) return e;
-    if (!(e = number("connect_timeout_ms", 1, 600000, out.connect_timeout_ms)).empty()) return e;
-    if (!(e = number("request_timeout_ms", 1, 3600000, out.request_timeout_ms)).empty()) return e;
-    if (!(e = number("lease_seconds", 1, 86400 * 7, out.lease_seconds)).empty()) return e;
-    if (!(e = number("poll_interval_ms", 10, 600000, out.poll_interval_ms)).empty()) return e;
-    if (!(e = number("drain_seconds", 0, 3600, out.drain_seconds)).empty()) return e;
-    if (auto it = s.find("ca_bundle"); it != s.end()) {
-        if (it->second.empty()) return bad("ca_bundle", "must name a PEM file of CA certificates");
-        out.ca_bundle = it->second;
-    }
-
-    // Wake-up datagrams from the module (WebhookNotifyWorker); "" = poll only.
-    if (auto it = s.find("wakeup_listen"); it != s.end() && it->second != "off" && it->second != "Off") {
-        std::string host, port;
-        if (std::string e2 = split_host_port(it->second, host, port); !e2.empty()) return bad("wakeup_listen", e2);
-        out.wakeup_listen = it->second;
-    }
-
-    // retention_days, maintenance_interval, auto_disable_after, metrics_listen
-    if (!(e = resolve_ops_options(s, out.ops)).empty()) return e;
-
-    // The lease must outlive the longest transfer, so no renewal is ever needed.
-    unsigned request_s = unsigned((out.request_timeout_ms + 999) / 1000);
-    if (out.lease_seconds == 0) out.lease_seconds = request_s + 30;
-    else if (out.lease_seconds <= request_s)
-        return bad("lease_seconds", std::to_string(out.lease_seconds) +
-                                        " must be longer than the request timeout (" +
-                                        std::to_string(request_s) + " s)");
-
-    if (auto it = s.find("worker_id"); it != s.end()) {
-        const std::string& w = it->second;
-        if (w.empty() || w.size() > 100)
-            return bad("worker_id", "must be 1 to 100 characters");
-        for (unsigned char c : w)
-            if (c <= 0x20 || c >= 0x7f) return bad("worker_id", "must be printable ASCII without spaces");
-        out.worker_id = w;
-    } else {
-        out.worker_id = default_worker_id();
-    }
-    return "";
+    return derive_defaults(s, out);
 }
 
 std::string load_options(const std::vector<std::string>& args, Options& out) {
@@ -268,7 +397,7 @@ std::string load_options(const std::vector<std::string>& args, Options& out) {
 }
 
 std::string usage_text() {
-    return R"(Usage:
+    std::string text = R"(Usage:
   webhook-worker [--config FILE] [options]        run the delivery loop (until SIGTERM/SIGINT)
   webhook-worker migrate [--config FILE] [--database SPEC] [--sql-dir DIR] [--secret-key-file PATH]
                                                   apply the SQL migrations, re-seal v1
@@ -276,38 +405,32 @@ std::string usage_text() {
 
 Options (config file keys are the same names with underscores: "database = host=…"):
   --config FILE                    key = value file; flags override it
-  --database SPEC                  "host=H port=P user=U password=PW database=D" (or socket=PATH)
-  --secret-key-file PATH           64 hex chars, the module's WebhookSecretKeyFile (required;
-                                   for migrate: needed to re-seal v1 credentials)
-  --retry-schedule LIST            delays after each failure (default 5m,15m,1h,24h)
-  --allow-private-targets SPEC     Off (default), On, or CIDRs allowed although non-public
-  --accept-v1-credentials On|Off   open credentials sealed by a release before v2 (default On;
-                                   Off once `migrate --secret-key-file` re-sealed them all)
-  --concurrency N                  deliveries in flight at once (default 256)
-  --per-endpoint-concurrency N     in flight to one endpoint at once (default 8)
-  --max-in-flight-per-scope N      in flight to the endpoints of one reseller or portfolio,
-                                   all workers together (default concurrency / 4)
-  --breaker-after-timeouts N       an endpoint whose last N attempts timed out gets one
-                                   delivery in flight and the shorter timeout below, until
-                                   it replies again (default 5; 0 = never)
-  --breaker-request-timeout-ms N   request timeout while that lasts (default 5000)
-  --connect-timeout-ms N           default 5000
-  --request-timeout-ms N           whole attempt, default 15000 (connect included)
-  --lease-seconds N                claim lease (default request timeout + 30 s)
-  --poll-interval-ms N             database poll when idle (default 200)
-  --worker-id ID                   lease owner name (default host:pid:random)
-  --drain-seconds N                SIGTERM: wait this long for transfers in flight, then give
-                                   the rest back to pending (default 10)
-  --ca-bundle FILE                 PEM CA certificates for https receivers (default: the
-                                   system's store)
-  --wakeup-listen HOST:PORT        UDP address for the module's wake-up datagrams
-                                   (WebhookNotifyWorker): poll at once on each (default off)
-  --log-level LEVEL                error, warn, info (default) or debug
-  --sql-dir DIR                    migrate: where the NNN_name.sql files are
-  --help, --version
-)" + std::string(ops_usage_text()) + R"(
+)";
+    for (const auto& spec : option_table()) text += usage_entry(spec);
+    return text + R"(  --help, --version
+
 Exit status: 0 normal stop, 2 usage or configuration error, 1 fatal runtime error.
 )";
+}
+
+std::string parse_loopback_listen(const std::string& text, std::string& host, unsigned& port) {
+    std::string h, p;
+    if (std::string e = split_host_port(text, h, p); !e.empty()) return e;
+    unsigned long long n = 0;
+    if (!parse_decimal(p, 65535, n) || n < 1) return "port " + p + " is out of range";
+    unsigned char buf[16];
+    const std::string not_loopback = "'" + h + "' is not a loopback address (metrics stay on 127.0.0.0/8 or ::1)";
+    if (inet_pton(AF_INET, h.c_str(), buf) == 1) {
+        if (buf[0] != 127) return not_loopback;
+    } else if (inet_pton(AF_INET6, h.c_str(), buf) == 1) {
+        static const unsigned char loop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        if (std::memcmp(buf, loop6, 16) != 0) return not_loopback;
+    } else {
+        return "'" + h + "' is not an IP address (use 127.0.0.1 or [::1])";
+    }
+    host = h;
+    port = unsigned(n);
+    return "";
 }
 
 }  // namespace wh::worker

@@ -15,11 +15,10 @@ void DbHealth::down(const std::string& why) {
         if (down_) return;
         down_ = true;
     }
-    wlog(LogLevel::error,
-         "WH00110: cannot use MariaDB (" + why +
-             "); no new deliveries are claimed and finished attempts are kept in memory until it "
-             "is back. Retrying with backoff (up to 5 s): check that the server is running and "
-             "that the 'database' setting is right");
+    log_error("WH00110: cannot use MariaDB (" + why +
+              "); no new deliveries are claimed and finished attempts are kept in memory until it "
+              "is back. Retrying with backoff (up to 5 s): check that the server is running and "
+              "that the 'database' setting is right");
 }
 
 void DbHealth::up() {
@@ -28,7 +27,7 @@ void DbHealth::up() {
         if (!down_) return;
         down_ = false;
     }
-    wlog(LogLevel::info, "MariaDB is reachable again; delivery resumes");
+    log_info("MariaDB is reachable again; delivery resumes");
 }
 
 bool DbHealth::is_down() const {
@@ -63,9 +62,9 @@ void Recorder::start() {
         }
         failed_ = true;
         try {
-            wlog(LogLevel::error, "WH00131: the recorder thread stopped (" + what +
-                                      "); finished attempts can no longer be recorded, so the worker exits. "
-                                      "Restart it: the deliveries it held are sent again once their leases expire");
+            log_error("WH00131: the recorder thread stopped (" + what +
+                          "); finished attempts can no longer be recorded, so the worker exits. "
+                          "Restart it: the deliveries it held are sent again once their leases expire");
         } catch (...) {
         }
         wake_();
@@ -211,13 +210,13 @@ size_t Recorder::record(std::vector<Finished>& batch, std::vector<Fate>& fates, 
                     f.o.error_message = sanitize_text(f.o.error_message, 200);
                     continue;
                 }
-                wlog(LogLevel::error, "WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
-                                          " of " + f.o.notification_id + ": " + e.what() +
-                                          "; the lease expires and the delivery is retried. Check the schema "
-                                          "('webhook-worker migrate') and the MariaDB error log");
+                log_error("WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
+                              " of " + f.o.notification_id + ": " + e.what() +
+                              "; the lease expires and the delivery is retried. Check the schema "
+                              "('webhook-worker migrate') and the MariaDB error log");
             } catch (const std::exception& e) {
-                wlog(LogLevel::error, "WH00117: could not record attempt of " + f.o.notification_id + ": " +
-                                          e.what() + "; the lease expires and the delivery is retried");
+                log_error("WH00117: could not record attempt of " + f.o.notification_id + ": " +
+                              e.what() + "; the lease expires and the delivery is retried");
                 break;
             }
         }

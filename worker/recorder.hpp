@@ -1,7 +1,6 @@
 // The recorder: a thread with its own MariaDB connection that writes finished attempts
 // (store.hpp complete_batch), so the delivery loop goes on sending and claiming while a
-// batch commits. Before it, a loop turn spent about a third each claiming, in libcurl and
-// recording, one after the other (docs/benchmark.md "Where the time goes").
+// batch commits, instead of claiming, sending and recording one after the other.
 //
 // The loop hands over each turn's results (submit) and takes back what became of them
 // (take_settled), on its own thread, where the follow-ups (counters, auto-disable, logs)

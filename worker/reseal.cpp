@@ -13,23 +13,23 @@ const char* kHasV1 =
     "(secret_enc LIKE 'v1:%' OR prev_secret_enc LIKE 'v1:%' OR password_enc LIKE 'v1:%')";
 
 // One row's columns: the v1 ones re-sealed into `set`/`params`; false if none was readable.
-bool reseal_row(const SecretBox& box, const Rows::Row& r, unsigned long long id, std::string& set,
-                Params& params, ResealResult& res) {
+bool reseal_row(const SecretBox& box, const Rows& rows, const Rows::Row& r, unsigned long long id,
+                std::string& set, Params& params, ResealResult& res) {
     // prev_secret_enc holds a former secret_enc value: it is sealed as one (credential_aad).
     static const std::pair<const char*, const char*> cols[] = {
         {"password_enc", "password_enc"}, {"secret_enc", "secret_enc"}, {"prev_secret_enc", "secret_enc"}};
     for (size_t c = 0; c < 3; ++c) {
-        const auto& v = r[2 + c];
+        const auto& v = r[rows.col(cols[c].first)];
         if (!v || !SecretBox::is_v1(*v)) continue;
         std::string plain;
         if (!box.open(*v, "", plain)) {
             ++res.unreadable;
             if (log_throttle("WH00155", 60))
-                wlog(LogLevel::warn, std::string("WH00155: cannot open the v1 ") + cols[c].first +
-                                         " of endpoint " + r[1].value_or("?") +
-                                         " with secret_key_file, so it stays v1: give migrate the module's "
-                                         "key file (WebhookSecretKeyFile); if that is the key, the value is "
-                                         "damaged: set the endpoint's credentials again (PATCH, rotate-secret)");
+                log_warn(std::string("WH00155: cannot open the v1 ") + cols[c].first +
+                             " of endpoint " + r[rows.col("public_id")].value_or("?") +
+                             " with secret_key_file, so it stays v1: give migrate the module's "
+                             "key file (WebhookSecretKeyFile); if that is the key, the value is "
+                             "damaged: set the endpoint's credentials again (PATCH, rotate-secret)");
             continue;
         }
         (set += set.empty() ? "" : ", ") += std::string(cols[c].first) + " = ?";
@@ -61,11 +61,11 @@ ResealResult reseal_v1_credentials(Db& db, const SecretBox& box, unsigned batch)
                                  {after, batch});
             b.rows = rows.size();
             for (const auto& r : rows.rows) {
-                unsigned long long id = std::stoull(r[0].value_or("0"));
+                unsigned long long id = std::stoull(r[rows.col("id")].value_or("0"));
                 b.last = std::max(b.last, id);
                 std::string set;
                 Params params;
-                if (!reseal_row(box, r, id, set, params, b.res)) continue;
+                if (!reseal_row(box, rows, r, id, set, params, b.res)) continue;
                 params.emplace_back(id);
                 // updated_at stays: the endpoint did not change, only how its credentials are sealed
                 db.exec("UPDATE webhook_endpoints SET " + set + ", updated_at = updated_at WHERE id = ?", params);

@@ -47,12 +47,13 @@ bool walk(Db& db, const std::string& table, const std::string& purgeable_sql, co
     uint64_t cursor = 0;
     for (;;) {
         if (std::chrono::steady_clock::now() >= deadline) return false;
-        Rows r = db.query("SELECT id, created_at < ?, " + purgeable_sql + " FROM " + table +
+        Rows r = db.query("SELECT id, created_at < ? AS old, " + purgeable_sql + " AS purgeable FROM " + table +
                               " WHERE id > ? ORDER BY id LIMIT ?",
                           {cutoff, cursor, lim.page});
         std::vector<WalkRow> page;
+        const size_t id = r.col("id"), old = r.col("old"), purgeable = r.col("purgeable");
         for (const auto& row : r.rows)
-            page.push_back({to_u64(row[0]), row[1].value_or("0") == "1", row[2].value_or("0") == "1"});
+            page.push_back({to_u64(row[id]), row[old].value_or("0") == "1", row[purgeable].value_or("0") == "1"});
         WalkStep step = plan_walk_step(page, cursor, lim.page);
         for (const auto& c : chunks(step.purge, lim.chunk)) purge(c);
         if (step.done) return true;

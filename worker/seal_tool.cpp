@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crypto.hpp"
+#include "parse.hpp"
 
 namespace {
 
@@ -33,9 +34,9 @@ int main(int argc, char** argv) {
     if (arg1.empty() || arg1[0] == '-' || !(v1 || v2)) return usage();
     std::vector<unsigned long long> ids;
     for (int i = 3; v2 && i < argc; ++i) {
-        std::string a = argv[i];
-        if (a.empty() || a.find_first_not_of("0123456789") != std::string::npos) return usage();
-        ids.push_back(std::stoull(a));
+        unsigned long long id = 0;
+        if (!wh::parse_decimal(argv[i], ~0ULL, id)) return usage();
+        ids.push_back(id);
     }
     wh::SecretBox::Key key;
     if (std::string e = wh::SecretBox::load_key_file(arg1, key); !e.empty()) {

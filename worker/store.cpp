@@ -38,8 +38,7 @@ size_t fan_out(Db& db, unsigned limit) {
         // k_endpoint_scope, then their subscription by primary key: rows read grow with the
         // endpoints of that scope. Joined from the subscriptions of the event's code instead
         // (the plan MariaDB chose for one OR-ed join), every endpoint subscribed to the code
-        // in any scope was read for every event (35 rows an event with 130 endpoints in
-        // scripts/bench --profile; 10,000 with 10,000 integrators on chargebacks).
+        // in any scope was read for every event.
         auto scoped = [&](const char* kind, const char* column) {
             return std::string("SELECT STRAIGHT_JOIN e.id, ep.id FROM webhook_events e "
                                "JOIN webhook_endpoints ep ON ep.scope_kind = '") + kind +
@@ -111,30 +110,33 @@ struct Inflight {
 // k_endpoint_scope, one k_delivery_claim dive each (the endpoints of a scope are bounded by
 // WebhookMaxEndpointsPerScope). Many: one range over every inflight row of k_delivery_claim
 // (as many as all workers' slots), one primary-key lookup each; an IN list of many endpoints
-// cost MariaDB more to plan (scripts/bench --profile: 1.5 ms per call for 64 endpoints).
+// cost MariaDB more to plan.
 void count_inflight(Db& d, const std::set<ScopeKey>& scopes, Inflight& fl) {
     if (scopes.empty()) return;
     Rows r;
     if (scopes.size() <= 8) {
         Params params;
         std::string where = scope_match("ep.", scopes, params);
-        r = d.query("SELECT ep.id, ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_endpoints ep "
+        r = d.query("SELECT ep.id AS endpoint_id, ep.scope_kind, ep.scope_id, COUNT(*) AS inflight "
+                    "FROM webhook_endpoints ep "
                     "JOIN webhook_deliveries f FORCE INDEX (k_delivery_claim) "
                     "ON f.status = 'inflight' AND f.endpoint_id = ep.id WHERE " + where +
                         " GROUP BY ep.id, ep.scope_kind, ep.scope_id",
                     params);
     } else {
         r = d.query_prepared(
-            "SELECT f.endpoint_id, ep.scope_kind, ep.scope_id, COUNT(*) FROM webhook_deliveries f "
+            "SELECT f.endpoint_id, ep.scope_kind, ep.scope_id, COUNT(*) AS inflight FROM webhook_deliveries f "
             "FORCE INDEX (k_delivery_claim) JOIN webhook_endpoints ep ON ep.id = f.endpoint_id "
             "WHERE f.status = 'inflight' GROUP BY f.endpoint_id, ep.scope_kind, ep.scope_id");
     }
     for (const auto& sc : scopes) fl.scope.emplace(sc, 0);
+    const size_t ep = r.col("endpoint_id"), kind = r.col("scope_kind"), id = r.col("scope_id"),
+                 inflight = r.col("inflight");
     for (const auto& row : r.rows) {
-        ScopeKey k{row[1].value_or(""), row[2].value_or("")};
+        ScopeKey k{row[kind].value_or(""), row[id].value_or("")};
         if (!scopes.count(k)) continue;
-        unsigned n = unsigned(to_u64(row[3]));
-        fl.ep[to_u64(row[0])] = n;
+        unsigned n = unsigned(to_u64(row[inflight]));
+        fl.ep[to_u64(row[ep])] = n;
         fl.scope[k] += n;
     }
 }
@@ -151,9 +153,12 @@ std::set<ScopeKey> unseen_scopes(const std::map<uint64_t, EpInfo>& eps, const In
 std::map<uint64_t, EpInfo> enabled_endpoints(Db& d, const std::vector<uint64_t>& eps) {
     std::map<uint64_t, EpInfo> m;
     if (eps.empty()) return m;
-    for (const auto& row : d.query("SELECT id, scope_kind, scope_id, consecutive_timeouts FROM webhook_endpoints "
-                                   "WHERE id IN (" + id_list(eps) + ") AND enabled = 1 AND deleted_at IS NULL").rows)
-        m[to_u64(row[0])] = EpInfo{{row[1].value_or(""), row[2].value_or("")}, unsigned(to_u64(row[3])), 0};
+    Rows r = d.query("SELECT id, scope_kind, scope_id, consecutive_timeouts FROM webhook_endpoints "
+                     "WHERE id IN (" + id_list(eps) + ") AND enabled = 1 AND deleted_at IS NULL");
+    const size_t id = r.col("id"), kind = r.col("scope_kind"), scope = r.col("scope_id"),
+                 timeouts = r.col("consecutive_timeouts");
+    for (const auto& row : r.rows)
+        m[to_u64(row[id])] = EpInfo{{row[kind].value_or(""), row[scope].value_or("")}, unsigned(to_u64(row[timeouts])), 0};
     return m;
 }
 
@@ -180,20 +185,25 @@ struct Room {
     }
 };
 
+// The (scope_kind, scope_id) of each row.
+std::set<ScopeKey> scope_keys(const Rows& r) {
+    std::set<ScopeKey> out;
+    const size_t kind = r.col("scope_kind"), id = r.col("scope_id");
+    for (const auto& row : r.rows) out.insert({row[kind].value_or(""), row[id].value_or("")});
+    return out;
+}
+
 // Locks the scope rows of `scopes` (SKIP LOCKED: another worker claiming for one of them
 // right now makes us pass it over). Scopes that have no row yet go into `missing`.
 std::set<ScopeKey> lock_scopes(Db& d, const std::set<ScopeKey>& scopes, std::set<ScopeKey>& missing) {
-    std::set<ScopeKey> locked;
-    if (scopes.empty()) return locked;
+    if (scopes.empty()) return {};
     Params params;
     std::string where = scope_match("", scopes, params);
-    for (const auto& row : d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where +
-                                       " FOR UPDATE SKIP LOCKED", params).rows)
-        locked.insert({row[0].value_or(""), row[1].value_or("")});
+    std::set<ScopeKey> locked =
+        scope_keys(d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where + " FOR UPDATE SKIP LOCKED",
+                           params));
     if (locked.size() == scopes.size()) return locked;
-    std::set<ScopeKey> present;
-    for (const auto& row : d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where, params).rows)
-        present.insert({row[0].value_or(""), row[1].value_or("")});
+    std::set<ScopeKey> present = scope_keys(d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where, params));
     for (const auto& s : scopes)
         if (!present.count(s)) missing.insert(s);
     return locked;
@@ -230,11 +240,9 @@ struct Candidates {
 //     backlog's shape, not with the number of endpoints. Non-locking reads.
 //     No `status` in any ORDER BY here: on the worker's utf8mb4 connection MariaDB 10.11
 //     does not treat `status = 'pending'` (an ENUM) as a constant for ORDER BY, so
-//     `ORDER BY status, …` turned the index order into a filesort of every pending row
-//     (measured: 93,000 rows read for a LIMIT 1024 page, 0.1 s; the head subquery
-//     below read 186,000 rows per claim at 93,000 pending).
+//     `ORDER BY status, …` turned the index order into a filesort of every pending row.
 void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string& skip_sql, Candidates& c) {
-    constexpr unsigned kMaxWindow = 4096;  // about 7 ms of index reads before the fallback walk
+    constexpr unsigned kMaxWindow = 4096;  // index reads bounded before the fallback walk
     unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
     Room room{limits, {}};  // what the endpoints seen can take, scope caps included
     std::optional<std::string> last_at;
@@ -249,10 +257,11 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string
         scanned += unsigned(win.size());
         c.window_full = win.size() >= page;
         std::vector<uint64_t> fresh;  // endpoints this page shows for the first time
+        const size_t ep_col = win.col("endpoint_id"), at_col = win.col("next_attempt_at"), id_col = win.col("id");
         for (const auto& row : win.rows) {
-            std::vector<uint64_t>& rows = c.in_window[to_u64(row[0])];
-            if (rows.empty()) fresh.push_back(to_u64(row[0]));
-            rows.push_back(to_u64(row[2]));
+            std::vector<uint64_t>& rows = c.in_window[to_u64(row[ep_col])];
+            if (rows.empty()) fresh.push_back(to_u64(row[ep_col]));
+            rows.push_back(to_u64(row[id_col]));
         }
         std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh);
         count_inflight(d, unseen_scopes(eps, c.fl), c.fl);
@@ -268,8 +277,8 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string
             c.info[ep] = it->second;
         }
         if (!c.window_full || capacity >= n || scanned >= kMaxWindow) break;
-        last_at = win.rows.back()[1];
-        last_id = std::to_string(to_u64(win.rows.back()[2]));
+        last_at = win.rows.back()[at_col];
+        last_id = std::to_string(to_u64(win.rows.back()[id_col]));
         page = std::min(2 * page, kMaxWindow - scanned);
     }
     c.walked = c.window_full && capacity < n;
@@ -284,11 +293,10 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string
 //     capped endpoint from holding up the others.
 //    (A GROUP BY over webhook_deliveries would be cheaper with many idle endpoints, but
 //    MariaDB 10.11 only uses the loose index scan for it with fresh statistics and
-//    otherwise walks every pending row: measured, 40-90 ms per claim at 100,000.)
+//    otherwise walks every pending row.)
 //    The hint and the ORDER BY on endpoint_id, next_attempt_at keep the head a `ref`
 //    dive: with statistics stale after a bulk insert, MariaDB 10.11 otherwise took a
-//    range on `status` alone and walked every pending row per endpoint (6.4 s with
-//    100,000 pending over 1,000 endpoints, measured; past read_timeout on a busy machine).
+//    range on `status` alone and walked every pending row per endpoint.
 void walk_heads(Db& d, const std::string& skip_sql, Candidates& c) {
     c.order.clear();
     c.info.clear();
@@ -301,10 +309,12 @@ void walk_heads(Db& d, const std::string& skip_sql, Candidates& c) {
         "   AND f.endpoint_id = ep.id) AS inflight, ep.scope_kind, ep.scope_id, ep.consecutive_timeouts "
         "FROM webhook_endpoints ep WHERE ep.enabled = 1 AND ep.deleted_at IS NULL " +
         skip_sql + "HAVING head <= NOW(3) ORDER BY head, ep.id");
+    const size_t id = heads.col("id"), kind = heads.col("scope_kind"), scope = heads.col("scope_id"),
+                 timeouts = heads.col("consecutive_timeouts"), inflight = heads.col("inflight");
     for (const auto& row : heads.rows) {
-        c.order.push_back(to_u64(row[0]));
-        c.info[to_u64(row[0])] = EpInfo{{row[3].value_or(""), row[4].value_or("")}, unsigned(to_u64(row[5])),
-                                        unsigned(to_u64(row[2]))};
+        c.order.push_back(to_u64(row[id]));
+        c.info[to_u64(row[id])] = EpInfo{{row[kind].value_or(""), row[scope].value_or("")},
+                                         unsigned(to_u64(row[timeouts])), unsigned(to_u64(row[inflight]))};
     }
     count_inflight(d, unseen_scopes(c.info, c.fl), c.fl);
 }
@@ -357,9 +367,8 @@ std::set<uint64_t> lock_open(Db& d, const std::vector<uint64_t>& open, const Can
 //    a concurrent claim of the same rows, in one statement for all endpoints. From the
 //    window: its rows of an endpoint are that endpoint's oldest due ones, so they are
 //    locked by primary key (re-checked: still pending and due). After the walk: a
-//    UNION ALL of per-endpoint ranges on k_delivery_claim. The UNION cost MariaDB a
-//    plan per endpoint (scripts/bench --profile: 1.4 ms a claim at 500 events/s, the
-//    largest share of its time; 16 µs a notification under load).
+//    UNION ALL of per-endpoint ranges on k_delivery_claim; locking the window's rows by
+//    primary key spares MariaDB the UNION's plan per endpoint.
 std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const std::set<uint64_t>& mine_eps,
                                  const std::set<ScopeKey>& mine_scopes, Candidates& c, unsigned n,
                                  const ClaimLimits& limits, ClaimResult& result) {
@@ -407,9 +416,11 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
                 ") AND status = 'pending' AND next_attempt_at <= NOW(3) FOR UPDATE SKIP LOCKED";
     if (parts.empty()) return mine;
     std::map<uint64_t, unsigned> got;
-    for (const auto& row : d.query(parts).rows) {
-        ++got[to_u64(row[0])];
-        mine.push_back(to_u64(row[1]));
+    Rows taken = d.query(parts);
+    const size_t ep_col = taken.col("endpoint_id"), id_col = taken.col("id");
+    for (const auto& row : taken.rows) {
+        ++got[to_u64(row[ep_col])];
+        mine.push_back(to_u64(row[id_col]));
     }
     // More of an endpoint may be due: claim again as soon as one of its slots (or its
     // scope's) frees.
@@ -433,56 +444,91 @@ std::map<uint64_t, std::shared_ptr<const std::string>> load_event_data(Db& db, c
     if (events.empty()) return out;
     Rows r = db.query("SELECT id, data FROM webhook_events WHERE id IN (" +
                       id_list(std::vector<uint64_t>(events.begin(), events.end())) + ")");
-    for (auto& row : r.rows)
-        out[to_u64(row[0])] = std::make_shared<const std::string>(std::move(row[1]).value_or(""));
+    const size_t id = r.col("id"), data = r.col("data");
+    for (auto& row : r.rows) out[to_u64(row[id])] = std::make_shared<const std::string>(std::move(row[data]).value_or(""));
     return out;
 }
 
-}  // namespace
+// "AND <col> NOT IN (…) " for the endpoints a claim leaves out; on the window read it is
+// index-only (endpoint_id is the last column of k_delivery_due).
+std::string skip_sql(const std::set<uint64_t>& skip, const char* col) {
+    return skip.empty() ? std::string()
+                        : std::string("AND ") + col + " NOT IN (" + id_list({skip.begin(), skip.end()}) + ") ";
+}
 
-ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits,
-                  const std::set<uint64_t>& skip) {
-    ClaimResult result;
-    if (n == 0) return result;
-    // "AND <col> NOT IN (…) ": on the window read it is index-only (endpoint_id is the last
-    // column of k_delivery_due).
-    auto skip_sql = [&](const char* col) {
-        return skip.empty() ? std::string()
-                            : std::string("AND ") + col + " NOT IN (" + id_list({skip.begin(), skip.end()}) + ") ";
-    };
-    std::set<ScopeKey> missing_scopes;
+// The claim's transaction: find the endpoints with due work and room, lock them and their
+// scopes, take their heads and lease them to `owner`. Returns the deliveries leased.
+std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, unsigned lease_seconds,
+                                  const ClaimLimits& limits, const std::set<uint64_t>& skip, ClaimResult& result,
+                                  std::set<ScopeKey>& missing_scopes) {
+    Candidates c;
+    read_window(d, n, limits, skip_sql(skip, "endpoint_id"), c);
+    if (c.walked) walk_heads(d, skip_sql(skip, "ep.id"), c);
+    std::vector<uint64_t> open = pick_open(c, n, limits, result);
+    if (open.empty()) return {};
+    std::set<ScopeKey> mine_scopes;
+    std::set<uint64_t> mine_eps = lock_open(d, open, c, missing_scopes, mine_scopes);
+    if (mine_eps.empty()) return {};
+    std::vector<uint64_t> mine = take_heads(d, open, mine_eps, mine_scopes, c, n, limits, result);
+    if (mine.size() >= n) result.full = true;
+    // Due work beyond the window (of endpoints it did not show): claim again when a slot
+    // frees. Only after taking something, so a loop of empty claims cannot spin.
+    if (!c.walked && c.window_full && !mine.empty()) result.full = true;
+    if (!mine.empty())
+        d.exec(
+            "UPDATE webhook_deliveries SET status = 'inflight', lease_owner = ?, "
+            "lease_expires_at = NOW(3) + INTERVAL ? SECOND, attempts = attempts + 1 "
+            "WHERE id IN (" + id_list(mine) + ")",
+            {owner, lease_seconds});
+    return mine;
+}
 
-    std::vector<uint64_t> ids = with_transaction(db, [&](Db& d) {
-        result = ClaimResult();  // a retried transaction starts afresh
-        missing_scopes.clear();
-        Candidates c;
-        read_window(d, n, limits, skip_sql("endpoint_id"), c);
-        if (c.walked) walk_heads(d, skip_sql("ep.id"), c);
-        std::vector<uint64_t> open = pick_open(c, n, limits, result);
-        if (open.empty()) return std::vector<uint64_t>();
-        std::set<ScopeKey> mine_scopes;
-        std::set<uint64_t> mine_eps = lock_open(d, open, c, missing_scopes, mine_scopes);
-        if (mine_eps.empty()) return std::vector<uint64_t>();
-        std::vector<uint64_t> mine = take_heads(d, open, mine_eps, mine_scopes, c, n, limits, result);
-        if (mine.size() >= n) result.full = true;
-        // Due work beyond the window (of endpoints it did not show): claim again when a slot
-        // frees. Only after taking something, so a loop of empty claims cannot spin.
-        if (!c.walked && c.window_full && !mine.empty()) result.full = true;
-        if (!mine.empty())
-            d.exec(
-                "UPDATE webhook_deliveries SET status = 'inflight', lease_owner = ?, "
-                "lease_expires_at = NOW(3) + INTERVAL ? SECOND, attempts = attempts + 1 "
-                "WHERE id IN (" + id_list(mine) + ")",
-                {owner, lease_seconds});
-        return mine;
-    });
-    // Scopes without a lock row were passed over: give them one and claim again at once.
-    if (!missing_scopes.empty()) {
-        add_scope_rows(db, missing_scopes);
-        result.full = true;
-    }
-    if (ids.empty()) return result;
+// Column positions of the claimed deliveries' read, looked up by name once per result.
+struct ClaimedColumns {
+    size_t id, notification_id, attempts, endpoint_id, public_id, url, username, password_enc, secret_enc,
+        prev_secret_enc, ack_mode, event_code, event_date, data_type, reseller_id, portfolio_id, merchant_id,
+        event_id, consecutive_timeouts, scope_kind, scope_id;
+    explicit ClaimedColumns(const Rows& r)
+        : id(r.col("id")), notification_id(r.col("notification_id")), attempts(r.col("attempts")),
+          endpoint_id(r.col("endpoint_id")), public_id(r.col("public_id")), url(r.col("url")),
+          username(r.col("username")), password_enc(r.col("password_enc")), secret_enc(r.col("secret_enc")),
+          prev_secret_enc(r.col("prev_secret_enc")), ack_mode(r.col("ack_mode")), event_code(r.col("event_code")),
+          event_date(r.col("event_date")), data_type(r.col("data_type")), reseller_id(r.col("reseller_id")),
+          portfolio_id(r.col("portfolio_id")), merchant_id(r.col("merchant_id")), event_id(r.col("event_id")),
+          consecutive_timeouts(r.col("consecutive_timeouts")), scope_kind(r.col("scope_kind")),
+          scope_id(r.col("scope_id")) {}
+};
 
+Claimed claimed_from_row(const Rows::Row& row, const ClaimedColumns& col,
+                         const std::shared_ptr<const std::string>& event_data) {
+    Claimed c;
+    c.id = to_u64(row[col.id]);
+    c.event_id = to_u64(row[col.event_id]);
+    c.event.notification_id = row[col.notification_id].value_or("");
+    c.attempt_no = unsigned(to_u64(row[col.attempts]));
+    c.endpoint_id = to_u64(row[col.endpoint_id]);
+    c.endpoint_public_id = row[col.public_id].value_or("");
+    c.url = row[col.url].value_or("");
+    c.username = row[col.username];
+    c.password_enc = row[col.password_enc];
+    c.secret_enc = row[col.secret_enc].value_or("");
+    c.prev_secret_enc = row[col.prev_secret_enc];
+    c.ack_mode = row[col.ack_mode].value_or("notification-id");
+    c.event.event_code = row[col.event_code].value_or("");
+    c.event.event_date = row[col.event_date].value_or("");
+    c.event.data_type = row[col.data_type].value_or("");
+    c.event.reseller_id = row[col.reseller_id].value_or("");
+    c.event.portfolio_id = row[col.portfolio_id].value_or("");
+    c.event.merchant_id = row[col.merchant_id];
+    c.event.data = event_data;
+    c.endpoint_timeouts = unsigned(to_u64(row[col.consecutive_timeouts]));
+    c.scope = {row[col.scope_kind].value_or(""), row[col.scope_id].value_or("")};
+    return c;
+}
+
+// Reads what sending needs of the deliveries leased (`ids`) into result.claimed; those whose
+// lease or event is gone by now go into result.lost.
+void load_claimed(Db& db, const std::string& owner, const std::vector<uint64_t>& ids, ClaimResult& result) {
     Rows r = db.query(
         "SELECT d.id, d.notification_id, d.attempts, d.endpoint_id, ep.public_id, ep.url, "
         " ep.username, ep.password_enc, ep.secret_enc, "
@@ -496,38 +542,37 @@ ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_s
         "WHERE d.id IN (" + id_list(ids) + ") AND d.status = 'inflight' AND d.lease_owner = ? "
         "ORDER BY d.next_attempt_at, d.id",
         {owner});
-    std::map<uint64_t, std::shared_ptr<const std::string>> data = load_event_data(db, r, 17);
+    const ClaimedColumns col(r);
+    std::map<uint64_t, std::shared_ptr<const std::string>> data = load_event_data(db, r, col.event_id);
     std::set<uint64_t> loaded;
     for (const auto& row : r.rows) {
-        auto event_data = data.find(to_u64(row[17]));
+        auto event_data = data.find(to_u64(row[col.event_id]));
         if (event_data == data.end()) continue;  // the event is gone: lost
-        Claimed c;
-        c.id = to_u64(row[0]);
-        c.event_id = event_data->first;
-        c.event.notification_id = row[1].value_or("");
-        c.attempt_no = unsigned(to_u64(row[2]));
-        c.endpoint_id = to_u64(row[3]);
-        c.endpoint_public_id = row[4].value_or("");
-        c.url = row[5].value_or("");
-        c.username = row[6];
-        c.password_enc = row[7];
-        c.secret_enc = row[8].value_or("");
-        c.prev_secret_enc = row[9];
-        c.ack_mode = row[10].value_or("notification-id");
-        c.event.event_code = row[11].value_or("");
-        c.event.event_date = row[12].value_or("");
-        c.event.data_type = row[13].value_or("");
-        c.event.reseller_id = row[14].value_or("");
-        c.event.portfolio_id = row[15].value_or("");
-        c.event.merchant_id = row[16];
-        c.event.data = event_data->second;
-        c.endpoint_timeouts = unsigned(to_u64(row[18]));
-        c.scope = {row[19].value_or(""), row[20].value_or("")};
-        loaded.insert(c.id);
-        result.claimed.push_back(std::move(c));
+        result.claimed.push_back(claimed_from_row(row, col, event_data->second));
+        loaded.insert(result.claimed.back().id);
     }
     for (auto id : ids)
         if (!loaded.count(id)) result.lost.push_back(id);
+}
+
+}  // namespace
+
+ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits,
+                  const std::set<uint64_t>& skip) {
+    ClaimResult result;
+    if (n == 0) return result;
+    std::set<ScopeKey> missing_scopes;
+    std::vector<uint64_t> ids = with_transaction(db, [&](Db& d) {
+        result = ClaimResult();  // a retried transaction starts afresh
+        missing_scopes.clear();
+        return lease_heads(d, owner, n, lease_seconds, limits, skip, result, missing_scopes);
+    });
+    // Scopes without a lock row were passed over: give them one and claim again at once.
+    if (!missing_scopes.empty()) {
+        add_scope_rows(db, missing_scopes);
+        result.full = true;
+    }
+    if (!ids.empty()) load_claimed(db, owner, ids, result);
     return result;
 }
 
@@ -555,8 +600,8 @@ namespace {
 // One column of the batch UPDATE: each row's value as an SQL fragment and its parameter
 // (if the fragment has a ?). The most common value goes in ELSE and only the rows that
 // differ get a WHEN: MariaDB tries the WHENs of a CASE one by one for every row, so a CASE
-// of every id cost O(rows²) (a quarter of MariaDB's time per delivery, scripts/bench
-// --profile), while a batch of successes shares one value per column and needs no CASE.
+// of every id cost O(rows²), while a batch of successes shares one value per column and
+// needs no CASE.
 struct CaseColumn {
     struct Value {
         std::string frag;

@@ -1,27 +1,17 @@
 #include "worker_log.hpp"
 
-#include <chrono>
-#include <map>
 #include <mutex>
+
+#include "throttle.hpp"
 
 namespace wh::worker {
 
-namespace {
-LogLevel g_level = LogLevel::info;
-}
-
-void set_log_level(LogLevel level) { g_level = level; }
-LogLevel log_level() { return g_level; }
-
 bool log_throttle(const std::string& key, int seconds) {
-    static std::mutex m;  // the loop and the recorder thread
-    static std::map<std::string, std::chrono::steady_clock::time_point> last;
+    static std::mutex m;
+    static std::map<int, Throttle<std::string>> by_gap;  // one throttle per gap
     std::lock_guard<std::mutex> lk(m);
-    auto now = std::chrono::steady_clock::now();
-    auto it = last.find(key);
-    if (it != last.end() && now - it->second < std::chrono::seconds(seconds)) return false;
-    last[key] = now;
-    return true;
+    auto& throttle = by_gap.try_emplace(seconds, std::chrono::seconds(seconds)).first->second;
+    return throttle.allow(key, Throttle<std::string>::Clock::now());
 }
 
 }  // namespace wh::worker

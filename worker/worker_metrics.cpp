@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "ops_options.hpp"
+#include "options.hpp"
 
 namespace wh::worker {
 

@@ -60,7 +60,7 @@ public:
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
 
-    // Binds HOST:PORT (loopback, validated by ops_options) and starts the thread. "" or why not.
+    // Binds HOST:PORT (loopback, checked by parse_loopback_listen) and starts the thread. "" or why not.
     std::string start(const std::string& listen);
     void stop();
     bool running() const { return thread_.joinable(); }

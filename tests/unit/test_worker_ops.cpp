@@ -5,7 +5,6 @@
 #include "json.hpp"
 #include "lifecycle.hpp"
 #include "worker_metrics.hpp"
-#include "ops_options.hpp"
 #include "options.hpp"
 #include "retention.hpp"
 
@@ -125,24 +124,36 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T04:00:00.123Z"), wh::json_str(j.get(), "disabledAt"));
     }
 
+    // The operations settings, resolved as the worker resolves them (file + flags).
+    static std::string ops(const std::map<std::string, std::string>& settings, OpsOptions& out) {
+        std::map<std::string, std::string> file = {{"database", "host=127.0.0.1 user=u password=p database=d"},
+                                                   {"secret_key_file", "/k"}};
+        for (const auto& kv : settings) file[kv.first] = kv.second;
+        Options o;
+        std::string e = resolve_options(CommandLine(), file, o);
+        out = o.ops;
+        return e;
+    }
+
     void settings_defaults_and_values() {
         OpsOptions o;
-        CPPUNIT_ASSERT_EQUAL(std::string(), resolve_ops_options({}, o));
+        CPPUNIT_ASSERT_EQUAL(std::string(), ops({}, o));
         CPPUNIT_ASSERT_EQUAL(30u, o.retention_days);
         CPPUNIT_ASSERT_EQUAL(60000LL, o.maintenance_interval_ms);
         CPPUNIT_ASSERT_EQUAL(5LL * 86400000, o.auto_disable_after_ms);
         CPPUNIT_ASSERT(o.metrics_listen.empty());
         CPPUNIT_ASSERT_EQUAL(std::string(),
-                             resolve_ops_options({{"retention_days", "0"}, {"maintenance_interval", "1s"},
-                                                  {"auto_disable_after", "off"},
-                                                  {"metrics_listen", "127.0.0.1:9100"}},
-                                                 o));
+                             ops({{"retention_days", "0"}, {"maintenance_interval", "1s"},
+                                  {"auto_disable_after", "off"}, {"metrics_listen", "127.0.0.1:9100"}},
+                                 o));
         CPPUNIT_ASSERT_EQUAL(0u, o.retention_days);
         CPPUNIT_ASSERT_EQUAL(1000LL, o.maintenance_interval_ms);
         CPPUNIT_ASSERT_EQUAL(0LL, o.auto_disable_after_ms);
         CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1:9100"), o.metrics_listen);
-        CPPUNIT_ASSERT_EQUAL(std::string(), resolve_ops_options({{"auto_disable_after", "12h"}}, o));
+        CPPUNIT_ASSERT_EQUAL(std::string(), ops({{"auto_disable_after", "12h"}}, o));
         CPPUNIT_ASSERT_EQUAL(12LL * 3600000, o.auto_disable_after_ms);
+        CPPUNIT_ASSERT_EQUAL(std::string(), ops({{"metrics_listen", "OFF"}}, o));
+        CPPUNIT_ASSERT(o.metrics_listen.empty());
         std::string host;
         unsigned port = 0;
         CPPUNIT_ASSERT_EQUAL(std::string(), parse_loopback_listen("[::1]:9200", host, port));
@@ -152,12 +163,13 @@ public:
 
     void settings_errors() {
         OpsOptions o;
-        auto err = [&](const std::string& k, const std::string& v) { return resolve_ops_options({{k, v}}, o); };
+        auto err = [&](const std::string& k, const std::string& v) { return ops({{k, v}}, o); };
         CPPUNIT_ASSERT(err("retention_days", "-1").find("--retention-days") == 0);
         CPPUNIT_ASSERT(!err("retention_days", "30d").empty());
         CPPUNIT_ASSERT(!err("retention_days", "99999").empty());
         CPPUNIT_ASSERT(!err("maintenance_interval", "500ms").empty());  // under 1 s
         CPPUNIT_ASSERT(!err("maintenance_interval", "2d").empty());
+        CPPUNIT_ASSERT(err("maintenance_interval", "2d").find("from 1s to 1d") != std::string::npos);
         CPPUNIT_ASSERT(!err("auto_disable_after", "5 days").empty());
         CPPUNIT_ASSERT(err("metrics_listen", "0.0.0.0:9100").find("loopback") != std::string::npos);
         CPPUNIT_ASSERT(!err("metrics_listen", "10.1.2.3:9100").empty());

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <set>
 
 #include "config_file.hpp"
 #include "options.hpp"
@@ -27,6 +29,11 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(v1_credentials_switch);
     CPPUNIT_TEST(database_password_with_a_space);
     CPPUNIT_TEST(scope_cap_and_breaker);
+    CPPUNIT_TEST(table_entries_are_complete);
+    CPPUNIT_TEST(table_defaults_are_valid_values);
+    CPPUNIT_TEST(table_bounds_are_enforced);
+    CPPUNIT_TEST(off_in_any_case);
+    CPPUNIT_TEST(every_option_is_documented);
     CPPUNIT_TEST_SUITE_END();
 
     static const char* db() { return "host=127.0.0.1 port=3306 user=u password=p database=d"; }
@@ -316,6 +323,119 @@ public:
         CPPUNIT_ASSERT_EQUAL(20u, o.max_in_flight_per_scope);
         assert_error({"--max-in-flight-per-scope", "0"}, "max_in_flight_per_scope");
         assert_error({"--breaker-request-timeout-ms", "0"}, "breaker_request_timeout_ms");
+    }
+
+    // Every option has a unique key, a flag, an argument and a help line in --help.
+    void table_entries_are_complete() {
+        std::set<std::string> keys;
+        std::string usage = usage_text();
+        for (const auto& spec : option_table()) {
+            std::string key = spec.key;
+            CPPUNIT_ASSERT_MESSAGE(key, keys.insert(key).second);
+            CPPUNIT_ASSERT_MESSAGE(key, spec.parse != nullptr);
+            CPPUNIT_ASSERT_MESSAGE(key, spec.scope != 0);
+            CPPUNIT_ASSERT_MESSAGE(key, spec.arg && *spec.arg && spec.help && *spec.help);
+            CPPUNIT_ASSERT_MESSAGE(key, key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789") ==
+                                            std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE(key, usage.find("\n  " + option_flag(key) + " " + spec.arg + " ") !=
+                                            std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE(key, spec.min <= spec.max);
+        }
+        CPPUNIT_ASSERT_EQUAL(keys.size(), known_keys().size());
+    }
+
+    // A default is a value its own parser accepts (so within the bounds), and it is the value
+    // an empty config resolves to.
+    void table_defaults_are_valid_values() {
+        Options resolved;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, base_file(), resolved));
+        for (const auto& spec : option_table()) {
+            if (!*spec.value) continue;
+            Options o;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(spec.key, std::string(), spec.parse(spec, spec.value, o));
+            Options given;
+            auto file = base_file();
+            file[spec.key] = spec.value;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(spec.key, std::string(), resolve({}, file, given));
+            given.worker_id = resolved.worker_id;  // random per call
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(spec.key, usage_of(resolved), usage_of(given));
+        }
+    }
+
+    // A number option takes its bounds and refuses one past each.
+    void table_bounds_are_enforced() {
+        for (const auto& spec : option_table()) {
+            if (spec.min == spec.max) continue;  // not a bounded value
+            bool ms = std::string(spec.arg) == "DURATION";
+            auto text = [&](long long v) { return ms ? std::to_string(v) + "ms" : std::to_string(v); };
+            std::vector<std::string> flags = {"--request-timeout-ms", "1000"};  // lease_seconds' floor: 1 s
+            auto with = [&](const std::string& v) {
+                std::vector<std::string> args = flags;
+                args.push_back(option_flag(spec.key));
+                args.push_back(v);
+                return args;
+            };
+            Options o;
+            if (std::string(spec.key) != "request_timeout_ms" && std::string(spec.key) != "lease_seconds")
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(spec.key, std::string(), resolve(with(text(spec.min)), base_file(), o));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(spec.key, std::string(), resolve(with(text(spec.max)), base_file(), o));
+            assert_error(with(text(spec.max + 1)), spec.key);
+            if (spec.min > 0) assert_error(with(text(spec.min - 1)), spec.key);
+        }
+        assert_error({"--concurrency", "0"}, "'0' is not a whole number from 1 to 10000");
+    }
+
+    // "Off" switches a feature off whatever its case, as On/Off does everywhere.
+    void off_in_any_case() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--wakeup-listen", "OFF", "--metrics-listen", "off",
+                                                     "--accept-v1-credentials", "OFF", "--auto-disable-after",
+                                                     "oFF", "--allow-private-targets", "OFF"},
+                                                    base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(std::string(), o.wakeup_listen);
+        CPPUNIT_ASSERT_EQUAL(std::string(), o.ops.metrics_listen);
+        CPPUNIT_ASSERT(!o.accept_v1_credentials);
+        CPPUNIT_ASSERT_EQUAL(0LL, o.ops.auto_disable_after_ms);
+        CPPUNIT_ASSERT(!o.policy.allow_all());
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--wakeup-listen", "127.0.0.1:8499"}, base_file(), o));
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1:8499"), o.wakeup_listen);
+    }
+
+    // worker/README.md's settings table and packaging/worker.conf.sample list every option.
+    void every_option_is_documented() {
+        std::string src = __FILE__;  // …/tests/unit/test_worker_options.cpp
+        std::string root = src.substr(0, src.rfind("/tests/unit/"));
+        auto read = [&](const std::string& rel) {
+            std::ifstream in(root + "/" + rel);
+            CPPUNIT_ASSERT_MESSAGE("cannot read " + root + "/" + rel, bool(in));
+            return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        };
+        const std::string readme = read("worker/README.md"), sample = read("packaging/worker.conf.sample");
+        for (const auto& spec : option_table()) {
+            std::string key = spec.key;
+            CPPUNIT_ASSERT_MESSAGE("worker/README.md lacks | `" + key + "` |",
+                                   readme.find("| `" + key + "` |") != std::string::npos);
+            bool in_sample = sample.find("\n" + key + " = ") != std::string::npos ||
+                             sample.find("\n# " + key + " = ") != std::string::npos;
+            CPPUNIT_ASSERT_MESSAGE("packaging/worker.conf.sample lacks " + key, in_sample);
+        }
+    }
+
+    // The resolved values as text, to compare two Options.
+    static std::string usage_of(const Options& o) {
+        std::string s = o.database + "|" + o.secret_key_file + "|" + o.retry_schedule + "|" +
+                        o.allow_private_targets + "|" + std::to_string(o.accept_v1_credentials) + "|" +
+                        o.worker_id + "|" + o.ca_bundle + "|" + o.wakeup_listen + "|" + o.sql_dir + "|" +
+                        std::to_string(int(o.log_level)) + "|" + o.ops.metrics_listen;
+        for (long long v : {(long long)o.concurrency, (long long)o.per_endpoint_concurrency,
+                            (long long)o.max_in_flight_per_scope, (long long)o.breaker_after_timeouts,
+                            (long long)o.breaker_request_timeout_ms, (long long)o.connect_timeout_ms,
+                            (long long)o.request_timeout_ms, (long long)o.lease_seconds,
+                            (long long)o.poll_interval_ms, (long long)o.drain_seconds,
+                            (long long)o.ops.retention_days, o.ops.maintenance_interval_ms,
+                            o.ops.auto_disable_after_ms})
+            s += "|" + std::to_string(v);
+        return s;
     }
 };
 
