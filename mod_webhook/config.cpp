@@ -1,7 +1,6 @@
 // The module's configuration: the directive table (name, where, setter, help), the setters,
 // create/merge of the records (rules in core/module_config.hpp) and post_config, which loads
 // the secret keys as root. No exception leaves this file.
-#include <strings.h>
 
 #include <cstring>
 #include <limits>
@@ -18,6 +17,7 @@
 
 #include "crypto.hpp"
 #include "db.hpp"
+#include "parse.hpp"
 #include "target.hpp"
 #include "wakeup.hpp"
 
@@ -29,11 +29,6 @@ using wh::api::DirConf;
 using wh::api::ServerConf;
 
 namespace wh::glue {
-
-bool whole_number(const char* text, apr_off_t lo, apr_off_t hi, apr_off_t& n) {
-    char* end = nullptr;
-    return apr_strtoff(&n, text, &end, 10) == APR_SUCCESS && end && *end == '\0' && n >= lo && n <= hi;
-}
 
 void log_sink(void* baton, wh::LogLevel level, const std::string& line) {
     int lv = APLOG_DEBUG;
@@ -51,7 +46,6 @@ void log_sink(void* baton, wh::LogLevel level, const std::string& line) {
 namespace {
 
 using wh::glue::server_conf;
-using wh::glue::whole_number;
 
 const char* cmd_error(cmd_parms* cmd, const char* tag, const std::string& msg) {
     return apr_psprintf(cmd->pool, "%s: %s: %s", tag, cmd->directive->directive, msg.c_str());
@@ -71,7 +65,7 @@ std::vector<std::string> words_of(apr_pool_t* p, const char* raw) {
 
 std::vector<std::string> wh::glue::notify_specs(apr_pool_t* p, const char* raw) {
     std::vector<std::string> out = words_of(p, raw);
-    if (out.size() == 1 && strcasecmp(out[0].c_str(), "Off") == 0) out.clear();
+    if (out.size() == 1 && wh::is_off(out[0])) out.clear();
     return out;
 }
 
@@ -146,8 +140,8 @@ const char* set_notify_worker(cmd_parms* cmd, void*, const char* args) {
 }
 
 const char* set_database_timeout(cmd_parms* cmd, void*, const char* arg) {
-    apr_off_t n = 0;
-    if (!whole_number(arg, 1, wh::api::kMaxDbTimeout, n))
+    long long n = 0;
+    if (!wh::parse_int_min_max(arg, 1, wh::api::kMaxDbTimeout, n).empty())
         return apr_psprintf(cmd->pool, "WH00061: %s: '%s' is not a number of seconds from 1 to %d",
                             cmd->directive->directive, arg, wh::api::kMaxDbTimeout);
     server_conf(cmd->server)->db_timeout = static_cast<int>(n);
@@ -155,8 +149,8 @@ const char* set_database_timeout(cmd_parms* cmd, void*, const char* arg) {
 }
 
 const char* set_max_endpoints_per_scope(cmd_parms* cmd, void*, const char* arg) {
-    apr_off_t n = 0;
-    if (!whole_number(arg, 1, wh::api::kMaxMaxEndpointsPerScope, n))
+    long long n = 0;
+    if (!wh::parse_int_min_max(arg, 1, wh::api::kMaxMaxEndpointsPerScope, n).empty())
         return apr_psprintf(cmd->pool, "WH00020: %s: '%s' is not a number of endpoints from 1 to %d",
                             cmd->directive->directive, arg, wh::api::kMaxMaxEndpointsPerScope);
     server_conf(cmd->server)->max_endpoints_per_scope = static_cast<int>(n);
@@ -164,8 +158,8 @@ const char* set_max_endpoints_per_scope(cmd_parms* cmd, void*, const char* arg) 
 }
 
 const char* set_max_body_size(cmd_parms* cmd, void* dconf, const char* arg) {
-    apr_off_t n = 0;
-    if (!whole_number(arg, 1, std::numeric_limits<apr_off_t>::max(), n))
+    long long n = 0;
+    if (!wh::parse_int_min_max(arg, 1, std::numeric_limits<apr_off_t>::max(), n).empty())
         return apr_psprintf(cmd->pool, "WH00005: %s: '%s' is not a positive number of bytes",
                             cmd->directive->directive, arg);
     static_cast<DirConf*>(dconf)->max_body = n;

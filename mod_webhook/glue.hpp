@@ -26,9 +26,6 @@ inline wh::api::DirConf* dir_conf(request_rec* r) {
     return static_cast<wh::api::DirConf*>(ap_get_module_config(r->per_dir_config, &webhook_module));
 }
 
-// A whole decimal number from lo to hi (the one parser of numeric values: directives and
-// Content-Length).
-bool whole_number(const char* text, apr_off_t lo, apr_off_t hi, apr_off_t& n);
 
 // WebhookNotifyWorker's words ("Off" = none).
 std::vector<std::string> notify_specs(apr_pool_t* p, const char* raw);

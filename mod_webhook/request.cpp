@@ -31,6 +31,7 @@
 #include "http.hpp"
 #include "problem.hpp"
 #include "router.hpp"
+#include "parse.hpp"
 
 extern "C" {
 APLOG_USE_MODULE(webhook);
@@ -132,8 +133,8 @@ struct TrimAfterLargeBody {
 std::optional<int> take_body(request_rec* r, const DirConf* dc, std::string& body) {
     apr_off_t cap = static_cast<apr_off_t>(wh::api::max_body_size(dc));
     if (const char* cl = apr_table_get(r->headers_in, "Content-Length")) {
-        apr_off_t n = 0;
-        if (wh::glue::whole_number(cl, cap + 1, std::numeric_limits<apr_off_t>::max(), n))
+        unsigned long long n = 0;
+        if (wh::parse_decimal(cl, std::numeric_limits<apr_off_t>::max(), n) && n > static_cast<unsigned long long>(cap))
             return too_large(r, cap);
     }
     int rc = read_body(r, cap, body);

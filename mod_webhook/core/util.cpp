@@ -169,14 +169,6 @@ bool rfc3339_to_db(const std::string& t, std::string& out) {
     return true;
 }
 
-std::string rfc3339_from_db(const std::string& t) {
-    if (t.size() < 19) return t;
-    std::string out = t;
-    out[10] = 'T';
-    if (out.size() == 19) out += ".000";
-    return out + "Z";
-}
-
 std::string ascii_lower(std::string s) {
     for (auto& c : s)
         if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');

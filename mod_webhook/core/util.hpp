@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "parse.hpp"  // wh::rfc3339_from_db
+
 namespace wh::api {
 
 // True when s is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
@@ -20,12 +22,10 @@ std::string url_decode(const std::string& s);
 // "a=1&b=2" -> {a:1, b:2}; later keys win; empty keys skipped.
 std::map<std::string, std::string> parse_query(const std::string& qs);
 
-// RFC 3339 and the database's UTC DATETIME(3) text, both ways (the module's only date code).
-// "2026-11-26T03:38:06Z" (fractions, "+02:00" offsets) -> "2026-11-26 03:38:06.000" (UTC);
-// false when malformed.
+// RFC 3339 to the database's UTC DATETIME(3) text (the way back is wh::rfc3339_from_db,
+// common/parse.hpp). "2026-11-26T03:38:06Z" (fractions, "+02:00" offsets) ->
+// "2026-11-26 03:38:06.000" (UTC); false when malformed.
 bool rfc3339_to_db(const std::string& text, std::string& db_utc);
-// "2026-11-26 03:38:06.123" (DB, UTC) -> "2026-11-26T03:38:06.123Z" (RFC 3339).
-std::string rfc3339_from_db(const std::string& db_time);
 
 // Lower-cases ASCII.
 std::string ascii_lower(std::string s);

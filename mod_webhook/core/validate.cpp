@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "log.hpp"
+#include "parse.hpp"
 #include "target.hpp"
 #include "util.hpp"
 
@@ -359,13 +360,10 @@ FieldErrors validate_list_query(const std::map<std::string, std::string>& query,
         add(errs, "portfolioId", "filter by resellerId or by portfolioId, not both");
     it = query.find("limit");
     if (it != query.end()) {
-        const std::string& s = it->second;
-        bool digits = !s.empty() && s.size() <= 4 &&
-                      s.find_first_not_of("0123456789") == std::string::npos;
-        unsigned v = digits ? unsigned(std::stoul(s)) : 0;
-        if (!digits || v < 1 || v > kMaxListLimit)
+        long long v = 0;
+        if (!wh::parse_int_min_max(it->second, 1, kMaxListLimit, v).empty())
             add(errs, "limit", "must be an integer from 1 to " + std::to_string(kMaxListLimit));
-        else out.limit = v;
+        else out.limit = unsigned(v);
     }
     it = query.find("after");
     if (it != query.end()) {

@@ -369,7 +369,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string(""), q["c"]);
         CPPUNIT_ASSERT(!q.count(""));
         CPPUNIT_ASSERT_EQUAL(std::string("100%"), url_decode("100%"));
-        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:38:06.000Z"), rfc3339_from_db("2026-11-26 03:38:06"));
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:38:06.000Z"), wh::rfc3339_from_db("2026-11-26 03:38:06"));
         CPPUNIT_ASSERT(valid_utf8("h\xc3\xa9"));
         CPPUNIT_ASSERT(!valid_utf8("\xed\xa0\x80"));  // surrogate
         CPPUNIT_ASSERT_EQUAL(size_t(2), utf8_length("h\xc3\xa9"));
