@@ -8,7 +8,7 @@
 # (make: cmake only recommends it, and recommends are not installed; systemd: the packaging
 # test verifies the unit with systemd-analyze; apache2 brings a2enmod, which it runs too)
 WEBHOOK_PACKAGES=(
-  cmake make g++ pkg-config systemd
+  cmake make g++ pkg-config systemd clang-tidy
   apache2 apache2-dev apache2-utils
   mariadb-server mariadb-client libmariadb-dev
   libcurl4-openssl-dev libjansson-dev libcppunit-dev libssl-dev
