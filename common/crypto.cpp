@@ -1,4 +1,5 @@
 #include "crypto.hpp"
+#include "parse.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -18,12 +19,6 @@ constexpr size_t kNonce = 12, kTag = 16;
 const std::string kSealV1 = "v1:", kSealV2 = "v2:";
 const std::string kSecretPrefix = "whsec_";
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 }  // namespace
 
 std::string base64_encode(const std::string& raw) {

@@ -30,4 +30,7 @@ std::string split_host_port(const std::string& spec, std::string& host, std::str
 // with milliseconds ("2026-11-26T03:38:06.123Z"); text too short to be one is returned as is.
 std::string rfc3339_from_db(const std::string& db_time);
 
+// The value of one hexadecimal digit (either case), or -1.
+int hex_value(char c);
+
 }  // namespace wh

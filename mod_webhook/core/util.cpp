@@ -31,13 +31,6 @@ size_t utf8_seq(const std::string& s, size_t i) {
     return len;
 }
 
-int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 }  // namespace
 
 bool valid_utf8(const std::string& s) {
@@ -80,8 +73,8 @@ std::string url_decode(const std::string& s) {
         if (s[i] == '+') {
             out += ' ';
         } else if (s[i] == '%' && i + 2 < s.size() &&
-                   hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out += char(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+                   hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+            out += char(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
             i += 2;
         } else {
             out += s[i];

@@ -12,6 +12,7 @@ class CommonParseTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(host_port_forms);
     CPPUNIT_TEST(host_port_errors);
     CPPUNIT_TEST(db_time_to_rfc3339);
+    CPPUNIT_TEST(hex_digits);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -93,6 +94,15 @@ public:
                                 "h:123456", "h:8x"})
             CPPUNIT_ASSERT_MESSAGE(bad, !wh::split_host_port(bad, host, port).empty());
         CPPUNIT_ASSERT(wh::split_host_port("::1:80", host, port).find("brackets") != std::string::npos);
+    }
+
+    void hex_digits() {
+        CPPUNIT_ASSERT_EQUAL(0, wh::hex_value('0'));
+        CPPUNIT_ASSERT_EQUAL(9, wh::hex_value('9'));
+        CPPUNIT_ASSERT_EQUAL(10, wh::hex_value('a'));
+        CPPUNIT_ASSERT_EQUAL(15, wh::hex_value('F'));
+        for (char c : std::string("gG/:@`\0 x-"))
+            CPPUNIT_ASSERT_EQUAL(-1, wh::hex_value(c));
     }
 
     void db_time_to_rfc3339() {
