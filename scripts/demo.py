@@ -11,7 +11,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -71,16 +70,6 @@ def read_env(state):
     return values
 
 
-def event_types(repo):
-    """(code, dataType) of every type seeded by sql/002_event_types.sql."""
-    with open(os.path.join(repo, "sql", "002_event_types.sql"), encoding="utf-8") as f:
-        text = f.read()
-    found = re.findall(r"\(\s*'([a-z]+\.[a-z-]+)'\s*,\s*'[a-z]+'\s*,\s*'([a-z]+)'", text)
-    if len(found) != 14:
-        die("expected 14 event types in sql/002_event_types.sql, found %d" % len(found))
-    return found
-
-
 def http(method, url, doc=None, auth=None, timeout=15):
     data = json.dumps(doc).encode() if doc is not None else None
     req = urllib.request.Request(url, data=data, method=method)
@@ -100,6 +89,14 @@ def http(method, url, doc=None, auth=None, timeout=15):
         return status, json.loads(body.decode()) if body else None
     except ValueError:
         return status, body.decode("utf-8", "replace")
+
+
+def event_types(base, auth):
+    """(code, dataType) of every type the API serves (GET /event-types)."""
+    status, body = http("GET", base + "/event-types", auth=auth)
+    if status != 200 or not isinstance(body, dict) or not body.get("eventTypes"):
+        die("GET %s/event-types answered %s: %r" % (base, status, body))
+    return [(t["code"], t["dataType"]) for t in body["eventTypes"]]
 
 
 def sql(env, query):
@@ -127,7 +124,7 @@ def main():
     env = read_env(args.state_dir)
     base = env["WEBHOOK_BASE_URL"].rstrip("/")
     admin = (env["WEBHOOK_API_USER"], env["WEBHOOK_API_PASSWORD"])
-    types = event_types(args.repo)
+    types = event_types(base, admin)
 
     work = os.path.join(args.state_dir, "demo")
     shutil.rmtree(work, ignore_errors=True)
