@@ -19,6 +19,10 @@ import time
 import urllib.error
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import whstack  # noqa: E402  the stack's helpers (scripts/whstack.py)
+
 RESELLER = "demo-reseller"
 PORTFOLIO = "demo-portfolio"
 MERCHANT = "demo-merchant-001"
@@ -61,13 +65,7 @@ def read_env(state):
     path = os.path.join(state, "env")
     if not os.path.exists(path):
         die("%s missing: run scripts/stack up" % path)
-    values = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                values[k] = v
-    return values
+    return whstack.read_kv(path)
 
 
 def http(method, url, doc=None, auth=None, timeout=15):
@@ -100,18 +98,11 @@ def event_types(base, auth):
 
 
 def sql(env, query):
-    cmd = ["mariadb", "--no-defaults", "--batch", "--skip-column-names", "--raw",
-           "--socket=" + env["WEBHOOK_DB_SOCKET"], "--user=" + env["WEBHOOK_DB_USER"],
-           "--database=" + env["WEBHOOK_DB_NAME"], "-e", query]
-    p = subprocess.run(cmd, capture_output=True, text=True,
-                       env=dict(os.environ, MYSQL_PWD=env["WEBHOOK_DB_PASSWORD"]))
+    p = whstack.query_client(env["WEBHOOK_DB_SOCKET"], env["WEBHOOK_DB_USER"], env["WEBHOOK_DB_PASSWORD"], query,
+                             env["WEBHOOK_DB_NAME"])
     if p.returncode != 0:
         die("mariadb: %s" % p.stderr.strip())
-    return [tuple(None if c == "NULL" else c for c in line.split("\t")) for line in p.stdout.splitlines()]
-
-
-def quote(s):
-    return "'" + str(s).replace("\\", "\\\\").replace("'", "''") + "'"
+    return whstack.rows_of(p.stdout)
 
 
 def main():
@@ -175,14 +166,14 @@ def main():
             sent.append((code, data_type, body["eventId"]))
         print("[demo] sent %d events; waiting up to %.0f s for delivery" % (len(sent), args.timeout))
 
-        ids = ",".join(quote(e) for _, _, e in sent)
+        ids = ",".join(whstack.sql_quote(e) for _, _, e in sent)
         query = ("SELECT e.public_id, d.notification_id, d.status, d.attempts, "
                  "(SELECT a.http_status FROM webhook_attempts a WHERE a.delivery_id = d.id "
                  " ORDER BY a.attempt_no DESC, a.id DESC LIMIT 1), "
                  "(SELECT COUNT(*) FROM webhook_attempts a WHERE a.delivery_id = d.id) "
                  "FROM webhook_events e JOIN webhook_deliveries d ON d.event_id = e.id "
                  "JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
-                 "WHERE e.public_id IN (%s) AND ep.public_id = %s" % (ids, quote(endpoint_id)))
+                 "WHERE e.public_id IN (%s) AND ep.public_id = %s" % (ids, whstack.sql_quote(endpoint_id)))
         deadline = time.monotonic() + args.timeout
         while True:
             rows = {r[0]: r for r in sql(env, query)}

@@ -365,23 +365,15 @@ class MariaDB:
         self.start()
 
     def client_argv(self, user, database=None, extra=()):
-        argv = ["mariadb", "--no-defaults", "--socket=" + self.socket, "--user=" + user]
-        if database:
-            argv.append("--database=" + database)
-        return argv + list(extra)
+        return client_argv(self.socket, user, database, extra)
 
     def run_sql(self, query, user="root", password=None, database=None, check=True):
-        """Runs query with the mariadb client (batch, no column names, raw); returns rows
-        (tuples of str, NULL -> None)."""
-        env = dict(self.environ)
+        """Runs query with the mariadb client; returns rows (tuples of str, NULL -> None)."""
         pw = self.root_password if password is None and user == "root" else password
-        if pw:
-            env["MYSQL_PWD"] = pw
-        p = subprocess.run(self.client_argv(user, database, ("--batch", "--skip-column-names", "--raw", "-e", query)),
-                           capture_output=True, text=True, env=env, timeout=900)
+        p = query_client(self.socket, user, pw, query, database, self.environ)
         if check and p.returncode != 0:
             raise StackError("mariadb failed (%d) for %r: %s" % (p.returncode, query[:300], p.stderr.strip()))
-        return [tuple(None if c == "NULL" else c for c in line.split("\t")) for line in p.stdout.splitlines()]
+        return rows_of(p.stdout)
 
     def create_database(self, name, user, password, root_password):
         """The application's database and user (over the socket and 127.0.0.1), then a root
@@ -396,6 +388,31 @@ class MariaDB:
             "FLUSH PRIVILEGES;" % (name, u, sql_quote(password), u, sql_quote(password), name, u, u,
                                    sql_quote(root_password)), user="root", password="")
         self.root_password = root_password
+
+
+def client_argv(socket_path, user, database=None, extra=()):
+    """The mariadb client over a unix socket (its password: MYSQL_PWD in its environment)."""
+    argv = ["mariadb", "--no-defaults", "--socket=" + socket_path, "--user=" + user]
+    if database:
+        argv.append("--database=" + database)
+    return argv + list(extra)
+
+
+def query_client(socket_path, user, password, query, database=None, environ=None, raw=True, timeout=900):
+    """Runs query with the mariadb client (batch, no column names, raw unless raw=False);
+    returns the CompletedProcess (text stdout/stderr)."""
+    env = dict(os.environ if environ is None else environ)
+    env.pop("MYSQL_PWD", None)
+    if password:
+        env["MYSQL_PWD"] = password
+    flags = ["--batch", "--skip-column-names"] + (["--raw"] if raw else []) + ["-e", query]
+    return subprocess.run(client_argv(socket_path, user, database, flags), capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def rows_of(batch_output):
+    """Rows of the client's batch output: tuples of str, NULL -> None."""
+    return [tuple(None if c == "NULL" else c for c in line.split("\t")) for line in batch_output.splitlines()]
 
 
 def _user_name():

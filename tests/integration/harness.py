@@ -76,7 +76,7 @@ def env():
         path = os.path.join(state_dir(), "env")
         if not os.path.exists(path):
             raise HarnessError("%s does not exist: the stack is not up (see integration.stack_up)" % path)
-        values = _read_env_file(path)
+        values = whstack.read_kv(path)
         missing = [k for k in REQUIRED_ENV_KEYS if not values.get(k)]
         if missing:
             raise HarnessError("%s lacks %s" % (path, ", ".join(missing)))
@@ -301,8 +301,7 @@ def q(value):
         return "NULL"
     if isinstance(value, (int, float)):
         return str(value)
-    s = str(value).replace("\\", "\\\\").replace("'", "''")
-    return "'%s'" % s
+    return whstack.sql_quote(value)
 
 
 def seal(plaintext, *args):
@@ -322,17 +321,11 @@ def sql(query):
     """Runs query with the mariadb client on the stack's socket as the application user;
     returns a list of rows (tuples of str, NULL -> None)."""
     e = env()
-    cmd = ["mariadb", "--no-defaults", "--batch", "--skip-column-names", "--raw",
-           "--socket=" + e["WEBHOOK_DB_SOCKET"], "--user=" + e["WEBHOOK_DB_USER"],
-           "--database=" + e["WEBHOOK_DB_NAME"], "-e", query]
-    child_env = dict(os.environ, MYSQL_PWD=e["WEBHOOK_DB_PASSWORD"])
-    p = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=30)
+    p = whstack.query_client(e["WEBHOOK_DB_SOCKET"], e["WEBHOOK_DB_USER"], e["WEBHOOK_DB_PASSWORD"], query,
+                             e["WEBHOOK_DB_NAME"], timeout=30)
     if p.returncode != 0:
         raise HarnessError("mariadb failed (%d) for %r: %s" % (p.returncode, query, p.stderr.strip()))
-    rows = []
-    for line in p.stdout.splitlines():
-        rows.append(tuple(None if c == "NULL" else c for c in line.split("\t")))
-    return rows
+    return whstack.rows_of(p.stdout)
 
 
 def sql_value(query):
@@ -973,7 +966,7 @@ class PrivateStack:
             if isinstance(e, whstack.StackError):
                 raise self._failure("up", e) from e
             raise
-        self.env = _read_env_file(os.path.join(self.state, "env"))
+        self.env = whstack.read_kv(os.path.join(self.state, "env"))
         return self
 
     def dump(self, path):
@@ -1071,17 +1064,6 @@ class PrivateStack:
             self.stack.db.start()
         except whstack.StackError as e:
             raise self._failure("starting mariadbd again", e) from e
-
-
-def _read_env_file(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                values[k] = v
-    return values
 
 
 def env_shared():
