@@ -969,6 +969,17 @@ class PrivateStack:
         self.env = whstack.read_kv(os.path.join(self.state, "env"))
         return self
 
+    def cli(self, *args, timeout=120):
+        """`scripts/stack ARGS…` on this stack (the command line, for tests of its output);
+        the CompletedProcess, HarnessError when it fails."""
+        child = _stack_environ({"WEBHOOK_STATE_DIR": self.state, "WEBHOOK_BUILD_DIR": self.build_dir})
+        p = subprocess.run([os.path.join(REPO, "scripts", "stack")] + list(args), env=child,
+                           capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise HarnessError("scripts/stack %s failed (%d):\n%s%s" % (" ".join(args), p.returncode,
+                                                                        p.stdout[-3000:], p.stderr[-3000:]))
+        return p
+
     def dump(self, path):
         """mariadb-dump of the stack's database into path; HarnessError if it fails."""
         rc = self.stack.dump(path)
