@@ -281,8 +281,9 @@ class MariaDB:
     def default_socket(directory):
         sock = os.path.join(directory, "mysqld.sock")
         # unix socket paths are limited to ~107 bytes; a deep checkout gets a short, stable one
+        # (one per server directory: several servers of one stack each get their own)
         if len(sock) > 100:
-            sock = "/tmp/mod_webhook-%s/mysqld.sock" % short_hash(os.path.dirname(directory))
+            sock = "/tmp/mod_webhook-%s/mysqld.sock" % short_hash(directory)
         return sock
 
     @property
