@@ -20,6 +20,7 @@ they are read and the environment of every process the stack starts.
 import base64
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -1009,10 +1010,37 @@ class Stack:
 
     def add_principal(self, user, password, kind, scope=""):
         """An Apache login mapped to a scope (kind admin, reseller or portfolio)."""
+        check_principal(user, password, kind, scope)
         self.htpasswd_set(user, password)
         self.sql("INSERT IGNORE INTO webhook_principals (username, kind, scope_id) VALUES (%s, '%s', %s)"
                  % (sql_quote(user), kind, sql_quote(scope)))
         self.log("principal %s -> %s%s" % (user, kind, " " + scope if scope else ""))
+
+
+def principal_scope(flags):
+    """(kind, scope ID) of `scripts/stack principal add`'s scope flags: ("--reseller", ID),
+    ("--portfolio", ID) or ("--admin",)."""
+    flag = flags[0] if flags else ""
+    if flag == "--admin":
+        if len(flags) != 1:
+            raise StackError("--admin takes no ID")
+        return "admin", ""
+    if flag in ("--reseller", "--portfolio"):
+        return flag[2:], flags[1] if len(flags) > 1 else ""
+    raise StackError("expected --reseller ID, --portfolio ID or --admin, got '%s'" % flag)
+
+
+def check_principal(user, password, kind, scope):
+    """StackError unless these make a login the API can map (user names and IDs as the
+    API accepts them)."""
+    if kind not in ("admin", "reseller", "portfolio"):
+        raise StackError("expected --reseller ID, --portfolio ID or --admin, got '%s'" % kind)
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,255}", user):
+        raise StackError("user names are 1-255 characters [A-Za-z0-9._@-]")
+    if not password:
+        raise StackError("empty password")
+    if kind != "admin" and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", scope):
+        raise StackError("IDs are 1-64 characters [A-Za-z0-9._-]")
 
 
 def main(argv):

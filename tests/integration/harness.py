@@ -210,12 +210,9 @@ def add_principal(user, password, *scope):
     """An htpasswd login mapped to a scope on the active stack ("--reseller", ID /
     "--portfolio", ID / "--admin", as `scripts/stack principal add`); records the password."""
     _record_basic(user, password, "api-password")
-    kind = scope[0][2:] if scope and scope[0] in ("--reseller", "--portfolio", "--admin") else None
-    if kind is None or len(scope) != (1 if kind == "admin" else 2):
-        raise HarnessError("add_principal %s: expected --reseller ID, --portfolio ID or --admin, got %r" % (user, scope))
     stack = whstack.Stack(env()["WEBHOOK_STATE_DIR"], environ=_stack_environ(), for_up=False, log=lambda m: None)
     try:
-        stack.add_principal(user, password, kind, scope[1] if kind != "admin" else "")
+        stack.add_principal(user, password, *whstack.principal_scope(scope))
     except whstack.StackError as e:
         raise HarnessError("principal add %s failed: %s" % (user, e))
 
