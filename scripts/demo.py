@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """`scripts/stack demo`: the product end to end on the local stack.
 
-Starts scripts/demo_receiver.py on 127.0.0.1, registers it through POST /endpoints for all
-event types (with Basic credentials, resellerId demo-reseller), sends one event of each
-type through POST /events, waits (bounded) until every one is delivered, and prints what
+Starts scripts/demo_receiver.py on 127.0.0.1, registers it through POST /endpoints for every
+event type that GET /event-types lists for the gateway (with Basic credentials, resellerId
+demo-reseller), sends one event of each type through POST /events, waits (bounded) until every one is delivered, and prints what
 was delivered from webhook_deliveries/webhook_attempts and the receiver's log. Exits 1 if
 any notification is missing. The endpoint is deleted and the receiver stopped at the end.
 """
@@ -90,11 +90,12 @@ def http(method, url, doc=None, auth=None, timeout=15):
 
 
 def event_types(base, auth):
-    """(code, dataType) of every type the API serves (GET /event-types)."""
+    """(code, dataType) of every type the API serves (GET /event-types) that the gateway
+    publishes: the system module's are the worker's own (docs/contract.md §2)."""
     status, body = http("GET", base + "/event-types", auth=auth)
     if status != 200 or not isinstance(body, dict) or not body.get("eventTypes"):
         die("GET %s/event-types answered %s: %r" % (base, status, body))
-    return [(t["code"], t["dataType"]) for t in body["eventTypes"]]
+    return [(t["code"], t["dataType"]) for t in body["eventTypes"] if t["module"] != "system"]
 
 
 def sql(env, query):
