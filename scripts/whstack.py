@@ -502,7 +502,8 @@ class Httpd:
         if self.sanitizer_dir:
             san = sanitizer_env(self.module_so, self.sanitizer_dir, "apache2", self.sanitizer_preload)
             if san:
-                self.log("apache under sanitizers: LD_PRELOAD=%s; reports in %s" % (san["LD_PRELOAD"], self.sanitizer_dir))
+                self.log("apache under sanitizers: LD_PRELOAD=%s; reports in %s"
+                         % (san["LD_PRELOAD"], self.sanitizer_dir))
             env.update(san)
         return env
 
@@ -824,7 +825,8 @@ class Stack:
                 os.chmod(alt, 0o755)
                 os.unlink(self.htpasswd)
                 self.htpasswd = os.path.join(alt, "htpasswd")
-                self.log("user nobody cannot read files below %s; using %s for Apache logins" % (self.state, self.htpasswd))
+                self.log("user nobody cannot read files below %s; using %s for Apache logins"
+                         % (self.state, self.htpasswd))
         self.save_credentials()
 
     def htpasswd_set(self, user, password):
