@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """`scripts/stack demo`: the product end to end on the local stack.
 
-Starts scripts/demo_receiver.py on 127.0.0.1, registers it through POST /endpoints for all
-event types (with Basic credentials, resellerId demo-reseller), sends one event of each
-type through POST /events, waits (bounded) until every one is delivered, and prints what
+Starts scripts/demo_receiver.py on 127.0.0.1, registers it through POST /endpoints for every
+event type that GET /event-types lists for the gateway (with Basic credentials, resellerId
+demo-reseller), sends one event of each type through POST /events, waits (bounded) until every one is delivered, and prints what
 was delivered from webhook_deliveries/webhook_attempts and the receiver's log. Exits 1 if
 any notification is missing. The endpoint is deleted and the receiver stopped at the end.
 """
@@ -11,7 +11,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -19,6 +18,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import whstack  # noqa: E402  the stack's helpers (scripts/whstack.py)
 
 RESELLER = "demo-reseller"
 PORTFOLIO = "demo-portfolio"
@@ -62,23 +65,7 @@ def read_env(state):
     path = os.path.join(state, "env")
     if not os.path.exists(path):
         die("%s missing: run scripts/stack up" % path)
-    values = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                values[k] = v
-    return values
-
-
-def event_types(repo):
-    """(code, dataType) of every type seeded by sql/002_event_types.sql."""
-    with open(os.path.join(repo, "sql", "002_event_types.sql"), encoding="utf-8") as f:
-        text = f.read()
-    found = re.findall(r"\(\s*'([a-z]+\.[a-z-]+)'\s*,\s*'[a-z]+'\s*,\s*'([a-z]+)'", text)
-    if len(found) != 14:
-        die("expected 14 event types in sql/002_event_types.sql, found %d" % len(found))
-    return found
+    return whstack.read_kv(path)
 
 
 def http(method, url, doc=None, auth=None, timeout=15):
@@ -102,19 +89,21 @@ def http(method, url, doc=None, auth=None, timeout=15):
         return status, body.decode("utf-8", "replace")
 
 
+def event_types(base, auth):
+    """(code, dataType) of every type the API serves (GET /event-types) that the gateway
+    publishes: the system module's are the worker's own (docs/contract.md §2)."""
+    status, body = http("GET", base + "/event-types", auth=auth)
+    if status != 200 or not isinstance(body, dict) or not body.get("eventTypes"):
+        die("GET %s/event-types answered %s: %r" % (base, status, body))
+    return [(t["code"], t["dataType"]) for t in body["eventTypes"] if t["module"] != "system"]
+
+
 def sql(env, query):
-    cmd = ["mariadb", "--no-defaults", "--batch", "--skip-column-names", "--raw",
-           "--socket=" + env["WEBHOOK_DB_SOCKET"], "--user=" + env["WEBHOOK_DB_USER"],
-           "--database=" + env["WEBHOOK_DB_NAME"], "-e", query]
-    p = subprocess.run(cmd, capture_output=True, text=True,
-                       env=dict(os.environ, MYSQL_PWD=env["WEBHOOK_DB_PASSWORD"]))
+    p = whstack.query_client(env["WEBHOOK_DB_SOCKET"], env["WEBHOOK_DB_USER"], env["WEBHOOK_DB_PASSWORD"], query,
+                             env["WEBHOOK_DB_NAME"])
     if p.returncode != 0:
         die("mariadb: %s" % p.stderr.strip())
-    return [tuple(None if c == "NULL" else c for c in line.split("\t")) for line in p.stdout.splitlines()]
-
-
-def quote(s):
-    return "'" + str(s).replace("\\", "\\\\").replace("'", "''") + "'"
+    return whstack.rows_of(p.stdout)
 
 
 def main():
@@ -127,7 +116,7 @@ def main():
     env = read_env(args.state_dir)
     base = env["WEBHOOK_BASE_URL"].rstrip("/")
     admin = (env["WEBHOOK_API_USER"], env["WEBHOOK_API_PASSWORD"])
-    types = event_types(args.repo)
+    types = event_types(base, admin)
 
     work = os.path.join(args.state_dir, "demo")
     shutil.rmtree(work, ignore_errors=True)
@@ -178,14 +167,14 @@ def main():
             sent.append((code, data_type, body["eventId"]))
         print("[demo] sent %d events; waiting up to %.0f s for delivery" % (len(sent), args.timeout))
 
-        ids = ",".join(quote(e) for _, _, e in sent)
+        ids = ",".join(whstack.sql_quote(e) for _, _, e in sent)
         query = ("SELECT e.public_id, d.notification_id, d.status, d.attempts, "
                  "(SELECT a.http_status FROM webhook_attempts a WHERE a.delivery_id = d.id "
                  " ORDER BY a.attempt_no DESC, a.id DESC LIMIT 1), "
                  "(SELECT COUNT(*) FROM webhook_attempts a WHERE a.delivery_id = d.id) "
                  "FROM webhook_events e JOIN webhook_deliveries d ON d.event_id = e.id "
                  "JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
-                 "WHERE e.public_id IN (%s) AND ep.public_id = %s" % (ids, quote(endpoint_id)))
+                 "WHERE e.public_id IN (%s) AND ep.public_id = %s" % (ids, whstack.sql_quote(endpoint_id)))
         deadline = time.monotonic() + args.timeout
         while True:
             rows = {r[0]: r for r in sql(env, query)}

@@ -24,6 +24,7 @@ import http.client
 import json as _json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +39,8 @@ import openapi_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.environ.get("WEBHOOK_REPO") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+import whstack  # noqa: E402  the stack's components (scripts/whstack.py)
 
 REQUIRED_ENV_KEYS = (
     "WEBHOOK_BASE_URL", "WEBHOOK_API_USER", "WEBHOOK_API_PASSWORD", "WEBHOOK_DB_SOCKET",
@@ -45,27 +48,6 @@ REQUIRED_ENV_KEYS = (
     "WEBHOOK_DB_NAME", "WEBHOOK_STATE_DIR", "WEBHOOK_HTTPD_ERROR_LOG", "WEBHOOK_WORKER_LOG",
     "WEBHOOK_MARIADB_LOG",
 )
-
-# The catalogue of docs/contract.md §2: code -> dataType.
-EVENT_TYPES = {
-    "processing.return-processed": "transaction",
-    "processing.noc-processed": "transaction",
-    "processing.chargeback-processed": "transaction",
-    "processing.reversal-processed": "transaction",
-    "billing.payment-option-created": "object",
-    "billing.payment-option-modified": "object",
-    "billing.subscription-created": "object",
-    "billing.subscription-modified": "object",
-    "billing.transaction-created": "object",
-    "billing.allocation-created": "object",
-    "management.merchant-created": "object",
-    "management.merchant-modified": "object",
-    "management.terminal-created": "object",
-    "management.terminal-modified": "object",
-    # sql/005_endpoint_lifecycle.sql (operations): sent by the worker when an endpoint is disabled
-    "system.endpoint-disabled": "object",
-}
-
 
 class HarnessError(RuntimeError):
     pass
@@ -98,7 +80,7 @@ def env():
         path = os.path.join(state_dir(), "env")
         if not os.path.exists(path):
             raise HarnessError("%s does not exist: the stack is not up (see integration.stack_up)" % path)
-        values = _read_env_file(path)
+        values = whstack.read_kv(path)
         missing = [k for k in REQUIRED_ENV_KEYS if not values.get(k)]
         if missing:
             raise HarnessError("%s lacks %s" % (path, ", ".join(missing)))
@@ -112,6 +94,28 @@ def base_url():
 
 def events_url():
     return env().get("WEBHOOK_EVENTS_URL") or base_url() + "/events"
+
+
+_EVENT_TYPES = {}  # base URL -> {code: dataType}
+
+
+def event_types():
+    """{code: dataType} of the catalogue the active stack serves (GET /event-types): a new
+    event type is a migration, and the tests see it without a list of their own."""
+    url = base_url()
+    if url not in _EVENT_TYPES:
+        status, _, body = api("GET", "/event-types")
+        if status != 200 or not isinstance(body, dict):
+            raise HarnessError("GET /event-types answered %s %r" % (status, body))
+        _EVENT_TYPES[url] = {t["code"]: t["dataType"] for t in body["eventTypes"]}
+    return dict(_EVENT_TYPES[url])
+
+
+def __getattr__(name):
+    # EVENT_TYPES reads like the constant it was; it is the running API's catalogue
+    if name == "EVENT_TYPES":
+        return event_types()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def unique_id(prefix):
@@ -219,15 +223,22 @@ def _record_credentials(sent, received):
 
 
 def add_principal(user, password, *scope):
-    """`scripts/stack principal add USER PASSWORD SCOPE…` on the active stack (an htpasswd login
-    mapped to a scope: "--reseller", ID / "--portfolio", ID / "--admin"); records the password."""
+    """An htpasswd login mapped to a scope on the active stack ("--reseller", ID /
+    "--portfolio", ID / "--admin", as `scripts/stack principal add`); records the password."""
     _record_basic(user, password, "api-password")
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
-    child_env["WEBHOOK_STATE_DIR"] = env()["WEBHOOK_STATE_DIR"]
-    p = subprocess.run([os.path.join(REPO, "scripts", "stack"), "principal", "add", user, password] + list(scope),
-                       capture_output=True, text=True, env=child_env, timeout=60)
-    if p.returncode != 0:
-        raise HarnessError("scripts/stack principal add %s failed: %s" % (user, p.stderr))
+    stack = whstack.Stack(env()["WEBHOOK_STATE_DIR"], environ=_stack_environ(), for_up=False, log=lambda m: None)
+    try:
+        stack.add_principal(user, password, *whstack.principal_scope(scope))
+    except whstack.StackError as e:
+        raise HarnessError("principal add %s failed: %s" % (user, e))
+
+
+def _stack_environ(settings=None):
+    """The environment a stack is started with from a test: the test's own, less any
+    WEBHOOK_* a developer exported (`eval $(scripts/stack env)`), plus settings."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
+    child.update(settings or {})
+    return child
 
 
 def api(method, path, json=None, user=None, password=None, headers=None, body=None, auth=True):
@@ -303,8 +314,7 @@ def q(value):
         return "NULL"
     if isinstance(value, (int, float)):
         return str(value)
-    s = str(value).replace("\\", "\\\\").replace("'", "''")
-    return "'%s'" % s
+    return whstack.sql_quote(value)
 
 
 def seal(plaintext, *args):
@@ -324,17 +334,11 @@ def sql(query):
     """Runs query with the mariadb client on the stack's socket as the application user;
     returns a list of rows (tuples of str, NULL -> None)."""
     e = env()
-    cmd = ["mariadb", "--no-defaults", "--batch", "--skip-column-names", "--raw",
-           "--socket=" + e["WEBHOOK_DB_SOCKET"], "--user=" + e["WEBHOOK_DB_USER"],
-           "--database=" + e["WEBHOOK_DB_NAME"], "-e", query]
-    child_env = dict(os.environ, MYSQL_PWD=e["WEBHOOK_DB_PASSWORD"])
-    p = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=30)
+    p = whstack.query_client(e["WEBHOOK_DB_SOCKET"], e["WEBHOOK_DB_USER"], e["WEBHOOK_DB_PASSWORD"], query,
+                             e["WEBHOOK_DB_NAME"], timeout=30)
     if p.returncode != 0:
         raise HarnessError("mariadb failed (%d) for %r: %s" % (p.returncode, query, p.stderr.strip()))
-    rows = []
-    for line in p.stdout.splitlines():
-        rows.append(tuple(None if c == "NULL" else c for c in line.split("\t")))
-    return rows
+    return whstack.rows_of(p.stdout)
 
 
 def sql_value(query):
@@ -550,9 +554,82 @@ def hang_until(event, max_seconds=30):
 
 def closed_port_url(path="/hook"):
     """An http URL on 127.0.0.1 where nothing listens (connection refused)."""
-    sys.path.insert(0, HERE)
-    import free_ports
-    return "http://127.0.0.1:%d%s" % (free_ports.free_ports(1)[0], path)
+    return "http://127.0.0.1:%d%s" % (whstack.free_port(), path)
+
+
+class RawReceiver:
+    """A TCP listener on 127.0.0.1 (free port) below HTTP, for receivers no HTTP server
+    plays. reply=None: it accepts every connection and never reads nor answers (each
+    attempt holds a worker slot until its request timeout); reply=bytes: it reads the
+    request's headers, sends exactly those bytes and closes. self.accepted counts the
+    connections (with a reply: those answered)."""
+
+    def __init__(self, reply=None):
+        self.reply = reply
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1024)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        self.conns = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="raw-receiver", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if self.reply is None:
+                self.accepted += 1
+                self._hold(c)
+            else:
+                self._answer(c)
+
+    def _hold(self, c):
+        self.conns.append(c)
+        if len(self.conns) > 2000:  # closed by the worker's timeout long ago
+            for old in self.conns[:1000]:
+                old.close()
+            del self.conns[:1000]
+
+    def _answer(self, c):
+        try:
+            c.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.accepted += 1
+            c.sendall(self.reply)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def url(self, path="/hook"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        for c in self.conns:
+            c.close()
+        self.listener.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class _BurstServer(ThreadingHTTPServer):
@@ -822,13 +899,14 @@ class WorkerProcess:
 
 
 class PrivateStack:
-    """A stack of its own: `scripts/stack up` with its own state dir under the build dir
-    (<build>/itest-private/<name>), free loopback ports and the binaries already built.
-    Settings are the WEBHOOK_* variables of scripts/stack (retry_schedule, request_timeout_ms,
-    poll_interval_ms, …). Use it as a context manager (always brought down); activate() makes
-    api(), sql(), post_event(), … talk to it instead of the shared fixture stack. down() checks
-    its logs like stack_down checks the shared stack's (check_logs.py): a test that provokes
-    error lines on purpose declares their tags with expect_log_tags()."""
+    """A stack of its own (scripts/whstack.py, in-process) with its own state dir under the
+    build dir (<build>/itest-private/<name>), free loopback ports and the binaries already
+    built. Settings are the WEBHOOK_* variables of scripts/stack (retry_schedule,
+    request_timeout_ms, poll_interval_ms, …). Use it as a context manager (always brought
+    down); activate() makes api(), sql(), post_event(), … talk to it instead of the shared
+    fixture stack. down() checks its logs like stack_down checks the shared stack's
+    (check_logs.py): a test that provokes error lines on purpose declares their tags with
+    expect_log_tags(). self.stack is the whstack.Stack (its db, httpd and worker)."""
 
     def __init__(self, name, retry_schedule="1s,1s,1s,1s", request_timeout_ms=3000,
                  poll_interval_ms=100, log_level="debug"):
@@ -842,8 +920,8 @@ class PrivateStack:
                          "WEBHOOK_POLL_INTERVAL_MS": str(poll_interval_ms),
                          "WEBHOOK_WORKER_LOG_LEVEL": log_level}
         self.env = None
+        self.stack = None
         self.workers = []
-        self._db_argv = None
         self.expected_log_tags = {}  # tag -> why this test provokes it
 
     def expect_log_tags(self, reason, *tags):
@@ -863,11 +941,51 @@ class PrivateStack:
             for tag, reason in sorted(self.expected_log_tags.items()):
                 f.write("%s  # %s\n" % (tag, reason.replace("\n", " ")))
 
-    def _run_stack(self, *args, extra_env=None, timeout=180):
-        child = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_")}
-        child.update({"WEBHOOK_STATE_DIR": self.state, "WEBHOOK_BUILD_DIR": self.build_dir,
-                      "WEBHOOK_SKIP_BUILD": "1", "WEBHOOK_SKIP_INSTALL": "1"})
-        child.update(extra_env or {})
+    def _open(self, settings=None, for_up=False):
+        """The whstack.Stack of this state dir; its progress lines go to <state>/stack.log."""
+        log_path = os.path.join(self.state, "stack.log")
+
+        def log(msg):
+            with open(log_path, "a", encoding="utf-8") as f:
+                f.write("[stack] %s\n" % msg if not msg.startswith("[") else msg + "\n")
+        return whstack.Stack(self.state, self.build_dir, environ=_stack_environ(settings), for_up=for_up, log=log)
+
+    def _failure(self, what, error):
+        log = ""
+        try:
+            with open(os.path.join(self.state, "stack.log"), encoding="utf-8", errors="replace") as f:
+                log = f.read()[-3000:]
+        except OSError:
+            pass
+        return HarnessError("private stack %s: %s failed: %s\n%s" % (self.state, what, error, log))
+
+    def up(self):
+        import shutil
+        if os.path.exists(os.path.join(self.state, "env")):
+            try:
+                self._open().down()
+            except whstack.StackError:
+                pass
+        shutil.rmtree(self.state, ignore_errors=True)
+        os.makedirs(self.state)
+        self._write_allowed_tags()
+        http_port, db_port = whstack.free_ports(2)
+        settings = dict(self.settings, WEBHOOK_HTTP_PORT=str(http_port), WEBHOOK_DB_PORT=str(db_port))
+        try:
+            self.stack = self._open(settings, for_up=True)
+            self.stack.up()
+        except BaseException as e:
+            self.down(check=False)
+            if isinstance(e, whstack.StackError):
+                raise self._failure("up", e) from e
+            raise
+        self.env = whstack.read_kv(os.path.join(self.state, "env"))
+        return self
+
+    def cli(self, *args, timeout=120):
+        """`scripts/stack ARGS…` on this stack (the command line, for tests of its output);
+        the CompletedProcess, HarnessError when it fails."""
+        child = _stack_environ({"WEBHOOK_STATE_DIR": self.state, "WEBHOOK_BUILD_DIR": self.build_dir})
         p = subprocess.run([os.path.join(REPO, "scripts", "stack")] + list(args), env=child,
                            capture_output=True, text=True, timeout=timeout)
         if p.returncode != 0:
@@ -875,27 +993,11 @@ class PrivateStack:
                                                                         p.stdout[-3000:], p.stderr[-3000:]))
         return p
 
-    def up(self):
-        import shutil
-        sys.path.insert(0, HERE)
-        import free_ports
-        if os.path.exists(os.path.join(self.state, "env")):
-            try:
-                self._run_stack("down")
-            except HarnessError:
-                pass
-        shutil.rmtree(self.state, ignore_errors=True)
-        os.makedirs(self.state)
-        self._write_allowed_tags()
-        http_port, db_port = free_ports.free_ports(2)
-        extra = dict(self.settings, WEBHOOK_HTTP_PORT=str(http_port), WEBHOOK_DB_PORT=str(db_port))
-        try:
-            self._run_stack("up", extra_env=extra)
-        except BaseException:
-            self.down(check=False)
-            raise
-        self.env = _read_env_file(os.path.join(self.state, "env"))
-        return self
+    def dump(self, path):
+        """mariadb-dump of the stack's database into path; HarnessError if it fails."""
+        rc = self.stack.dump(path)
+        if rc != 0:
+            raise HarnessError("mariadb-dump of %s failed (%d)" % (self.state, rc))
 
     def down(self, check=True):
         """Stops the workers this test started, dumps the database, stops the stack, then checks
@@ -906,13 +1008,15 @@ class PrivateStack:
             w.stop()
         self.deactivate()
         problems = []
+        stack = self.stack or (self._open() if os.path.exists(os.path.join(self.state, "env")) else None)
         if self.env is not None:
             try:
-                self._run_stack("dump", os.path.join(self.state, "db-dump.sql"), timeout=120)
+                self.dump(os.path.join(self.state, "db-dump.sql"))
             except Exception as e:
                 problems.append("could not dump the database for the credential scan: %s" % e)
         try:
-            self._run_stack("down", timeout=120)
+            if stack is not None:
+                stack.down()
         except Exception as e:
             print("harness: private stack %s: down failed: %s" % (self.state, e))
         ok, out = self.check_logs()
@@ -951,31 +1055,18 @@ class PrivateStack:
 
     @property
     def worker_conf(self):
-        return os.path.join(self.state, "worker", "worker.conf")
+        return self.stack.worker.conf
 
     def stop_stack_worker(self):
-        """Stops the worker scripts/stack started (so the test runs its own)."""
-        import signal as _signal
-        wdir = os.path.join(self.state, "worker")
-        try:
-            with open(os.path.join(wdir, "worker.pid")) as f:
-                pid = int(f.read().strip())
-        except (OSError, ValueError):
-            return
-        open(os.path.join(wdir, "stopping"), "w").close()  # the supervisor logs a clean stop
-        try:
-            os.kill(pid, _signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        wait_until(lambda: not _pid_alive(pid), timeout=20, message="the stack's worker to stop")
+        """Stops the worker the stack started (so the test runs its own)."""
+        self.stack.worker.stop()
 
     def start_worker(self, worker_id, *flags, wait_started=True):
         """Starts webhook-worker with the stack's config file plus flags (e.g.
         "--lease-seconds", "3"); stopped by down() if still running."""
         log_path = os.path.join(self.state, "worker", "%s.log" % worker_id)
-        binary = os.path.join(self.build_dir, "worker", "webhook-worker")
         with open(log_path, "ab") as log:
-            popen = subprocess.Popen([binary, "--config", self.worker_conf, "--worker-id", worker_id]
+            popen = subprocess.Popen([self.stack.worker_bin, "--config", self.worker_conf, "--worker-id", worker_id]
                                      + [str(f) for f in flags],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         w = WorkerProcess(popen, worker_id, log_path)
@@ -988,48 +1079,15 @@ class PrivateStack:
 
     def stop_mariadb(self):
         """Stops mariadbd (SIGTERM, waits); start_mariadb() starts it again the same way."""
-        import signal as _signal
-        with open(os.path.join(self.state, "mariadb", "mysqld.pid")) as f:
-            pid = int(f.read().strip())
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            self._db_argv = [a.decode() for a in f.read().split(b"\0") if a]
-        os.kill(pid, _signal.SIGTERM)
-        wait_until(lambda: not _pid_alive(pid), timeout=60, message="mariadbd to stop")
+        if not self.stack.db.pid():
+            raise HarnessError("mariadbd of %s is not running" % self.state)
+        self.stack.db.stop()
 
     def start_mariadb(self):
-        if not self._db_argv:
-            raise HarnessError("start_mariadb() without stop_mariadb()")
-        log = open(os.path.join(self.state, "mariadb", "error.log"), "ab")
-        subprocess.Popen(self._db_argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                         start_new_session=True)
-        log.close()
-
-        def answers():
-            try:
-                sql("SELECT 1")
-                return True
-            except HarnessError:
-                return False
-        wait_until(answers, timeout=60, interval=0.2, message="mariadbd to answer again")
-
-
-def _pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _read_env_file(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                values[k] = v
-    return values
+        try:
+            self.stack.db.start()
+        except whstack.StackError as e:
+            raise self._failure("starting mariadbd again", e) from e
 
 
 def env_shared():
@@ -1042,45 +1100,24 @@ def env_shared():
         _PRIVATE_ENV = saved
 
 
-def _module_libs():
-    """{library name without .so…: path} of what mod_webhook.so links ({} when unknown)."""
+def _module_so():
     build = os.environ.get("WEBHOOK_BUILD_DIR") or env_shared().get("WEBHOOK_BUILD_DIR", "")
-    so = os.path.join(build, "mod_webhook", "mod_webhook.so")
-    try:
-        out = subprocess.run(["ldd", so], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    libs = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[1] == "=>":
-            libs[parts[0].split(".so")[0]] = parts[2]
-    return libs
+    return os.path.join(build, "mod_webhook", "mod_webhook.so")
 
 
 def sanitizer_build():
     """True on a sanitizer build (WEBHOOK_SANITIZE): resident sizes there are ASan's
     (shadow memory, quarantine of freed blocks), not the product's."""
-    return "libasan" in _module_libs()
+    return "libasan" in whstack.linked_libraries(_module_so())
 
 
 def sanitizer_env(report_dir, component="apache2"):
     """Environment additions for running apache2 (or the worker) by hand on a sanitizer build
-    (WEBHOOK_SANITIZE), as scripts/stack does (docs/reliability.md): LD_PRELOAD of the libasan
+    (WEBHOOK_SANITIZE), as the stack does (docs/reliability.md): LD_PRELOAD of the libasan
     and libstdc++ that mod_webhook.so links, and ASAN_OPTIONS/UBSAN_OPTIONS writing reports
     into report_dir/sanitizer/ (scripts/test fails on reports under <build>/itest-private/*/).
     {} for a normal build. Use: subprocess.Popen(..., env=dict(os.environ, **sanitizer_env(d)))."""
-    libs = _module_libs()
-    if "libasan" not in libs:
-        return {}
-    reports = os.path.join(report_dir, "sanitizer")
-    os.makedirs(reports, exist_ok=True)
-    os.chmod(reports, 0o1777)  # Apache's children run as nobody
-    preload = ":".join(libs[k] for k in ("libasan", "libstdc++") if k in libs)
-    leaks = 0 if component == "apache2" else 1
-    return {"LD_PRELOAD": preload,
-            "ASAN_OPTIONS": "detect_leaks=%d:halt_on_error=1:log_path=%s/asan-%s" % (leaks, reports, component),
-            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan-%s" % (reports, component)}
+    return whstack.sanitizer_env(_module_so(), os.path.join(report_dir, "sanitizer"), component)
 
 
 # ------------------------------------------------------------------------------------------

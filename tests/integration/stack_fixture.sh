@@ -39,7 +39,7 @@ case $action in
       "$REPO/scripts/stack" down || true
     fi
     rm -rf "$STATE"
-    mapfile -t ports < <("$PYTHON" "$HERE/free_ports.py" 2)
+    mapfile -t ports < <("$PYTHON" "$REPO/scripts/whstack.py" free-ports 2)
     export WEBHOOK_HTTP_PORT=${ports[0]}
     export WEBHOOK_DB_PORT=${ports[1]}
     export WEBHOOK_RETRY_SCHEDULE=1s,1s,1s,1s

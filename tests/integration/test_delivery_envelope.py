@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A registered endpoint receives exactly one POST per event, carrying the exact envelope of
 docs/contract.md §5, the documented headers, a valid Standard Webhooks signature and the
-registered Basic credentials; the database records one successful attempt."""
+registered Basic credentials; the database records one successful attempt. An event row's
+data goes out byte for byte as stored; an endpoint without credentials gets no
+Authorization header and one signature."""
 import time
 import unittest
 
@@ -75,6 +77,20 @@ class DeliveryEnvelope(unittest.TestCase):
         self.assertEqual(attempt_rows[0][1], "success")
         self.assertEqual(attempt_rows[0][2], "200")
 
+    def test_stored_data_is_sent_as_stored_and_no_credentials_send_no_authorization(self):
+        reseller = h.unique_id("res")
+        code = "billing.subscription-created"
+        ep = h.register_endpoint(self.receiver.set("/plain", h.ack()), [code], reseller_id=reseller)
+        # a row written straight into the table (the outbox) with numbers as its writer wrote
+        # them: the worker sends the stored bytes, it does not parse and print them again
+        data = '{"id":"sub_1","amount":12.30,"fee":1.5e3}'
+        h.sql("INSERT INTO webhook_events (event_code, reseller_id, portfolio_id, data) VALUES (%s, %s, 'pf-raw', %s)"
+              % (h.q(code), h.q(reseller), h.q(data)))
+        (req,) = self.receiver.wait_for(1, "/plain", timeout=30)
+        self.assertTrue(req.body.endswith(b',"data":' + data.encode() + b"}"), req.body)
+        self.assertNotIn("authorization", req.headers, "no credentials registered, none sent")
+        self.assertEqual(len(req.headers["webhook-signature"].split(" ")), 1, "one secret, one signature")
+        self.assertIsNone(h.check_signature(ep["secret"], req))
 
 if __name__ == "__main__":
     h.main()

@@ -3,8 +3,6 @@
 their own (shared stack): a reply with no status line (HTTP/0.9) is `bad-reply` (not
 `bad-url`), one 1 MiB header or 1.1 MB of headers in all is `header-too-large` (not "Out of
 memory" / `network`)."""
-import socket
-import threading
 import unittest
 
 import harness as h
@@ -18,49 +16,12 @@ REPLIES = {
 }
 
 
-class RawReceiver:
-    """Answers every connection with the same raw bytes, after reading the request."""
-
-    def __init__(self, reply):
-        self.reply = reply
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.hits = 0
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                c.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.hits += 1
-                c.sendall(self.reply)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def close(self):
-        self.sock.close()
-
-
 class HostileReplies(unittest.TestCase):
     def test_each_malformed_reply_has_its_own_class(self):
         reseller = h.unique_id("res")
         endpoints = {}
         for name, reply in REPLIES.items():
-            r = RawReceiver(reply)
+            r = h.RawReceiver(reply)
             self.addCleanup(r.close)
             endpoints[name] = h.register_endpoint("http://127.0.0.1:%d/%s" % (r.port, name), [CODE],
                                                   reseller_id=reseller)["id"]

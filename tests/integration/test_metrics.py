@@ -51,7 +51,7 @@ def delta(before, after, key):
 
 class ModuleMetrics(unittest.TestCase):
     def test_stack_env_prints_both_urls(self):
-        p = STACK._run_stack("env")
+        p = STACK.cli("env")
         values = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
         self.assertRegex(values.get("WEBHOOK_METRICS_URL", ""), r"^http://127\.0\.0\.1:\d+/webhook-metrics$")
         self.assertRegex(values.get("WEBHOOK_WORKER_METRICS_URL", ""), r"^http://127\.0\.0\.1:\d+/metrics$")

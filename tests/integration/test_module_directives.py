@@ -19,7 +19,6 @@ import subprocess
 import unittest
 
 import harness as h
-import free_ports
 
 APACHE = os.environ.get("WEBHOOK_APACHE_BIN", "/usr/sbin/apache2")
 
@@ -36,7 +35,7 @@ class ModuleDirectives(unittest.TestCase):
             cls.template = f.read()
 
     def config(self, key_path, extra=""):
-        port = free_ports.free_ports(1)[0]
+        port = h.whstack.free_port()
         self.port = port
         conf = self.template + "\n" + extra + "\n"
         conf = re.sub(r"(?m)^Listen .*$", "Listen 127.0.0.1:%d" % port, conf)

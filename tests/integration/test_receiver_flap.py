@@ -23,10 +23,7 @@ class FlappingPort:
 
     def __init__(self, target_port):
         self.target_port = target_port
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self.port = h.whstack.free_port()
         self.stop = threading.Event()
         self.flapping = threading.Event()
         self.down_periods = 0

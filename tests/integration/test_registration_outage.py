@@ -236,7 +236,7 @@ class RegistrationOutage(unittest.TestCase):
         short = "Zq7#"
         self.assertEqual(h.api("GET", "/endpoints", user=h.unique_id("nobody"), password=short)[0], 401)
         dump = os.path.join(self.state, "db-dump.sql")
-        self.stack._run_stack("dump", dump)
+        self.stack.dump(dump)
         self.assertGreater(os.path.getsize(dump), 0)
         with open(os.path.join(self.state, h.SECRETS_FILE), encoding="utf-8") as f:
             recorded = f.read().splitlines()

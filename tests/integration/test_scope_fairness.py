@@ -12,7 +12,6 @@ timeout.
 And the timeout breaker: an endpoint of A whose attempts timed out 5 times in a row gets one
 notification in flight from then on (its attempts no longer overlap) and the shorter
 breaker_request_timeout_ms (1 s here, with a worker of the test's own)."""
-import socket
 import threading
 import time
 import unittest
@@ -26,52 +25,6 @@ PROBES = 30
 SCOPE_CAP = 64          # worker concurrency 256 / 4 (the default)
 BREAKER_AFTER = 5       # the worker's default breaker_after_timeouts
 BREAKER_TIMEOUT_MS = 1000
-
-
-class SilentReceiver:
-    """Accepts every connection and never reads nor answers: each attempt holds a worker slot
-    until its request timeout."""
-
-    def __init__(self):
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(1024)
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.accepted = 0
-        self.conns = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self.stop.is_set():
-            try:
-                c, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(c)
-            if len(self.conns) > 2000:  # closed by the worker's timeout long ago
-                for old in self.conns[:1000]:
-                    old.close()
-                del self.conns[:1000]
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(5)
-        for c in self.conns:
-            c.close()
-        self.listener.close()
 
 
 def p99(values):
@@ -127,7 +80,7 @@ class InflightSampler:
 class ScopeFairness(unittest.TestCase):
     def test_noisy_scope_does_not_starve_another(self):
         quiet, noisy = h.unique_id("res-quiet"), h.unique_id("res-noisy")
-        with SilentReceiver() as silent, h.Receiver() as r, \
+        with h.RawReceiver() as silent, h.Receiver() as r, \
                 h.PrivateStack("scope-fairness", request_timeout_ms=3000, retry_schedule="1s,1s,1s,1s,1s,1s") as ps:
             ps.activate()
             h.register_endpoint(r.url("/quiet"), [CODE], reseller_id=quiet)

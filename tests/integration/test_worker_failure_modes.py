@@ -26,6 +26,10 @@ def endless_reply():
                                      hold=RELEASE)
 
 
+# not text: bytes no encoding accepts, a NUL, and more than the 4 KiB the attempt keeps
+BINARY_REPLY = b"\xff\xfe\x00bin\x80" + b"x" * 70000
+
+
 class WorkerFailureModes(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -39,6 +43,7 @@ class WorkerFailureModes(unittest.TestCase):
             "unavailable-long": (h.status(503, retry_after=10 * 24 * 3600), {}),
             "gone": (h.gone(), {}),
             "endless-status-mode": (endless_reply(), {"ackMode": "status"}),
+            "binary": (h.status(502, body=BINARY_REPLY), {}),
         }
         r.set("/redirect-target", h.ack())
         cls.endpoints, cls.events, cls.urls = {}, {}, {}
@@ -177,6 +182,14 @@ class WorkerFailureModes(unittest.TestCase):
         self.assertEqual((a[1], a[2], a[5]), ("success", "200", "4096"), a)
         timeout_ms = int(h.env().get("WEBHOOK_REQUEST_TIMEOUT_MS") or 15000)
         self.assertLess(int(a[6]), timeout_ms / 2, "reading stopped at 64 KiB, not at the timeout: %r" % (a,))
+
+    def test_binary_reply_is_kept_byte_for_byte(self):
+        a = self.assert_failure_retried("binary", "502", "http-status")
+        self.assertEqual(a[5], "4096", a)
+        kept = h.sql_value("SELECT HEX(LEFT(a.response_excerpt, 8)) FROM webhook_attempts a "
+                           "JOIN webhook_deliveries d ON d.id = a.delivery_id "
+                           "WHERE d.notification_id = %s AND a.attempt_no = 1" % h.q(self.delivery("binary")[0]))
+        self.assertEqual(kept, BINARY_REPLY[:8].hex().upper())
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ test runs webhook-worker processes of its own with the stack's config plus flags
   delivered, and the only notifications received twice are ones whose lease the killed
   worker held when it died;
 - SIGTERM: no more claims, what is in flight finishes, exit 0; past --drain-seconds the rest
-  is given back to pending (no attempt counted), WH00122, exit 0;
+  is given back to pending (no attempt counted), WH00122, exit 0; a second signal (SIGINT
+  then SIGTERM) leaves at once (WH00124), exit 0, the rest left to its lease;
+- a result whose lease another worker took over is dropped (WH00114), the row left alone;
+- the address policy applies to a host name resolved at send time (localhost, policy Off);
 - MariaDB stopped and started under the worker: it stays up, logs WH00110 once, keeps the
   result of a transfer that finished during the outage and records it afterwards, then
   carries on; told to stop while MariaDB is away with such a result, it tries once more,
@@ -157,6 +160,54 @@ class WorkerResilience(unittest.TestCase):
         self.assertEqual(h.sql_value("SELECT COUNT(*) FROM webhook_attempts a JOIN webhook_deliveries d "
                                      "ON d.id = a.delivery_id JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
                                      "WHERE ep.public_id = %s" % h.q(ep["id"])), "0")
+
+    def test_a_second_signal_leaves_at_once(self):
+        release = self.hold()
+        ep, reseller = self.endpoint("/second-signal", h.hang_until(release, 20))
+        w = self.worker("impatient", "--request-timeout-ms", "8000", "--lease-seconds", "20",
+                        "--drain-seconds", "10")
+        self.post(reseller)
+        self.r.wait_for(1, "/second-signal", timeout=10)
+        w.signal(signal.SIGINT)
+        w.wait_log("received SIGINT: no more claims")
+        t0 = time.monotonic()
+        w.signal(signal.SIGTERM)
+        self.assertEqual(w.wait(5), 0, w.log()[-2000:])
+        self.assertLess(time.monotonic() - t0, 2.0, "the second signal did not cut the drain short")
+        self.assertIn("WH00124: second signal: leaving at once with 1 deliveries in flight", w.log())
+        self.assertEqual(list(self.deliveries(ep).values()), [("inflight", "1", "impatient")],
+                         "left to its lease, which any worker reaps once it expires")
+
+    def test_a_lost_lease_drops_the_result(self):
+        release = self.hold()
+        ep, reseller = self.endpoint("/lease-lost", h.hang_until(release, 20))
+        w = self.worker("loser", "--request-timeout-ms", "8000", "--lease-seconds", "20")
+        self.post(reseller)
+        self.r.wait_for(1, "/lease-lost", timeout=10)
+        # another worker takes the delivery over while the request is out (as after an expired lease)
+        h.sql("UPDATE webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
+              "SET d.lease_owner = 'thief' WHERE ep.public_id = %s" % h.q(ep["id"]))
+        release.set()
+        w.wait_log("WH00114: lease lost for ")
+        self.assertEqual(list(self.deliveries(ep).values()), [("inflight", "1", "thief")],
+                         "the new owner's row is left as it is")
+        self.assertEqual(h.sql_value("SELECT COUNT(*) FROM webhook_attempts a JOIN webhook_deliveries d "
+                                     "ON d.id = a.delivery_id JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
+                                     "WHERE ep.public_id = %s" % h.q(ep["id"])), "0", "the attempt is not recorded")
+
+    def test_a_host_name_is_checked_against_the_policy_at_send_time(self):
+        ep, reseller = self.endpoint("/by-name", h.ack())
+        h.sql("UPDATE webhook_endpoints SET url = %s WHERE public_id = %s"
+              % (h.q("http://localhost:%d/by-name" % self.r.port), h.q(ep["id"])))
+        w = self.worker("policy-off", "--allow-private-targets", "Off")
+        self.post(reseller)
+        rows = h.wait_until(lambda: h.sql(
+            "SELECT a.error_class FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id "
+            "JOIN webhook_endpoints ep ON ep.id = d.endpoint_id WHERE ep.public_id = %s" % h.q(ep["id"])),
+            timeout=10, message="the attempt to localhost with allow_private_targets Off")
+        self.assertEqual(rows[0][0], "blocked-target", rows)
+        w.wait_log("WH00120")
+        self.assertEqual(self.r.requests("/by-name"), [], "localhost was dialled")
 
     def test_mariadb_down_then_up(self):
         release = self.hold()
