@@ -111,6 +111,18 @@ def event_types():
     return dict(_EVENT_TYPES[url])
 
 
+def promised_event_types():
+    """{code: dataType} of the catalogue docs/contract.md §2 promises the integrators: what the
+    served catalogue must contain (a migration may add more)."""
+    with open(os.path.join(REPO, "docs", "contract.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## 2. Event catalogue"):text.index("## 3.")]
+    rows = re.findall(r"^\| [a-z]+ \| `([a-z.-]+)` \| (object|transaction) \|", section, re.M)
+    if not rows:
+        raise HarnessError("docs/contract.md §2 has no catalogue table")
+    return dict(rows)
+
+
 def __getattr__(name):
     # EVENT_TYPES reads like the constant it was; it is the running API's catalogue
     if name == "EVENT_TYPES":

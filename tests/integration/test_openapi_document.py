@@ -216,7 +216,7 @@ class CheckerFailsOnWrongAnswers(unittest.TestCase):
         self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, dict(ENDPOINT, portfolioId="p"))
         self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, dict(ENDPOINT, id="ep_XYZ"))
         self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, dict(ENDPOINT, ackMode="sometimes"))
-        self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, dict(ENDPOINT, eventTypes=["no.such"]))
+        self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, dict(ENDPOINT, eventTypes=["Billing Created"]))
         self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, dict(ENDPOINT, createdAt="2026-11-26T04:12:09Z"))
         self.assert_fails("GET", "/endpoints/ep_1", 200, JSON, b"{not json")
         self.assert_fails("POST", "", 202, JSON, {"eventId": "evt_" + "0" * 24, "duplicate": False},
