@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# packaging.deb: builds the .deb with CPack from the build dir, unpacks it into a temporary
+# packaging.deb: builds the two .debs with CPack from the build dir, unpacks them into a temporary
 # root with dpkg -x (never into the real system), checks the layout and the control data,
 # and runs `apache2 -t` on a generated config that loads the extracted module and its
 # mods-available files.   usage: test_deb.sh BUILD_DIR HTTPD_MODULE_DIR
@@ -16,44 +16,53 @@ ok() { echo "packaging.deb: ok: $*"; }
 # (WEBHOOK_PACKAGES in scripts/lib.sh).
 need() { command -v "$1" >/dev/null 2>&1 || fail "$1 not found: install the Debian package $2 (scripts/test does)"; }
 
-# 1. the package
+# 1. the packages: the module and the worker apart (a worker host needs no Apache)
 (cd "$BUILD" && cpack -G DEB -B "$TMP/out" --config "$BUILD/CPackConfig.cmake") >"$TMP/cpack.log" 2>&1 ||
   { cat "$TMP/cpack.log" >&2; fail "cpack failed"; }
 shopt -s nullglob
-debs=("$TMP"/out/*.deb)
-((${#debs[@]} == 1)) || fail "expected one .deb in $TMP/out, got ${#debs[@]}"
-DEB=${debs[0]}
-ok "built $(basename "$DEB") ($(stat -c %s "$DEB") bytes)"
+mods=("$TMP"/out/libapache2-mod-webhook_*.deb) workers=("$TMP"/out/webhook-worker_*.deb) all=("$TMP"/out/*.deb)
+((${#mods[@]} == 1 && ${#workers[@]} == 1 && ${#all[@]} == 2)) || fail "expected the two .debs in $TMP/out: ${all[*]}"
+MOD_DEB=${mods[0]} WORKER_DEB=${workers[0]}
+ok "built $(basename "$MOD_DEB") and $(basename "$WORKER_DEB")"
 
 # 2. control data
-ctrl=$(dpkg-deb -f "$DEB")
-echo "$ctrl" | sed 's/^/  /'
-depends=$(dpkg-deb -f "$DEB" Depends)
-for dep in apache2-api-20120211 adduser libcurl4 libjansson4 libmariadb3 libc6 libstdc++6; do
-  [[ $depends == *"$dep"* ]] || fail "Depends lacks $dep: $depends"
+depends_has() { # depends_has DEB DEP…: each DEP is in the package's Depends
+  local deb=$1 depends
+  shift
+  depends=$(dpkg-deb -f "$deb" Depends)
+  for dep in "$@"; do [[ $depends == *"$dep"* ]] || fail "$(basename "$deb"): Depends lacks $dep: $depends"; done
+  echo "$depends"
+}
+ok "module Depends: $(depends_has "$MOD_DEB" apache2-api-20120211 adduser libjansson4 libmariadb3 libc6 libstdc++6)"
+ok "worker Depends: $(depends_has "$WORKER_DEB" adduser libcurl4 libjansson4 libmariadb3 libc6 libstdc++6)"
+[[ $(dpkg-deb -f "$WORKER_DEB" Depends) != *apache2* ]] || fail "webhook-worker depends on Apache"
+for deb in "$MOD_DEB" "$WORKER_DEB"; do
+  name=$(dpkg-deb -f "$deb" Package)
+  dpkg-deb -e "$deb" "$TMP/control-$name"
+  for f in postinst prerm postrm conffiles; do [[ -f $TMP/control-$name/$f ]] || fail "$name: control file $f missing"; done
 done
-ok "Depends: $depends"
-dpkg-deb -e "$DEB" "$TMP/control"
-for f in postinst prerm postrm conffiles; do [[ -f $TMP/control/$f ]] || fail "control file $f missing"; done
-for f in /etc/apache2/mods-available/webhook.load /etc/apache2/mods-available/webhook.conf \
-         /etc/mod_webhook/worker.conf; do
-  grep -qx "$f" "$TMP/control/conffiles" || fail "$f is not a conffile"
+for f in /etc/apache2/mods-available/webhook.load /etc/apache2/mods-available/webhook.conf; do
+  grep -qx "$f" "$TMP/control-libapache2-mod-webhook/conffiles" || fail "$f is not a conffile"
 done
+grep -qx /etc/mod_webhook/worker.conf "$TMP/control-webhook-worker/conffiles" || fail "worker.conf is not a conffile"
 ok "maintainer scripts and conffiles"
 
 # 3. layout
 ROOT=$TMP/root
-dpkg -x "$DEB" "$ROOT"
+dpkg -x "$MOD_DEB" "$ROOT"
+dpkg -x "$WORKER_DEB" "$ROOT"
 expect=(
   "$MODDIR/mod_webhook.so"
   /etc/apache2/mods-available/webhook.load
   /etc/apache2/mods-available/webhook.conf
+  /usr/share/doc/libapache2-mod-webhook/copyright
+  /usr/share/doc/libapache2-mod-webhook/webhook.conf.sample
   /usr/sbin/webhook-worker
   /lib/systemd/system/webhook-worker.service
   /etc/mod_webhook/worker.conf
   /usr/share/mod_webhook/sql/001_schema.sql
   /usr/share/mod_webhook/sql/002_event_types.sql
-  /usr/share/doc/mod_webhook/webhook.conf.sample
+  /usr/share/doc/webhook-worker/copyright
 )
 for f in "${expect[@]}"; do [[ -f $ROOT$f ]] || fail "missing $f"; done
 n_src=$(ls "$(dirname "$0")"/../sql/[0-9]*.sql | wc -l)
@@ -61,8 +70,9 @@ n_pkg=$(ls "$ROOT"/usr/share/mod_webhook/sql/*.sql | wc -l)
 ((n_src == n_pkg)) || fail "$n_pkg migrations packaged, $n_src in sql/"
 [[ -x $ROOT/usr/sbin/webhook-worker ]] || fail "webhook-worker not executable"
 [[ $(stat -c %a "$ROOT/etc/mod_webhook/worker.conf") == 640 ]] || fail "worker.conf is not 0640"
-unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/sql|usr/share/doc/mod_webhook)/' || true)
+unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/sql|usr/share/doc/(libapache2-mod-webhook|webhook-worker))/' || true)
 [[ -z $unexpected ]] || fail "unexpected files: $unexpected"
+if dpkg-deb -c "$WORKER_DEB" | grep -q apache2; then fail "webhook-worker ships Apache files"; fi
 grep -q "LoadModule webhook_module $MODDIR/mod_webhook.so" "$ROOT/etc/apache2/mods-available/webhook.load" ||
   fail "webhook.load does not load $MODDIR/mod_webhook.so"
 grep -q "^sql_dir = /usr/share/mod_webhook/sql" "$ROOT/etc/mod_webhook/worker.conf" || fail "worker.conf sql_dir"
@@ -82,6 +92,19 @@ for f in webhook.load webhook.conf; do
   [[ -L $ROOT/etc/apache2/mods-enabled/$f ]] || fail "a2enmod did not link mods-enabled/$f"
 done
 ok "a2enmod webhook"
+
+# the maintainer scripts go through Debian's apache2-maintscript-helper (a2query, which it
+# uses, reads the real /etc/apache2 only: what they do is tested by installing the packages)
+mscripts=$TMP/control-libapache2-mod-webhook
+grep -q '^ *apache2_invoke enmod webhook' "$mscripts/postinst" || fail "module postinst does not enable through the helper"
+grep -q '^ *apache2_invoke dismod webhook' "$mscripts/prerm" || fail "module prerm does not disable on remove"
+grep -q '^ *apache2_invoke dismod webhook' "$mscripts/postrm" || fail "module postrm does not purge the module's state"
+grep -q 'deb-systemd-invoke try-restart webhook-worker.service' "$TMP/control-webhook-worker/postinst" ||
+  fail "worker postinst does not restart the worker on upgrade"
+for f in "$mscripts"/{postinst,prerm,postrm} "$TMP"/control-webhook-worker/{postinst,prerm,postrm}; do
+  sh -n "$f" || fail "$f: syntax"
+done
+ok "maintainer scripts use apache2-maintscript-helper and deb-systemd-invoke"
 
 # 4. the extracted binaries run
 "$ROOT/usr/sbin/webhook-worker" --version | grep -q '^webhook-worker ' || fail "webhook-worker --version"
