@@ -106,6 +106,19 @@ for f in "$mscripts"/{postinst,prerm,postrm} "$TMP"/control-webhook-worker/{post
 done
 ok "maintainer scripts use apache2-maintscript-helper and deb-systemd-invoke"
 
+# lintian: no error, and every warning left is explained in packaging/README.md
+need lintian lintian
+lint=$(lintian "$MOD_DEB" "$WORKER_DEB" 2>&1 | grep -E '^[EW]: ' || true)
+errors=$(grep '^E: ' <<<"$lint" || true)
+[[ -z $errors ]] || fail "lintian errors:
+$errors"
+while IFS= read -r w; do
+  [[ -z $w ]] && continue
+  tag=$(sed -E 's/^W: [^:]+: ([a-z0-9-]+).*/\1/' <<<"$w")
+  grep -q "\`$tag" "$(dirname "$0")/README.md" || fail "lintian warning not explained in packaging/README.md: $w"
+done <<<"$lint"
+ok "lintian: no errors; warnings explained: $(grep -c '^W: ' <<<"$lint" || true)"
+
 # 4. the extracted binaries run
 "$ROOT/usr/sbin/webhook-worker" --version | grep -q '^webhook-worker ' || fail "webhook-worker --version"
 "$ROOT/usr/sbin/webhook-worker" --help | grep -q -- '--retention-days' || fail "webhook-worker --help"

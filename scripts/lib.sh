@@ -12,7 +12,7 @@ WEBHOOK_PACKAGES=(
   apache2 apache2-dev apache2-utils
   mariadb-server mariadb-client libmariadb-dev
   libcurl4-openssl-dev libjansson-dev libcppunit-dev libssl-dev
-  python3 python3-jsonschema python3-yaml curl
+  python3 python3-jsonschema python3-yaml curl lintian
 )
 
 wh_log() { printf '%s\n' "$*" >&2; }
