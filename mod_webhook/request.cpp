@@ -156,6 +156,7 @@ std::optional<int> take_body(request_rec* r, const DirConf* dc, std::string& bod
 void resolve_config(wh::api::Handler handler, const ServerConf* sc, wh::api::ApiConfig& cfg,
                     std::unique_ptr<wh::SecretBox>& box) {
     if (handler != wh::api::Handler::api) return;
+    if (sc->key_file) cfg.key_file = sc->key_file;
     if (sc->key_loaded) {
         wh::SecretBox::Key key;
         std::memcpy(key.data(), sc->key, key.size());
