@@ -247,6 +247,7 @@ extern "C" int wh_handler(request_rec* r) {
     if (std::strcmp(r->handler, "webhook-api") == 0) h = wh::api::Handler::api;
     else if (std::strcmp(r->handler, "webhook-events") == 0) h = wh::api::Handler::events;
     else return DECLINED;
+    apr_table_setn(r->notes, wh::glue::kHandlerRanNote, "1");
     try {
         return serve(r, h);
     } catch (const std::exception& e) {
