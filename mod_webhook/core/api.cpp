@@ -69,7 +69,8 @@ const SecretBox& box(const HttpRequest& req) {
 }
 
 HttpResponse no_secret_key(const HttpRequest& req) {
-    wh::log_error(std::string("WH00021: ") + req.method + " " + req.base_path + req.path + " needs the secret key, which was not loaded (" +
+    wh::log_error(std::string("WH00021: ") + req.method + " " + req.base_path + req.path +
+                  " needs the secret key, which was not loaded (" +
                   (req.config.key_file.empty() ? "no WebhookSecretKeyFile" : req.config.key_file) +
                   ", see WH00022 at the last reload); answering 503. Restore the key file, check "
                   "with apache2ctl configtest and reload Apache");
