@@ -6,6 +6,8 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -114,8 +116,9 @@ std::string signature_header(const std::vector<std::string>& secrets, const std:
 }
 
 std::string SecretBox::load_key_file(const std::string& path, Key& out) {
+    errno = 0;
     std::ifstream in(path);
-    if (!in) return "cannot read key file '" + path + "'";
+    if (!in) return "cannot read key file '" + path + "'" + (errno ? std::string(": ") + std::strerror(errno) : "");
     std::stringstream ss;
     ss << in.rdbuf();
     std::string hex;

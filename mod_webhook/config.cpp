@@ -95,11 +95,43 @@ const char* set_database(cmd_parms* cmd, void*, const char* arg) {
     }
 }
 
+// The one way to create the key file (README, docs/operations.md and the packaged
+// webhook.conf give the same commands), for the file at path. No backslash in it: httpd
+// doubles those in log lines, and the line must be a command to paste.
+std::string key_file_recipe(const std::string& path) {
+    size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    return "install -d -m 0750 -g webhook " + dir +
+           "; (umask 027; od -An -tx1 -N32 /dev/urandom | tr -dc 0-9a-f > " + path + "); chgrp webhook " + path;
+}
+
+// A graceful restart re-reads the configuration in the running parent, where a failing
+// directive makes httpd exit with every site it serves. Only that read lets a bad key
+// through (post_config then serves without it); configtest, `-k graceful` (which parses the
+// configuration before it signals the parent) and the first start refuse it.
+bool rereading_in_running_server() {
+    return ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL &&
+           ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_CONFIG && ap_state_query(AP_SQ_CONFIG_GEN) > 1;
+}
+
+// The key is read here too (as root, like configtest), so a missing or malformed key fails
+// `apache2 -t` and never a reload. post_config reads it again for each server.
 const char* set_secret_key_file(cmd_parms* cmd, void*, const char* arg) {
     const char* path = ap_server_root_relative(cmd->pool, arg);
     if (!path) return apr_psprintf(cmd->pool, "WH00017: %s: invalid path '%s'", cmd->directive->directive, arg);
     server_conf(cmd->server)->key_file = path;
-    return nullptr;
+    try {
+        wh::SecretBox::Key key;
+        std::string err = wh::SecretBox::load_key_file(path, key);
+        explicit_bzero(key.data(), key.size());
+        if (err.empty() || rereading_in_running_server()) return nullptr;
+        return cmd_error(cmd, "WH00002", err + "; create it with: " + key_file_recipe(path) +
+                                             " (the same file as the worker's secret_key_file)");
+    } catch (const std::exception& e) {
+        return cmd_error(cmd, "WH00002", e.what());
+    } catch (...) {
+        return "WH00002: WebhookSecretKeyFile: unexpected error";
+    }
 }
 
 const char* set_allow_private_targets(cmd_parms* cmd, void*, const char* args) {
@@ -236,7 +268,10 @@ extern "C" void* wh_merge_dir_config(apr_pool_t* p, void* base, void* add) {
 
 namespace {
 
-// HTTP_INTERNAL_SERVER_ERROR (start-up fails) when server v's key cannot be loaded.
+// HTTP_INTERNAL_SERVER_ERROR (start-up fails) when server v has a database but no key file.
+// A key that cannot be read here passed the directive's check moments ago (removed or
+// spoiled during a graceful restart): the server keeps serving without it, the events path
+// as usual, the API routes that seal credentials with 503 (WH00021), and one line says so.
 int load_server_key(server_rec* v) {
     ServerConf* c = server_conf(v);
     if (c->db_spec && !c->key_file) {
@@ -249,14 +284,16 @@ int load_server_key(server_rec* v) {
     wh::SecretBox::Key key;
     std::string err = wh::SecretBox::load_key_file(c->key_file, key);
     if (!err.empty()) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v,
-                     "WH00002: WebhookSecretKeyFile cannot be used: %s; create it with "
-                     "'openssl rand -hex 32 > %s' (the same key as the worker's "
-                     "secret_key_file) and make it readable by root",
-                     err.c_str(), c->key_file);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, v,
+                     "WH00022: WebhookSecretKeyFile cannot be used: %s; serving without it: events "
+                     "are accepted, registering an endpoint, setting its password and rotating its "
+                     "secret answer 503. Restore the key file (the worker's secret_key_file: a "
+                     "new key cannot open the credentials stored with the old one), then reload Apache",
+                     err.c_str());
+        return OK;
     }
     std::memcpy(c->key, key.data(), key.size());
+    explicit_bzero(key.data(), key.size());
     c->key_loaded = 1;
     return OK;
 }

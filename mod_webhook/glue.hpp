@@ -26,6 +26,9 @@ inline wh::api::DirConf* dir_conf(request_rec* r) {
     return static_cast<wh::api::DirConf*>(ap_get_module_config(r->per_dir_config, &webhook_module));
 }
 
+// The r->notes key the handler sets on entry: an error page at our location without it was
+// decided before the handler (authentication, authorization), and location.cpp says so.
+constexpr char kHandlerRanNote[] = "webhook-handler-ran";
 
 // WebhookNotifyWorker's words ("Off" = none).
 std::vector<std::string> notify_specs(apr_pool_t* p, const char* raw);

@@ -6,6 +6,7 @@
 
 #include "httpd.h"
 #include "http_core.h"
+#include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_expr.h"
@@ -14,8 +15,13 @@
 #include "util_filter.h"
 
 #include "glue.h"
+#include "glue.hpp"
 
 #include "problem.hpp"
+
+extern "C" {
+APLOG_USE_MODULE(webhook);
+}
 
 // ---- errors httpd answers itself inside our locations (401 from auth, 403 from Require,
 // 413 from LimitRequestBody, …): rewritten to problem+json, so integrators' clients parse
@@ -81,11 +87,27 @@ apr_status_t problem_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
     return ap_pass_brigade(f->next, bb);
 }
 
+// A 500 decided before our handler ran is another module's failure, logged by it without a
+// word about what the admin of a webhook location should do; the most common one is an
+// AuthUserFile the Apache user cannot read (AH01620), e.g. one below /etc/mod_webhook.
+void explain_early_500(request_rec* r) {
+    if (r->status != HTTP_INTERNAL_SERVER_ERROR || apr_table_get(r->notes, wh::glue::kHandlerRanNote)) return;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "WH00023: %s %s got 500 before it reached the webhook handler: a module of an "
+                  "earlier phase failed (authentication or authorization of this <Location>), see "
+                  "its line just before. AH01620 there: the Apache user cannot read the "
+                  "AuthUserFile; keep it where that user can, e.g. /etc/apache2/webhook.htpasswd "
+                  "as root:www-data 0640 (docs/operations.md, \"API logins\")",
+                  r->method, r->uri);
+}
+
 }  // namespace
 
 extern "C" void wh_insert_error_filter(request_rec* r) {
     try {
-        if (r->status >= 400 && webhook_location(r)) ap_add_output_filter(kProblemFilter, nullptr, r, r->connection);
+        if (r->status < 400 || !webhook_location(r)) return;
+        explain_early_500(r);
+        ap_add_output_filter(kProblemFilter, nullptr, r, r->connection);
     } catch (...) {
     }
 }

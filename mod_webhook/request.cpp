@@ -156,6 +156,7 @@ std::optional<int> take_body(request_rec* r, const DirConf* dc, std::string& bod
 void resolve_config(wh::api::Handler handler, const ServerConf* sc, wh::api::ApiConfig& cfg,
                     std::unique_ptr<wh::SecretBox>& box) {
     if (handler != wh::api::Handler::api) return;
+    if (sc->key_file) cfg.key_file = sc->key_file;
     if (sc->key_loaded) {
         wh::SecretBox::Key key;
         std::memcpy(key.data(), sc->key, key.size());
@@ -246,6 +247,7 @@ extern "C" int wh_handler(request_rec* r) {
     if (std::strcmp(r->handler, "webhook-api") == 0) h = wh::api::Handler::api;
     else if (std::strcmp(r->handler, "webhook-events") == 0) h = wh::api::Handler::events;
     else return DECLINED;
+    apr_table_setn(r->notes, wh::glue::kHandlerRanNote, "1");
     try {
         return serve(r, h);
     } catch (const std::exception& e) {

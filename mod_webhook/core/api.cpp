@@ -59,10 +59,25 @@ std::optional<HttpResponse> check_no_body(const HttpRequest& req) {
     return std::nullopt;
 }
 
+// Thrown (before any write) by a route that seals credentials when the server has no key:
+// handle() answers 503, the rest of the API and the events path keep working.
+struct NoSecretKey {};
+
 const SecretBox& box(const HttpRequest& req) {
-    if (!req.config.box)
-        throw std::runtime_error("WH00015: no secret key is loaded; set WebhookSecretKeyFile");
+    if (!req.config.box) throw NoSecretKey{};
     return *req.config.box;
+}
+
+HttpResponse no_secret_key(const HttpRequest& req) {
+    wh::log_error(std::string("WH00021: ") + req.method + " " + req.base_path + req.path +
+                  " needs the secret key, which was not loaded (" +
+                  (req.config.key_file.empty() ? "no WebhookSecretKeyFile" : req.config.key_file) +
+                  ", see WH00022 at the last reload); answering 503. Restore the key file, check "
+                  "with apache2ctl configtest and reload Apache");
+    HttpResponse r = problem(503, "credentials cannot be stored now (the server's secret key is "
+                                  "unavailable); retry later");
+    r.set_header("Retry-After", "60");  // an operator has to restore the key: not seconds away
+    return r;
 }
 
 // ---- webhook-api ----
@@ -354,6 +369,8 @@ HttpResponse handle(Handler handler, const HttpRequest& req) noexcept {
     try {
         try {
             return dispatch(handler, req);
+        } catch (const NoSecretKey&) {
+            return no_secret_key(req);
         } catch (const wh::DbError& e) {
             HttpResponse r;
             if (e.unavailable()) {

@@ -20,7 +20,8 @@ enum class Handler { api, events };
 
 // Per-request view of the module configuration (already resolved by the glue).
 struct ApiConfig {
-    const wh::SecretBox* box = nullptr;  // key from WebhookSecretKeyFile
+    const wh::SecretBox* box = nullptr;  // key from WebhookSecretKeyFile; null when it failed to load
+    std::string key_file;                // WebhookSecretKeyFile, for the log line when box is null
     wh::AddressPolicy policy;            // from WebhookAllowPrivateTargets
     unsigned max_endpoints_per_scope = kDefaultMaxEndpointsPerScope;  // WebhookMaxEndpointsPerScope
     // Resolves and checks a receiver URL; replaceable in tests. Defaults to wh::check_target.

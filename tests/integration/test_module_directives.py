@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Module directives at start-up:
 - WebhookSecretKeyFile: a missing, unreadable or malformed key file stops Apache at start-up
-  with one clear log line (WH00002); a good one lets it start;
+  with one clear line naming the file and the recipe (WH00002, from the directive, so
+  configtest says the same); a good one lets it start;
 - WebhookAllowPrivateTargets On admits every address (the shared stack uses a CIDR list, the
   outage test's private stack Off);
 - WebhookDatabaseTimeout outside 1-300 is refused at start-up (WH00061);
@@ -95,7 +96,8 @@ class ModuleDirectives(unittest.TestCase):
         lines = [l for l in text.splitlines() if "WH00002" in l]
         self.assertEqual(len(lines), 1, "%s: expected one WH00002 line in:\n%s" % (why, text))
         self.assertIn("WebhookSecretKeyFile", lines[0])
-        self.assertIn("openssl rand -hex 32", lines[0], "the line says what to do")
+        self.assertIn("od -An -tx1 -N32 /dev/urandom", lines[0], "the line gives the key-file recipe")
+        self.assertIn(key_path, lines[0], "the line names the file")
 
     def test_missing_key_file_stops_startup(self):
         self.assert_refused(os.path.join(self.dir, "no-such.key"), "a missing key file")
