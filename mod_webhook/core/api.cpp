@@ -332,7 +332,7 @@ std::optional<HttpResponse> admit(const RouteEntry& e, const HttpRequest& req, P
 
 HttpResponse dispatch(Handler handler, const HttpRequest& req) {
     RouteMatch m = match_route(handler, req.path);
-    if (m.route == Route::none) return not_found();
+    if (!m.found()) return not_found();
     const RouteEntry* e = route_entry(m, req.method);
     if (!e) return method_not_allowed(m, req.method);
     Principal who;
@@ -346,21 +346,21 @@ const std::vector<RouteEntry>& routes() {
     constexpr Handler api = Handler::api;
     constexpr Access principal = Access::principal;
     static const std::vector<RouteEntry> table = {
-        {api, "GET", "/event-types", Route::event_types, get_event_types, false, principal},
-        {api, "GET", "/endpoints", Route::endpoints, get_endpoints, false, principal},
-        {api, "POST", "/endpoints", Route::endpoints, post_endpoint, true, principal},
-        {api, "GET", "/endpoints/{id}", Route::endpoint, get_endpoint, false, principal},
-        {api, "PATCH", "/endpoints/{id}", Route::endpoint, patch_endpoint_req, true, principal},
-        {api, "DELETE", "/endpoints/{id}", Route::endpoint, delete_endpoint_req, false, principal},
-        {api, "POST", "/endpoints/{id}/rotate-secret", Route::endpoint_rotate, rotate_req, false, principal},
-        {api, "GET", "/endpoints/{id}/deliveries", Route::endpoint_deliveries, get_endpoint_deliveries, false,
+        {api, "GET", "/event-types", get_event_types, false, principal},
+        {api, "GET", "/endpoints", get_endpoints, false, principal},
+        {api, "POST", "/endpoints", post_endpoint, true, principal},
+        {api, "GET", "/endpoints/{id}", get_endpoint, false, principal},
+        {api, "PATCH", "/endpoints/{id}", patch_endpoint_req, true, principal},
+        {api, "DELETE", "/endpoints/{id}", delete_endpoint_req, false, principal},
+        {api, "POST", "/endpoints/{id}/rotate-secret", rotate_req, false, principal},
+        {api, "GET", "/endpoints/{id}/deliveries", get_endpoint_deliveries, false,
          principal},
-        {api, "POST", "/endpoints/{id}/recover", Route::endpoint_recover, recover_req, true, principal},
-        {api, "GET", "/deliveries/{id}", Route::delivery, get_delivery, false, principal},
-        {api, "POST", "/deliveries/{id}/redeliver", Route::delivery_redeliver, redeliver_req, false, principal},
-        {api, "GET", "/openapi.json", Route::openapi, get_openapi, false, Access::open},
-        {Handler::events, "POST", "", Route::events, post_events, true, Access::apache},
-        {Handler::events, "POST", "/events", Route::events, post_events, true, Access::apache},
+        {api, "POST", "/endpoints/{id}/recover", recover_req, true, principal},
+        {api, "GET", "/deliveries/{id}", get_delivery, false, principal},
+        {api, "POST", "/deliveries/{id}/redeliver", redeliver_req, false, principal},
+        {api, "GET", "/openapi.json", get_openapi, false, Access::open},
+        {Handler::events, "POST", "", post_events, true, Access::apache},
+        {Handler::events, "POST", "/events", post_events, true, Access::apache},
     };
     return table;
 }

@@ -50,7 +50,7 @@ RouteMatch match_route(Handler handler, const std::string& path) {
         if (e.handler != handler) continue;
         if (matched ? std::strcmp(e.pattern, matched) != 0 : !fits(e.pattern, p, m.id)) continue;
         matched = e.pattern;
-        m.route = e.route;
+        m.pattern = e.pattern;
         m.allowed.emplace_back(e.method);
         m.entries.push_back(&e);
     }
@@ -82,7 +82,7 @@ void resolve_route(Handler handler, const std::string& uri, const std::vector<st
     for (const auto& loc : locations) {
         std::string rt, b;
         if (!strip_prefix(uri, loc, rt, b)) continue;
-        if (match_route(handler, rt).route != Route::none) {
+        if (match_route(handler, rt).found()) {
             route = rt;
             base = b;
             return;

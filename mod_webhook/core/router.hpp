@@ -11,20 +11,6 @@
 
 namespace wh::api {
 
-enum class Route {
-    none,             // unknown path: 404
-    event_types,      // /event-types
-    endpoints,        // /endpoints
-    endpoint,         // /endpoints/{id}
-    endpoint_rotate,  // /endpoints/{id}/rotate-secret
-    endpoint_deliveries,  // /endpoints/{id}/deliveries
-    endpoint_recover,     // /endpoints/{id}/recover
-    delivery,             // /deliveries/{notificationId}
-    delivery_redeliver,   // /deliveries/{notificationId}/redeliver
-    openapi,          // /openapi.json
-    events,           // webhook-events: "" , "/" or "/events"
-};
-
 // Who may call a route, checked before its operation runs.
 enum class Access {
     principal,  // an authenticated user with a row in webhook_principals (401, 403); the body's
@@ -41,7 +27,6 @@ struct RouteEntry {
     Handler handler;
     const char* method;   // "GET" also answers HEAD
     const char* pattern;  // segments below the <Location>; "{id}" matches any one segment
-    Route route;
     Operation operation;
     bool takes_body;      // a JSON body; other routes accept none (or {})
     Access access;
@@ -51,7 +36,8 @@ struct RouteEntry {
 const std::vector<RouteEntry>& routes();
 
 struct RouteMatch {
-    Route route = Route::none;
+    const char* pattern = nullptr;     // the matched entries' pattern; none: 404
+    bool found() const { return pattern != nullptr; }
     std::string id;                    // {id} when the route has one
     std::vector<std::string> allowed;  // methods, in Allow order
     std::vector<const RouteEntry*> entries;  // one per allowed method

@@ -11,6 +11,8 @@
 
 using namespace wh::api;
 
+static std::string pattern_of(const RouteMatch& m) { return m.found() ? m.pattern : "(no route)"; }
+
 namespace {
 
 // The pattern with every "{id}" replaced by a sample id.
@@ -35,7 +37,7 @@ public:
         for (const RouteEntry& e : routes()) {
             std::string path = sample_path(e.pattern);
             RouteMatch m = match_route(e.handler, path);
-            CPPUNIT_ASSERT_MESSAGE(path, m.route == e.route);
+            CPPUNIT_ASSERT_MESSAGE(path, pattern_of(m) == e.pattern);
             CPPUNIT_ASSERT_MESSAGE(path, route_entry(m, e.method) != nullptr);
             CPPUNIT_ASSERT_MESSAGE(path, route_entry(m, e.method)->operation == e.operation);
             if (std::string(e.pattern).find("{id}") != std::string::npos)
@@ -68,10 +70,10 @@ public:
     }
 
     void openapi_only_below_the_api_handler() {
-        CPPUNIT_ASSERT(match_route(Handler::api, "/openapi.json").route == Route::openapi);
-        CPPUNIT_ASSERT(match_route(Handler::api, "/openapi.json/").route == Route::openapi);
-        CPPUNIT_ASSERT(match_route(Handler::api, "/openapi.yaml").route == Route::none);
-        CPPUNIT_ASSERT(match_route(Handler::events, "/openapi.json").route == Route::none);
+        CPPUNIT_ASSERT(pattern_of(match_route(Handler::api, "/openapi.json")) == "/openapi.json");
+        CPPUNIT_ASSERT(pattern_of(match_route(Handler::api, "/openapi.json/")) == "/openapi.json");
+        CPPUNIT_ASSERT(!match_route(Handler::api, "/openapi.yaml").found());
+        CPPUNIT_ASSERT(!match_route(Handler::events, "/openapi.json").found());
     }
 };
 
