@@ -2,6 +2,8 @@
 // create/merge of the records (rules in core/module_config.hpp) and post_config, which loads
 // the secret keys as root. No exception leaves this file.
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <limits>
 #include <string>
@@ -79,6 +81,19 @@ std::string joined(const std::vector<std::string>& words) {
 
 // ---- setters: each checks its value fully, so a bad config stops start-up ----
 
+// A database password in a file every local user can read (the packaged mods-available
+// files are 0644) is worth one line at start-up; the configuration still loads.
+void warn_if_world_readable(cmd_parms* cmd) {
+    const char* file = cmd->directive ? cmd->directive->filename : nullptr;
+    struct stat st;
+    if (!file || stat(file, &st) != 0 || !(st.st_mode & S_IROTH)) return;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                 "WH00024: WebhookDatabase in %s carries a password and every local user can read "
+                 "that file: move the directive into /etc/mod_webhook/module.conf (install -m 0640 -o "
+                 "root -g root), which the packaged webhook.conf includes, or chmod o-r %s",
+                 file, file);
+}
+
 const char* set_database(cmd_parms* cmd, void*, const char* arg) {
     try {
         wh::DbConfig cfg;
@@ -86,6 +101,7 @@ const char* set_database(cmd_parms* cmd, void*, const char* arg) {
         if (!err.empty())
             return cmd_error(cmd, "WH00001", err + "; expected \"host=... port=... user=... password=... "
                                               "database=...\" or socket=... instead of host/port");
+        if (!cfg.password.empty()) warn_if_world_readable(cmd);
         server_conf(cmd->server)->db_spec = apr_pstrdup(cmd->pool, arg);
         return nullptr;
     } catch (const std::exception& e) {

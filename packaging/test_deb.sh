@@ -164,6 +164,7 @@ WebhookSecretKeyFile "$TMP/httpd/secret.key"
   Require all granted
 </Location>
 CONF
+chmod 0644 "$TMP/httpd/httpd.conf"  # as the packaged mods-available files are
 # a sanitizer build's module (scripts/test with WEBHOOK_SANITIZE) needs the ASan runtime and
 # libstdc++ preloaded into apache2, as scripts/stack does
 san=()
@@ -174,5 +175,12 @@ if [[ -n $asan ]]; then
 fi
 env "${san[@]}" "$APACHE" -t -f "$TMP/httpd/httpd.conf" >"$TMP/apache-t.log" 2>&1 || { cat "$TMP/apache-t.log" >&2; fail "apache2 -t"; }
 grep -q "Syntax OK" "$TMP/apache-t.log" || { cat "$TMP/apache-t.log" >&2; fail "no 'Syntax OK'"; }
-ok "apache2 -t loads the packaged module: $(tr '\n' ' ' <"$TMP/apache-t.log")"
+ok "apache2 -t loads the packaged module: $(grep -c . "$TMP/apache-t.log") lines"
+# a database password in a file every local user can read gets one tagged warning
+grep -q 'WH00024: WebhookDatabase in .*httpd.conf carries a password' "$TMP/apache-t.log" ||
+  { cat "$TMP/apache-t.log" >&2; fail "no WH00024 for a password in a world-readable file"; }
+chmod 0600 "$TMP/httpd/httpd.conf"
+env "${san[@]}" "$APACHE" -t -f "$TMP/httpd/httpd.conf" >"$TMP/apache-t.log" 2>&1 || { cat "$TMP/apache-t.log" >&2; fail "apache2 -t (0600)"; }
+if grep -q WH00024 "$TMP/apache-t.log"; then fail "WH00024 for a file only its owner reads"; fi
+ok "WH00024 warns of a database password every local user can read, and only then"
 echo "packaging.deb: PASS"
