@@ -12,6 +12,7 @@
 #include "delivery_loop.hpp"
 #include "migrate.hpp"
 #include "options.hpp"
+#include "principal.hpp"
 #include "reseal.hpp"
 #include "worker_log.hpp"
 
@@ -69,6 +70,39 @@ int run_migrate(const Options& opt) {
     } catch (const std::exception& e) {
         log_error("WH00103: migration failed: " + std::string(e.what()) +
                       "; check --sql-dir (now '" + dir + "')");
+    }
+    return 1;
+}
+
+// One statement on webhook_principals; what it did goes to stdout. Returns the exit code.
+int principal_action(const PrincipalRequest& p, Db& db) {
+    const std::string what = p.user + (p.kind.empty() ? "" : " (" + p.kind + (p.scope_id.empty() ? "" : " " + p.scope_id) + ")");
+    if (p.action == "add") {
+        std::cout << (add_principal(db, p) ? "added " : "already there: ") << what << "\n";
+        return 0;
+    }
+    if (p.action == "list") {
+        std::cout << format_principals(list_principals(db, p.user));
+        return 0;
+    }
+    if (uint64_t n = remove_principals(db, p)) {
+        std::cout << "removed " << n << (n == 1 ? " row" : " rows") << " of " << what << "\n";
+        return 0;
+    }
+    log_error("WH00184: no principal " + what + " to remove (see 'webhook-worker principal list " + p.user + "')");
+    return 1;
+}
+
+int run_principal(const Options& opt) {
+    try {
+        Db db(opt.db);
+        db.connect();
+        return principal_action(opt.principal, db);
+    } catch (const DbError& e) {
+        log_error("WH00183: principal " + opt.principal.action + " failed: " + std::string(e.what()) +
+                  " (MariaDB error " + std::to_string(e.code()) +
+                  "); check the 'database' setting, that the server runs, that the schema is migrated "
+                  "and that the user may read and write webhook_principals");
     }
     return 1;
 }
@@ -140,7 +174,7 @@ int main(int argc, char** argv) {
     }
     set_log_level(opt.log_level);
     db_library_init();
-    int rc = opt.command == "migrate" ? run_migrate(opt) : run_worker(opt);
+    int rc = opt.command == "migrate" ? run_migrate(opt) : opt.command == "principal" ? run_principal(opt) : run_worker(opt);
     mysql_library_end();
     return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "db.hpp"
 #include "log.hpp"
+#include "principal.hpp"
 #include "target.hpp"
 
 namespace wh::worker {
@@ -27,8 +28,9 @@ struct OpsOptions {
 // Plain data: resolve_options fills every field from the option table's defaults, the config
 // file and the flags (the initialisers below are only the zero state).
 struct Options {
-    std::string command = "run";  // run | migrate | help | version
+    std::string command = "run";  // run | migrate | principal | help | version
     std::string config_file;
+    PrincipalRequest principal;  // the principal subcommand's action, user and scope
 
     std::string database;  // the spec as given (contains the password: never log it)
     DbConfig db;
@@ -62,7 +64,7 @@ struct Options {
 
 // Which subcommands take an option as a flag. The config file is shared, so it may hold any
 // known key whatever the subcommand.
-enum OptionScope : unsigned { kRun = 1, kMigrate = 2 };
+enum OptionScope : unsigned { kRun = 1, kMigrate = 2, kPrincipal = 4 };
 
 // The Options member an entry stores into (see option_table()); nullptr: its parser stores.
 template <class T>
@@ -98,6 +100,7 @@ struct CommandLine {
     std::string command = "run";
     std::string config_file;
     std::map<std::string, std::string> flags;
+    PrincipalRequest principal;  // principal: its action, USER and scope flag
 };
 
 // Every key the config file accepts (the same names as the flags, with underscores).
