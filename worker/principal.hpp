@@ -33,7 +33,8 @@ std::string check_principal_request(const PrincipalRequest& req);
 
 // Returns false when the row was already there. Throws DbError.
 bool add_principal(Db& db, const PrincipalRequest& req);
-// Rows of req.user (every user when empty), ordered by user, kind and ID. Throws DbError.
+// Rows of `user` (every user when empty), ordered by user, kind (admin, reseller, portfolio)
+// and ID. Throws DbError.
 std::vector<PrincipalRow> list_principals(Db& db, const std::string& user);
 // Removes the user's rows of req.kind/req.scope_id (all of them when req.kind is empty).
 // Returns how many. Throws DbError.

@@ -59,7 +59,8 @@ class PrincipalCli(unittest.TestCase):
         self.assertEqual((rc, out.strip()), (0, "added %s (portfolio %s)" % (self.user, self.portfolio)), err)
         rc, out, _ = principal("add", self.user, "--portfolio=" + self.portfolio)
         self.assertEqual((rc, out.split(":")[0]), (0, "already there"))
-        self.assertEqual(self.rows(), [[self.user, "portfolio", self.portfolio], [self.user, "reseller", self.reseller]])
+        # kinds in the table's order: admin, reseller, portfolio
+        self.assertEqual(self.rows(), [[self.user, "reseller", self.reseller], [self.user, "portfolio", self.portfolio]])
         self.assertEqual(self.register(portfolioId=self.portfolio)[0], 201)
 
         rc, out, err = principal("remove", self.user, "--reseller", self.reseller)
