@@ -2,13 +2,17 @@
 """`webhook-worker principal add|list|remove` against the stack's database: the rows it writes
 are the ones the API maps an Apache login to (a user gets its scopes and no other), list
 shows them, remove takes them away; usage errors exit 2, a database it cannot reach exits 1
-with a tagged line. The htpasswd login itself is Apache's (the harness writes it)."""
+with a tagged line (which carries a UTC time unless stderr is the journal). The htpasswd login itself is Apache's (the harness writes it)."""
 import os
 import subprocess
+import sys
 import tempfile
 import unittest
 
 import harness as h
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_logs  # noqa: E402  its worker-line pattern must match what the worker writes
 
 CODE = "management.terminal-modified"
 
@@ -109,6 +113,25 @@ class PrincipalCli(unittest.TestCase):
         rc, _, err = principal("list", database="host=127.0.0.1 port=%d user=u password=p database=d" % port)
         self.assertEqual(rc, 1)
         self.assertIn("WH00183", err)
+
+    def test_log_lines_carry_a_time_unless_stderr_is_the_journal(self):
+        bad_db = "host=127.0.0.1 port=%d user=u password=p database=d" % h.whstack.free_ports(1)[0]
+        argv = [worker_bin(), "principal", "list", "--database", bad_db]
+        with tempfile.TemporaryFile("w+") as err:
+            env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+            subprocess.run(argv, stderr=err, env=env, timeout=60)
+            st = os.fstat(err.fileno())
+            # as systemd sets it when stderr is the journal's stream
+            env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+            subprocess.run(argv, stderr=err, env=env, timeout=60)
+            err.seek(0)
+            stamped, plain = err.read().splitlines()
+        self.assertRegex(stamped, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[error\] WH00183: ")
+        self.assertTrue(plain.startswith("[error] WH00183: "), plain)
+        self.assertEqual(stamped.split(" ", 1)[1], plain)
+        for line in (stamped, plain):
+            self.assertTrue(check_logs.WORKER_ERROR.match(line), line)
+            self.assertEqual(check_logs.TAG.search(line).group(1), "WH00183")
 
 
 if __name__ == "__main__":
