@@ -10,6 +10,7 @@
 #include "crypto.hpp"
 #include "db.hpp"
 #include "delivery_loop.hpp"
+#include "man_page.hpp"
 #include "migrate.hpp"
 #include "options.hpp"
 #include "principal.hpp"
@@ -166,6 +167,10 @@ int main(int argc, char** argv) {
     }
     if (opt.command == "help") {
         std::cout << usage_text();
+        return 0;
+    }
+    if (opt.command == "man") {
+        std::cout << man_page(WEBHOOK_VERSION, WEBHOOK_SQL_DIR);
         return 0;
     }
     if (opt.command == "version") {

@@ -343,9 +343,7 @@ std::string option_arg(const std::vector<std::string>& args, size_t& i, unsigned
 // "  --flag ARG" and the help (with its default), wrapped to 96 columns.
 std::string usage_entry(const OptionSpec& spec) {
     const size_t indent = 35, width = 96;
-    std::string help = spec.help;
-    if (*spec.value && !help.empty() && help.back() == ')') help.insert(help.size() - 1, std::string("; default ") + spec.value);
-    else if (*spec.value) help += " (default " + std::string(spec.value) + ")";
+    const std::string help = option_help(spec);
     std::string out = "  " + option_flag(spec.key) + " " + spec.arg;
     out += std::string(out.size() < indent ? indent - out.size() : 1, ' ');
     size_t col = out.size();
@@ -366,6 +364,17 @@ std::string usage_entry(const OptionSpec& spec) {
 }
 
 }  // namespace
+
+std::string option_help(const OptionSpec& spec) {
+    std::string help = spec.help;
+    if (*spec.value && !help.empty() && help.back() == ')') help.insert(help.size() - 1, std::string("; default ") + spec.value);
+    else if (*spec.value) help += " (default " + std::string(spec.value) + ")";
+    return help;
+}
+
+bool needs_no_settings(const std::string& command) {
+    return command == "help" || command == "version" || command == "man";
+}
 
 const std::vector<OptionSpec>& option_table() {
     static const std::vector<OptionSpec> table = make_table();
@@ -408,15 +417,15 @@ std::string parse_command_line(const std::vector<std::string>& args, CommandLine
     out = CommandLine();
     size_t i = subcommand(args, out);
     const unsigned scope = subcommand_scope(out.command);
-    bool help = false, version = false;
+    bool help = false, version = false, man = false;
     for (; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--help" || a == "-h") {
             help = true;
             continue;
         }
-        if (a == "--version" || a == "-V") {
-            version = true;
+        if (a == "--version" || a == "-V" || a == "--man") {
+            (a == "--man" ? man : version) = true;
             continue;
         }
         std::string err;
@@ -428,6 +437,7 @@ std::string parse_command_line(const std::vector<std::string>& args, CommandLine
     }
     if (help) out.command = "help";
     else if (version) out.command = "version";
+    else if (man) out.command = "man";
     else if (out.command == "principal") return check_principal_request(out.principal);
     return "";
 }
@@ -437,7 +447,7 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
     out = Options();
     out.command = cl.command;
     out.config_file = cl.config_file;
-    if (cl.command == "help" || cl.command == "version") return "";
+    if (needs_no_settings(cl.command)) return "";
     std::map<std::string, std::string> s;
     if (std::string e = merge_settings(cl, file, s); !e.empty()) return e;
     if (std::string e = require_database(s); !e.empty()) return e;
@@ -457,7 +467,7 @@ std::string load_options(const std::vector<std::string>& args, Options& out) {
     CommandLine cl;
     if (std::string e = parse_command_line(args, cl); !e.empty()) return e;
     std::map<std::string, std::string> file;
-    if (!cl.config_file.empty() && cl.command != "help" && cl.command != "version")
+    if (!cl.config_file.empty() && !needs_no_settings(cl.command))
         if (std::string e = read_config_file(cl.config_file, file); !e.empty()) return e;
     return resolve_options(cl, file, out);
 }

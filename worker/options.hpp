@@ -28,7 +28,7 @@ struct OpsOptions {
 // Plain data: resolve_options fills every field from the option table's defaults, the config
 // file and the flags (the initialisers below are only the zero state).
 struct Options {
-    std::string command = "run";  // run | migrate | principal | help | version
+    std::string command = "run";  // run | migrate | principal | help | version | man
     std::string config_file;
     PrincipalRequest principal;  // the principal subcommand's action, user and scope
 
@@ -90,6 +90,9 @@ struct OptionSpec {
 // Every option, in --help order.
 const std::vector<OptionSpec>& option_table();
 
+// The entry's --help sentence with its default appended (also the man page's).
+std::string option_help(const OptionSpec& spec);
+
 // "--per-endpoint-concurrency" for "per_endpoint_concurrency".
 std::string option_flag(const std::string& key);
 
@@ -122,6 +125,10 @@ std::string load_options(const std::vector<std::string>& args, Options& out);
 std::string default_worker_id();
 
 std::string usage_text();
+
+// help, version and man (the hidden --man: the man page in roff) read no config file and
+// need no database.
+bool needs_no_settings(const std::string& command);
 
 // "HOST:PORT" with a loopback HOST (127.0.0.0/8 or ::1, [::1]:PORT) and PORT 1-65535.
 // Returns "" or what is wrong; host/port are filled on success.
