@@ -3,6 +3,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -28,6 +29,19 @@ using namespace wh;
 using namespace wh::worker;
 
 namespace {
+
+// Help and the man page in one write(2) where the pipe takes it: stdout's 4 KiB buffer would
+// split them, and `webhook-worker --help | grep -q …` would then kill the second write with
+// SIGPIPE (exit 141 under pipefail).
+int print_text(const std::string& text) {
+    for (size_t done = 0; done < text.size();) {
+        ssize_t n = write(STDOUT_FILENO, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 1;
+        done += size_t(n);
+    }
+    return 0;
+}
 
 // After the SQL files: credentials still sealed as v1 become v2 (reseal.hpp). Without the
 // key file it only says how many are left. Returns the exit code.
@@ -166,12 +180,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (opt.command == "help") {
-        std::cout << usage_text();
-        return 0;
+        return print_text(usage_text());
     }
     if (opt.command == "man") {
-        std::cout << man_page(WEBHOOK_VERSION, WEBHOOK_SQL_DIR);
-        return 0;
+        return print_text(man_page(WEBHOOK_VERSION, WEBHOOK_SQL_DIR));
     }
     if (opt.command == "version") {
         std::cout << "webhook-worker " WEBHOOK_VERSION "\n";
