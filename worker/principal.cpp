@@ -13,7 +13,7 @@ bool valid_principal_user(const std::string& user) {
 
 std::string check_principal_request(const PrincipalRequest& req) {
     if (req.action != "add" && req.action != "list" && req.action != "remove")
-        return "principal needs add, list or remove, got '" + req.action + "'";
+        return "principal needs add, list or remove" + (req.action.empty() ? "" : ", got '" + req.action + "'");
     if (req.user.empty() && req.action != "list") return "principal " + req.action + " needs a USER";
     if (!req.user.empty() && !valid_principal_user(req.user))
         return "USER must be 1-255 bytes without control characters or ':'";
