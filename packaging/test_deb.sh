@@ -58,6 +58,7 @@ expect=(
   /usr/share/doc/libapache2-mod-webhook/copyright
   /usr/share/doc/libapache2-mod-webhook/webhook.conf.sample
   /usr/sbin/webhook-worker
+  /usr/share/man/man8/webhook-worker.8.gz
   /lib/systemd/system/webhook-worker.service
   /etc/mod_webhook/worker.conf
   /usr/share/mod_webhook/sql/001_schema.sql
@@ -70,7 +71,7 @@ n_pkg=$(ls "$ROOT"/usr/share/mod_webhook/sql/*.sql | wc -l)
 ((n_src == n_pkg)) || fail "$n_pkg migrations packaged, $n_src in sql/"
 [[ -x $ROOT/usr/sbin/webhook-worker ]] || fail "webhook-worker not executable"
 [[ $(stat -c %a "$ROOT/etc/mod_webhook/worker.conf") == 640 ]] || fail "worker.conf is not 0640"
-unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/sql|usr/share/doc/(libapache2-mod-webhook|webhook-worker))/' || true)
+unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/sql|usr/share/doc/(libapache2-mod-webhook|webhook-worker)|usr/share/man/man8)/' || true)
 [[ -z $unexpected ]] || fail "unexpected files: $unexpected"
 if dpkg-deb -c "$WORKER_DEB" | grep -q apache2; then fail "webhook-worker ships Apache files"; fi
 grep -q "LoadModule webhook_module $MODDIR/mod_webhook.so" "$ROOT/etc/apache2/mods-available/webhook.load" ||

@@ -1014,8 +1014,12 @@ class Stack:
         """An Apache login mapped to a scope (kind admin, reseller or portfolio)."""
         check_principal(user, password, kind, scope)
         self.htpasswd_set(user, password)
-        self.sql("INSERT IGNORE INTO webhook_principals (username, kind, scope_id) VALUES (%s, '%s', %s)"
-                 % (sql_quote(user), kind, sql_quote(scope)))
+        # the production command (webhook-worker principal add), so the stack exercises it
+        scope_flags = ["--admin"] if kind == "admin" else ["--" + kind, scope]
+        p = subprocess.run([self.worker_bin, "principal", "add", user] + scope_flags + ["--database", self.db_spec()],
+                           capture_output=True, text=True, env=self.environ, timeout=60)
+        if p.returncode != 0:
+            raise StackError("webhook-worker principal add failed: " + (p.stderr or p.stdout).strip())
         self.log("principal %s -> %s%s" % (user, kind, " " + scope if scope else ""))
 
 

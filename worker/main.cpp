@@ -3,6 +3,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -10,8 +11,10 @@
 #include "crypto.hpp"
 #include "db.hpp"
 #include "delivery_loop.hpp"
+#include "man_page.hpp"
 #include "migrate.hpp"
 #include "options.hpp"
+#include "principal.hpp"
 #include "reseal.hpp"
 #include "worker_log.hpp"
 
@@ -26,6 +29,19 @@ using namespace wh;
 using namespace wh::worker;
 
 namespace {
+
+// Help and the man page in one write(2) where the pipe takes it: stdout's 4 KiB buffer would
+// split them, and `webhook-worker --help | grep -q …` would then kill the second write with
+// SIGPIPE (exit 141 under pipefail).
+int print_text(const std::string& text) {
+    for (size_t done = 0; done < text.size();) {
+        ssize_t n = write(STDOUT_FILENO, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 1;
+        done += size_t(n);
+    }
+    return 0;
+}
 
 // After the SQL files: credentials still sealed as v1 become v2 (reseal.hpp). Without the
 // key file it only says how many are left. Returns the exit code.
@@ -69,6 +85,39 @@ int run_migrate(const Options& opt) {
     } catch (const std::exception& e) {
         log_error("WH00103: migration failed: " + std::string(e.what()) +
                       "; check --sql-dir (now '" + dir + "')");
+    }
+    return 1;
+}
+
+// One statement on webhook_principals; what it did goes to stdout. Returns the exit code.
+int principal_action(const PrincipalRequest& p, Db& db) {
+    const std::string what = p.user + (p.kind.empty() ? "" : " (" + p.kind + (p.scope_id.empty() ? "" : " " + p.scope_id) + ")");
+    if (p.action == "add") {
+        std::cout << (add_principal(db, p) ? "added " : "already there: ") << what << "\n";
+        return 0;
+    }
+    if (p.action == "list") {
+        std::cout << format_principals(list_principals(db, p.user));
+        return 0;
+    }
+    if (uint64_t n = remove_principals(db, p)) {
+        std::cout << "removed " << n << (n == 1 ? " row" : " rows") << " of " << what << "\n";
+        return 0;
+    }
+    log_error("WH00184: no principal " + what + " to remove (see 'webhook-worker principal list " + p.user + "')");
+    return 1;
+}
+
+int run_principal(const Options& opt) {
+    try {
+        Db db(opt.db);
+        db.connect();
+        return principal_action(opt.principal, db);
+    } catch (const DbError& e) {
+        log_error("WH00183: principal " + opt.principal.action + " failed: " + std::string(e.what()) +
+                  " (MariaDB error " + std::to_string(e.code()) +
+                  "); check the 'database' setting, that the server runs, that the schema is migrated "
+                  "and that the user may read and write webhook_principals");
     }
     return 1;
 }
@@ -131,8 +180,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (opt.command == "help") {
-        std::cout << usage_text();
-        return 0;
+        return print_text(usage_text());
+    }
+    if (opt.command == "man") {
+        return print_text(man_page(WEBHOOK_VERSION, WEBHOOK_SQL_DIR));
     }
     if (opt.command == "version") {
         std::cout << "webhook-worker " WEBHOOK_VERSION "\n";
@@ -140,7 +191,7 @@ int main(int argc, char** argv) {
     }
     set_log_level(opt.log_level);
     db_library_init();
-    int rc = opt.command == "migrate" ? run_migrate(opt) : run_worker(opt);
+    int rc = opt.command == "migrate" ? run_migrate(opt) : opt.command == "principal" ? run_principal(opt) : run_worker(opt);
     mysql_library_end();
     return rc;
 }

@@ -148,13 +148,14 @@ std::string loopback_listen(const OptionSpec& spec, const std::string& v, Option
 }
 
 constexpr unsigned kBoth = kRun | kMigrate;
+constexpr unsigned kAll = kRun | kMigrate | kPrincipal;
 constexpr long long kDay = 86400000;
 
 std::vector<OptionSpec> make_table() {
     using O = Options;
     using P = OpsOptions;
     return {
-        {"database", kBoth, database, 0, 0, "", nullptr, "SPEC",
+        {"database", kAll, database, 0, 0, "", nullptr, "SPEC",
          "\"host=H port=P user=U password=PW database=D\" (or socket=PATH); required"},
         {"secret_key_file", kBoth, text, 0, 0, "", member<&O::secret_key_file>, "PATH",
          "64 hex chars, the module's WebhookSecretKeyFile (required; for migrate: needed to re-seal v1 "
@@ -194,7 +195,7 @@ std::vector<OptionSpec> make_table() {
          "PEM CA certificates for https receivers (default: the system's store)"},
         {"wakeup_listen", kRun, udp_listen, 0, 0, "Off", member<&O::wakeup_listen>, "HOST:PORT",
          "UDP address for the module's wake-up datagrams (WebhookNotifyWorker): poll at once on each"},
-        {"log_level", kBoth, log_level, 0, 0, "info", nullptr, "LEVEL", "error, warn, info or debug"},
+        {"log_level", kAll, log_level, 0, 0, "info", nullptr, "LEVEL", "error, warn, info or debug"},
         {"sql_dir", kMigrate, text, 0, 0, "", member<&O::sql_dir>, "DIR",
          "migrate: where the NNN_name.sql files are"},
         {"retention_days", kRun, number, 0, 36500, "30", member<&O::ops, &P::retention_days>, "N",
@@ -262,12 +263,87 @@ std::string derive_defaults(const std::map<std::string, std::string>& s, Options
     return "";
 }
 
+// ---- parse_command_line's steps -------------------------------------------------------------
+
+// The subcommand words at the front ("migrate", "principal ACTION"); returns where the rest
+// starts.
+size_t subcommand(const std::vector<std::string>& args, CommandLine& out) {
+    if (args.empty() || (args[0] != "migrate" && args[0] != "principal")) return 0;
+    out.command = args[0];
+    if (out.command == "migrate" || args.size() < 2 || args[1].compare(0, 1, "-") == 0) return 1;
+    out.principal.action = args[1];
+    return 2;
+}
+
+unsigned subcommand_scope(const std::string& command) {
+    if (command == "migrate") return kMigrate;
+    if (command == "principal") return kPrincipal;
+    return kRun;
+}
+
+std::string set_principal_kind(PrincipalRequest& p, const std::string& kind, const std::string& id) {
+    if (!p.kind.empty()) return "give one of --reseller ID, --portfolio ID or --admin";
+    p.kind = kind;
+    p.scope_id = id;
+    return "";
+}
+
+// The principal subcommand's own arguments: USER and the scope flags (not config keys, so not
+// in the option table). Returns true when args[i] is one of them (i then moves past its value);
+// `err` says what is wrong with it.
+bool principal_arg(const std::vector<std::string>& args, size_t& i, PrincipalRequest& p, std::string& err) {
+    const std::string& a = args[i];
+    if (a == "--admin") {
+        err = set_principal_kind(p, "admin", "");
+        return true;
+    }
+    for (const char* kind : {"reseller", "portfolio"}) {
+        const std::string flag = std::string("--") + kind;
+        if (a == flag) {
+            if (i + 1 >= args.size()) err = "option '" + flag + "' needs an ID";
+            else err = set_principal_kind(p, kind, args[++i]);
+            return true;
+        }
+        if (a.compare(0, flag.size() + 1, flag + "=") == 0) {
+            err = set_principal_kind(p, kind, a.substr(flag.size() + 1));
+            return true;
+        }
+    }
+    if (!a.empty() && a[0] == '-') return false;
+    if (!p.user.empty()) err = "unexpected argument '" + a + "'";
+    else p.user = a;
+    return true;
+}
+
+// One "--name value" or "--name=value" of the option table (or --config) at args[i].
+std::string option_arg(const std::vector<std::string>& args, size_t& i, unsigned scope, CommandLine& out) {
+    const std::string& a = args[i];
+    if (a.size() < 3 || a.compare(0, 2, "--") != 0) return "unexpected argument '" + a + "'";
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        has_value = true;
+    }
+    std::string key = name;
+    std::replace(key.begin(), key.end(), '-', '_');
+    const OptionSpec* spec = find_option(key);
+    if (key != "config" && !(spec && (spec->scope & scope)))
+        return "unknown option '--" + name + "'" + (out.command != "run" ? " for '" + out.command + "'" : "");
+    if (!has_value) {
+        if (i + 1 >= args.size()) return "option '--" + name + "' needs a value";
+        value = args[++i];
+    }
+    if (key == "config") out.config_file = value;
+    else out.flags[key] = value;
+    return "";
+}
+
 // "  --flag ARG" and the help (with its default), wrapped to 96 columns.
 std::string usage_entry(const OptionSpec& spec) {
     const size_t indent = 35, width = 96;
-    std::string help = spec.help;
-    if (*spec.value && !help.empty() && help.back() == ')') help.insert(help.size() - 1, std::string("; default ") + spec.value);
-    else if (*spec.value) help += " (default " + std::string(spec.value) + ")";
+    const std::string help = option_help(spec);
     std::string out = "  " + option_flag(spec.key) + " " + spec.arg;
     out += std::string(out.size() < indent ? indent - out.size() : 1, ' ');
     size_t col = out.size();
@@ -288,6 +364,17 @@ std::string usage_entry(const OptionSpec& spec) {
 }
 
 }  // namespace
+
+std::string option_help(const OptionSpec& spec) {
+    std::string help = spec.help;
+    if (*spec.value && !help.empty() && help.back() == ')') help.insert(help.size() - 1, std::string("; default ") + spec.value);
+    else if (*spec.value) help += " (default " + std::string(spec.value) + ")";
+    return help;
+}
+
+bool needs_no_settings(const std::string& command) {
+    return command == "help" || command == "version" || command == "man";
+}
 
 const std::vector<OptionSpec>& option_table() {
     static const std::vector<OptionSpec> table = make_table();
@@ -328,45 +415,30 @@ std::string default_worker_id() {
 
 std::string parse_command_line(const std::vector<std::string>& args, CommandLine& out) {
     out = CommandLine();
-    size_t i = 0;
-    if (!args.empty() && args[0] == "migrate") {
-        out.command = "migrate";
-        i = 1;
-    }
-    unsigned scope = out.command == "migrate" ? kMigrate : kRun;
-    bool help = false, version = false;
+    size_t i = subcommand(args, out);
+    const unsigned scope = subcommand_scope(out.command);
+    bool help = false, version = false, man = false;
     for (; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--help" || a == "-h") {
             help = true;
             continue;
         }
-        if (a == "--version" || a == "-V") {
-            version = true;
+        if (a == "--version" || a == "-V" || a == "--man") {
+            (a == "--man" ? man : version) = true;
             continue;
         }
-        if (a.size() < 3 || a.compare(0, 2, "--") != 0) return "unexpected argument '" + a + "'";
-        std::string name = a.substr(2), value;
-        bool has_value = false;
-        if (auto eq = name.find('='); eq != std::string::npos) {
-            value = name.substr(eq + 1);
-            name = name.substr(0, eq);
-            has_value = true;
+        std::string err;
+        if (out.command == "principal" && principal_arg(args, i, out.principal, err)) {
+            if (!err.empty()) return err;
+            continue;
         }
-        std::string key = name;
-        std::replace(key.begin(), key.end(), '-', '_');
-        const OptionSpec* spec = find_option(key);
-        if (key != "config" && !(spec && (spec->scope & scope)))
-            return "unknown option '--" + name + "'" + (out.command == "migrate" ? " for 'migrate'" : "");
-        if (!has_value) {
-            if (i + 1 >= args.size()) return "option '--" + name + "' needs a value";
-            value = args[++i];
-        }
-        if (key == "config") out.config_file = value;
-        else out.flags[key] = value;
+        if (std::string e = option_arg(args, i, scope, out); !e.empty()) return e;
     }
     if (help) out.command = "help";
     else if (version) out.command = "version";
+    else if (man) out.command = "man";
+    else if (out.command == "principal") return check_principal_request(out.principal);
     return "";
 }
 
@@ -375,11 +447,15 @@ std::string resolve_options(const CommandLine& cl, const std::map<std::string, s
     out = Options();
     out.command = cl.command;
     out.config_file = cl.config_file;
-    if (cl.command == "help" || cl.command == "version") return "";
+    if (needs_no_settings(cl.command)) return "";
     std::map<std::string, std::string> s;
     if (std::string e = merge_settings(cl, file, s); !e.empty()) return e;
     if (std::string e = require_database(s); !e.empty()) return e;
     if (cl.command == "migrate") return apply_settings(s, kMigrate, out);  // its secret_key_file is optional
+    if (cl.command == "principal") {
+        out.principal = cl.principal;
+        return apply_settings(s, kPrincipal, out);
+    }
     if (std::string e = apply_settings(s, kRun | kMigrate, out); !e.empty()) return e;
     if (out.secret_key_file.empty())
         return "secret_key_file is required (--secret-key-file PATH: the same 64-hex-character key "
@@ -391,7 +467,7 @@ std::string load_options(const std::vector<std::string>& args, Options& out) {
     CommandLine cl;
     if (std::string e = parse_command_line(args, cl); !e.empty()) return e;
     std::map<std::string, std::string> file;
-    if (!cl.config_file.empty() && cl.command != "help" && cl.command != "version")
+    if (!cl.config_file.empty() && !needs_no_settings(cl.command))
         if (std::string e = read_config_file(cl.config_file, file); !e.empty()) return e;
     return resolve_options(cl, file, out);
 }
@@ -402,6 +478,16 @@ std::string usage_text() {
   webhook-worker migrate [--config FILE] [--database SPEC] [--sql-dir DIR] [--secret-key-file PATH]
                                                   apply the SQL migrations, re-seal v1
                                                   credentials as v2 (with the key file), exit
+  webhook-worker principal add USER (--reseller ID | --portfolio ID | --admin) [--config FILE]
+                                                  [--database SPEC]
+  webhook-worker principal list [USER] [--config FILE] [--database SPEC]
+  webhook-worker principal remove USER [--reseller ID | --portfolio ID | --admin]
+                                                  [--config FILE] [--database SPEC]
+                                                  map a user name to the scopes it may use in
+                                                  the registration API (webhook_principals),
+                                                  list them, remove one (or all of the user's);
+                                                  Apache authenticates the user (htpasswd, LDAP,
+                                                  ...): this table holds no passwords
 
 Options (config file keys are the same names with underscores: "database = host=…"):
   --config FILE                    key = value file; flags override it

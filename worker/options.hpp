@@ -12,6 +12,7 @@
 
 #include "db.hpp"
 #include "log.hpp"
+#include "principal.hpp"
 #include "target.hpp"
 
 namespace wh::worker {
@@ -27,8 +28,9 @@ struct OpsOptions {
 // Plain data: resolve_options fills every field from the option table's defaults, the config
 // file and the flags (the initialisers below are only the zero state).
 struct Options {
-    std::string command = "run";  // run | migrate | help | version
+    std::string command = "run";  // run | migrate | principal | help | version | man
     std::string config_file;
+    PrincipalRequest principal;  // the principal subcommand's action, user and scope
 
     std::string database;  // the spec as given (contains the password: never log it)
     DbConfig db;
@@ -62,7 +64,7 @@ struct Options {
 
 // Which subcommands take an option as a flag. The config file is shared, so it may hold any
 // known key whatever the subcommand.
-enum OptionScope : unsigned { kRun = 1, kMigrate = 2 };
+enum OptionScope : unsigned { kRun = 1, kMigrate = 2, kPrincipal = 4 };
 
 // The Options member an entry stores into (see option_table()); nullptr: its parser stores.
 template <class T>
@@ -88,6 +90,9 @@ struct OptionSpec {
 // Every option, in --help order.
 const std::vector<OptionSpec>& option_table();
 
+// The entry's --help sentence with its default appended (also the man page's).
+std::string option_help(const OptionSpec& spec);
+
 // "--per-endpoint-concurrency" for "per_endpoint_concurrency".
 std::string option_flag(const std::string& key);
 
@@ -98,6 +103,7 @@ struct CommandLine {
     std::string command = "run";
     std::string config_file;
     std::map<std::string, std::string> flags;
+    PrincipalRequest principal;  // principal: its action, USER and scope flag
 };
 
 // Every key the config file accepts (the same names as the flags, with underscores).
@@ -119,6 +125,10 @@ std::string load_options(const std::vector<std::string>& args, Options& out);
 std::string default_worker_id();
 
 std::string usage_text();
+
+// help, version and man (the hidden --man: the man page in roff) read no config file and
+// need no database.
+bool needs_no_settings(const std::string& command);
 
 // "HOST:PORT" with a loopback HOST (127.0.0.0/8 or ::1, [::1]:PORT) and PORT 1-65535.
 // Returns "" or what is wrong; host/port are filled on success.

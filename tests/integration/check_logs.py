@@ -8,7 +8,7 @@ Used for the shared stack (stack_fixture.sh down), for each private stack when i
 Apache's error log: any line at [error], [crit], [alert] or [emerg] (format
 "[module:level]") and any "exit signal" line (a child crashed), unless the line carries an
 allowed tag. Worker logs (<state>/worker/*.log: the stack's worker.log and the logs of workers
-a test started itself): any "[error]" line (format "[level] WH000NN: …", common/log.cpp)
+a test started itself): any "[error]" line (format "[level] WH000NN: …" after a UTC time, common/log.cpp)
 unless its tag is allowed, and crashes (signals, aborts, uncaught exceptions, sanitizer
 reports, or the stack supervisor's CRASHED/unexpected-exit lines).
 Allowed tags: those of --allow-list (allowed_log_tags.txt, for every stack) and of
@@ -30,8 +30,8 @@ import sys
 APACHE_BAD = re.compile(r"\[(?:[A-Za-z0-9_]+:)?(error|crit|alert|emerg)\]")
 APACHE_CRASH = re.compile(r"exit signal|Segmentation fault|AH00060|AH00052", re.I)
 TAG = re.compile(r"\b(AH\d{5}|WH\d{5})\b")
-# common/log.cpp's stderr sink: "[error] WH00118: …"
-WORKER_ERROR = re.compile(r"^\[error\] ")
+# common/log.cpp's stderr sink: "[error] WH00118: …", after an RFC 3339 time outside journald
+WORKER_ERROR = re.compile(r"^(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z )?\[error\] ")
 # The stack's supervisor reports every signal death ("CRASHED: killed by signal 11 (SEGV)")
 # and every exit nobody asked for; the rest are what the C++ runtime and sanitizers print.
 WORKER_CRASH = re.compile(
