@@ -497,7 +497,8 @@ class Httpd:
         except (OSError, ValueError):
             return 0
 
-    def _env(self):
+    def environment(self):
+        """The environment apache2 runs in (a sanitizer build: its runtime preloaded)."""
         env = dict(self.environ)
         if self.sanitizer_dir:
             san = sanitizer_env(self.module_so, self.sanitizer_dir, "apache2", self.sanitizer_preload)
@@ -521,7 +522,7 @@ class Httpd:
         os.chmod(self.dir, 0o755)
         os.chmod(os.path.join(self.dir, "run"), 0o755)
         self.render()
-        env = self._env()
+        env = self.environment()
         test_log = os.path.join(self.dir, "logs", "configtest.log")
         with open(test_log, "w") as out:
             rc = subprocess.run([self.apache_bin, "-t", "-f", self.conf], stdout=out, stderr=subprocess.STDOUT,

@@ -61,8 +61,9 @@ class KeyReload(unittest.TestCase):
 
     def check_refused(self, ps, key):
         for args in (["-t"], ["-k", "graceful"]):
+            # the stack's environment: a sanitizer build's module needs its runtime preloaded
             p = subprocess.run([APACHE, "-f", ps.stack.httpd.conf] + args, capture_output=True, text=True,
-                               timeout=60)
+                               timeout=60, env=ps.stack.httpd.environment())
             out = p.stdout + p.stderr
             self.assertNotEqual(p.returncode, 0, "apache2 %s accepted a missing key:\n%s" % (args, out))
             lines = [l for l in out.splitlines() if "WH00002" in l]
