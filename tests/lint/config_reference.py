@@ -4,7 +4,7 @@ looks for it. The lists come from the built programs themselves (`apache2 -L` wi
 loaded prints the module's directive table; `webhook-worker --help` prints the worker's option
 table), so a directive or option added to a table without its docs fails here.
 
-usage: config_reference.py REPO_DIR MODULE_SO WORKER_BIN
+usage: config_reference.py REPO_DIR MODULE_SO WORKER_BIN APACHE_MODULE_DIR
 """
 import os
 import re
@@ -20,13 +20,13 @@ OPTION_DOCS = ["README.md", "worker/README.md", "packaging/worker.conf.sample"]
 FLAGS_ONLY = {"config", "help", "version", "sql_dir"}
 
 
-def module_directives(module_so):
+def module_directives(module_so, apache_modules):
     with tempfile.TemporaryDirectory() as root:
         conf = os.path.join(root, "l.conf")
         with open(conf, "w") as f:
             f.write("ServerRoot %s\nServerName localhost\nErrorLog /dev/null\n"
-                    "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
-                    "LoadModule webhook_module %s\n" % (root, module_so))
+                    "LoadModule mpm_event_module %s/mod_mpm_event.so\n"
+                    "LoadModule webhook_module %s\n" % (root, apache_modules, module_so))
         out = subprocess.run(["/usr/sbin/apache2", "-f", conf, "-L"], capture_output=True, text=True,
                              timeout=30)
     names = re.findall(r"^(\w+) \(mod_webhook\.c\)$", out.stdout, re.M)
@@ -54,8 +54,8 @@ def missing(repo, names, docs):
 
 
 def main():
-    repo, module_so, worker_bin = (os.path.abspath(a) for a in sys.argv[1:4])
-    directives = module_directives(module_so)
+    repo, module_so, worker_bin, apache_modules = (os.path.abspath(a) for a in sys.argv[1:5])
+    directives = module_directives(module_so, apache_modules)
     options = worker_options(worker_bin)
     gaps = missing(repo, directives, DIRECTIVE_DOCS) + missing(repo, options, OPTION_DOCS)
     print("%d directives, %d worker options checked" % (len(directives), len(options)))
