@@ -73,7 +73,10 @@ n_pkg=$(ls "$ROOT"/usr/share/mod_webhook/sql/*.sql | wc -l)
 [[ $(stat -c %a "$ROOT/etc/mod_webhook/worker.conf") == 640 ]] || fail "worker.conf is not 0640"
 unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/sql|usr/share/doc/(libapache2-mod-webhook|webhook-worker)|usr/share/man/man8)/' || true)
 [[ -z $unexpected ]] || fail "unexpected files: $unexpected"
-if dpkg-deb -c "$WORKER_DEB" | grep -q apache2; then fail "webhook-worker ships Apache files"; fi
+# (listings and outputs are read whole before grep: with pipefail, grep -q closing the pipe
+# early would fail the pipeline by SIGPIPE)
+worker_files=$(dpkg-deb -c "$WORKER_DEB")
+if grep -q apache2 <<<"$worker_files"; then fail "webhook-worker ships Apache files"; fi
 grep -q "LoadModule webhook_module $MODDIR/mod_webhook.so" "$ROOT/etc/apache2/mods-available/webhook.load" ||
   fail "webhook.load does not load $MODDIR/mod_webhook.so"
 grep -q "^sql_dir = /usr/share/mod_webhook/sql" "$ROOT/etc/mod_webhook/worker.conf" || fail "worker.conf sql_dir"
@@ -121,8 +124,8 @@ done <<<"$lint"
 ok "lintian: no errors; warnings explained: $(grep -c '^W: ' <<<"$lint" || true)"
 
 # 4. the extracted binaries run
-"$ROOT/usr/sbin/webhook-worker" --version | grep -q '^webhook-worker ' || fail "webhook-worker --version"
-"$ROOT/usr/sbin/webhook-worker" --help | grep -q -- '--retention-days' || fail "webhook-worker --help"
+grep -q '^webhook-worker ' <<<"$("$ROOT/usr/sbin/webhook-worker" --version)" || fail "webhook-worker --version"
+grep -q -- '--retention-days' <<<"$("$ROOT/usr/sbin/webhook-worker" --help)" || fail "webhook-worker --help"
 need systemd-analyze systemd
 # the unit's syntax (ExecStart's binary is looked up in the real system: point it home)
 sed "s|^ExecStart=/usr/sbin/|ExecStart=$ROOT/usr/sbin/|" "$ROOT/lib/systemd/system/webhook-worker.service" \
@@ -169,9 +172,9 @@ chmod 0644 "$TMP/httpd/httpd.conf"  # as the packaged mods-available files are
 # a sanitizer build's module (scripts/test with WEBHOOK_SANITIZE) needs the ASan runtime and
 # libstdc++ preloaded into apache2, as scripts/stack does
 san=()
-asan=$(ldd "$ROOT$MODDIR/mod_webhook.so" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
+asan=$(ldd "$ROOT$MODDIR/mod_webhook.so" 2>/dev/null | awk '/libasan\.so/ && !n++ { print $3 }')
 if [[ -n $asan ]]; then
-  cxx=$(ldd "$ROOT$MODDIR/mod_webhook.so" | awk '/libstdc\+\+\.so/ { print $3; exit }')
+  cxx=$(ldd "$ROOT$MODDIR/mod_webhook.so" | awk '/libstdc\+\+\.so/ && !n++ { print $3 }')
   san=("LD_PRELOAD=$asan${cxx:+:$cxx}" "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1")
 fi
 env "${san[@]}" "$APACHE" -t -f "$TMP/httpd/httpd.conf" >"$TMP/apache-t.log" 2>&1 || { cat "$TMP/apache-t.log" >&2; fail "apache2 -t"; }

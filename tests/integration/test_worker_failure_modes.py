@@ -17,17 +17,20 @@ import harness as h
 CODE = "processing.return-processed"
 AUTH = ("hookuser", "pw:with:colons")
 RELEASE = threading.Event()  # set at the end: lets the endless replies go
+# Filler for long replies: "." starts no form of a secret (base64) or of AUTH, so the worker
+# never trims the cut excerpt's tail as a possible start of a credential and keeps all 4096.
+FILL = b"."
 
 
 def endless_reply():
     """200, Content-Length 100 MiB, 128 KiB sent, then nothing until the test ends: only a
     worker that stops reading at 64 KiB judges it before the request timeout."""
-    return lambda req, n: h.Response(200, b"x" * (128 * 1024), declared_length=100 * 1024 * 1024,
+    return lambda req, n: h.Response(200, FILL * (128 * 1024), declared_length=100 * 1024 * 1024,
                                      hold=RELEASE)
 
 
 # not text: bytes no encoding accepts, a NUL, and more than the 4 KiB the attempt keeps
-BINARY_REPLY = b"\xff\xfe\x00bin\x80" + b"x" * 70000
+BINARY_REPLY = b"\xff\xfe\x00bin\x80" + FILL * 70000
 
 
 class WorkerFailureModes(unittest.TestCase):
