@@ -79,8 +79,25 @@ LOG=$TMP/journey.log
 WORKER_LOG=$TMP/worker.log
 DB=$TMP/db
 SOCK=$DB/mysqld.sock
-SYSTEMD=false
-[[ -d /run/systemd/system ]] && SYSTEMD=true
+# Under systemd the packages' maintainer scripts start, restart and stop the worker through it.
+# Without (a container), packaging/systemd-stand-in plays systemd's part for the worker's unit
+# and Apache's, where a private mount namespace can give dpkg a /run/systemd/system; failing
+# that, the journey runs the worker as its unit would and says what it could not check.
+SYSTEMD=false REAL_SYSTEMD=false STANDIN=false MADE_RUN_SYSTEMD=false
+if [[ -d /run/systemd/system ]]; then
+  SYSTEMD=true REAL_SYSTEMD=true
+elif [[ -x /usr/bin/systemctl && -x /usr/bin/deb-systemd-invoke ]] && command -v setpriv >/dev/null &&
+  unshare -m --propagation private true 2>/dev/null; then
+  SYSTEMD=true STANDIN=true
+  export STANDIN_DIR=$TMP/standin
+  mkdir "$STANDIN_DIR" "$TMP/standin-bin"
+  for cmd in systemctl deb-systemd-invoke; do ln -s "$SRC/packaging/systemd-stand-in" "$TMP/standin-bin/$cmd"; done
+  export PATH=$TMP/standin-bin:$PATH # the journey's own systemctl calls
+  : >"$STANDIN_DIR/calls"
+  WORKER_LOG=$STANDIN_DIR/worker.log
+  # the mount point of the namespace's /run/systemd (removed again by the restore)
+  [[ -d /run/systemd ]] || { mkdir /run/systemd && MADE_RUN_SYSTEMD=true; }
+fi
 # What the restore is checked against (the packages and the guide's commands write there)
 snapshot() {
   find /etc/apache2 /var/lib/apache2 -xdev \( -type f -printf '%p %m %u:%g ' -exec md5sum {} \; \) -o \
@@ -121,7 +138,7 @@ start_worker() {
   fi
   local n_started
   n_started=$(($(grep -c ' started: ' "$WORKER_LOG" 2>/dev/null || true) + 1))
-  wait_for "$WAIT" eval '(( $(grep -c " started: " "$WORKER_LOG" 2>/dev/null || true) >= n_started )) || $SYSTEMD' ||
+  wait_for "$WAIT" eval '(( $(grep -c " started: " "$WORKER_LOG" 2>/dev/null || true) >= n_started )) || $REAL_SYSTEMD' ||
     fail "the worker did not start within $WAIT s" "$WORKER_LOG"
   wait_for "$WAIT" eval '[[ -n $(worker_main_pid) ]]' || fail "no worker process" "$WORKER_LOG"
 }
@@ -167,6 +184,7 @@ restore() {
     cat "$TMP/restore.diff" >&2
     RESULT=1
   fi
+  if $MADE_RUN_SYSTEMD; then rmdir /run/systemd; fi
   [[ -z ${JOURNEY_KEEP:-} ]] && rm -rf "$TMP" || say "logs kept in $TMP"
 }
 trap 'rc=$?; RESULT=$rc; restore; say "$( ((RESULT == 0)) && echo PASS || echo "ended with status $RESULT") in $((SECONDS - T0)) s"; exit $RESULT' EXIT
@@ -176,8 +194,23 @@ trap 'exit 130' INT TERM HUP
 sh_doc() {
   say "\$ $1"
   echo "\$ $1" >>"$LOG"
-  bash -ec "$1" >>"$LOG" 2>&1 || fail "command failed: $1" "$LOG" "$APACHE_ERROR_LOG" "$WORKER_LOG"
+  "${DOC_SHELL[@]}" "$1" >>"$LOG" 2>&1 || fail "command failed: $1" "$LOG" "$APACHE_ERROR_LOG" "$WORKER_LOG"
 }
+DOC_SHELL=(bash -ec)
+# pkg_doc COMMAND: a package command of the guide; with the stand-in, in a mount namespace of
+# its own where /run/systemd/system exists and the stand-in is /usr/bin/systemctl and
+# /usr/bin/deb-systemd-invoke (dpkg runs maintainer scripts with a PATH of its own), so the
+# maintainer scripts take their systemd branch and reach the stand-in
+pkg_doc() {
+  local DOC_SHELL=(bash -ec)
+  $STANDIN && DOC_SHELL=(unshare -m --propagation private -- bash -ec
+    'mount -t tmpfs -o mode=0755 systemd-stand-in /run/systemd && mkdir /run/systemd/system
+     for c in systemctl deb-systemd-invoke; do mount --bind "$STANDIN_DIR/../standin-bin/$c" "/usr/bin/$c"; done
+     bash -ec "$0"')
+  sh_doc "$1"
+}
+# standin_calls PATTERN: how many calls of the maintainer scripts matched (grep -E)
+standin_calls() { grep -cE "$1" "$STANDIN_DIR/calls" || true; }
 # the mariadb client pointed at the throwaway server (the guide's `mariadb` uses the default one)
 MARIADB="mariadb --no-defaults --socket=$SOCK"
 sql() { $MARIADB --batch --skip-column-names -e "$1"; }
@@ -205,11 +238,17 @@ ok "built $MOD_PKG and $WORKER_PKG $VERSION ($((SECONDS - T0)) s)"
 # apt reads local .debs as user _apt, which cannot enter the 0700 temporary dir
 chmod 0755 "$TMP"
 export DEBIAN_FRONTEND=noninteractive
-sh_doc "cd $TMP/v1 && apt install -y ./${MOD_PKG}_*_$ARCH.deb ./${WORKER_PKG}_*_$ARCH.deb"
+pkg_doc "cd $TMP/v1 && apt install -y ./${MOD_PKG}_*_$ARCH.deb ./${WORKER_PKG}_*_$ARCH.deb"
 a2query -m webhook >>"$LOG" 2>&1 || fail "a2query -m webhook: not enabled after the first install" "$LOG"
 [[ $(stat -c '%U:%G %a' "$CONF") == "root:webhook 750" ]] || fail "$CONF is $(stat -c '%U:%G %a' "$CONF")"
 [[ $(stat -c '%U:%G %a' "$CONF/worker.conf") == "root:webhook 640" ]] || fail "worker.conf is $(stat -c '%U:%G %a' "$CONF/worker.conf")"
 dpkg -L $MOD_PKG $WORKER_PKG | sort -u >"$TMP/package-files"
+# the guide starts the worker once it is configured: the first install must not
+[[ -z $(worker_main_pid) ]] || fail "the first install started the worker before it was configured"
+if $STANDIN; then
+  (($(standin_calls '^(deb-systemd-invoke|systemctl) [a-z-]+ webhook-worker') == 0)) || fail "the first install acted on the worker's unit" "$STANDIN_DIR/calls"
+  (($(standin_calls '^systemctl .*daemon-reload') > 0)) || fail "the postinst did not reload systemd's units" "$STANDIN_DIR/calls"
+fi
 ok "installed; a2query -m webhook: $(a2query -m webhook 2>&1)"
 
 # --- 2. a throwaway MariaDB on a free loopback port, then the database and its two accounts -----
@@ -316,7 +355,7 @@ deliver 1
 # --- 8. upgrade to a rebuilt package with a higher version ------------------------------------
 NEW_VERSION=$VERSION+journey1
 build_debs "$TMP/v2" -D CPACK_PACKAGE_VERSION="$NEW_VERSION"
-sh_doc "cd $TMP/v2 && apt install -y ./${MOD_PKG}_*_$ARCH.deb ./${WORKER_PKG}_*_$ARCH.deb"
+pkg_doc "cd $TMP/v2 && apt install -y ./${MOD_PKG}_*_$ARCH.deb ./${WORKER_PKG}_*_$ARCH.deb"
 for p in $MOD_PKG $WORKER_PKG; do
   v=$(dpkg-query -W -f='${Version}' "$p")
   [[ $v == "$NEW_VERSION" ]] || fail "$p is at $v after the upgrade, not $NEW_VERSION"
@@ -333,8 +372,13 @@ a2query -m webhook >>"$LOG" 2>&1 || fail "the upgrade disabled the module" "$LOG
 ok "upgraded to $NEW_VERSION: new files in place, conffile edits kept, module still enabled"
 if $SYSTEMD; then
   wait_for "$WAIT" eval '[[ -n $(worker_main_pid) && $(worker_main_pid) != "$WORKER1" ]]' ||
-    fail "the worker was not restarted by the upgrade (still pid $WORKER1)"
-  ok "the upgrade restarted the worker (pid $WORKER1 -> $(worker_main_pid))"
+    fail "the worker was not restarted by the upgrade (still pid $WORKER1)" "$WORKER_LOG"
+  if $STANDIN; then
+    (($(standin_calls '^deb-systemd-invoke try-restart webhook-worker.service$') == 1)) ||
+      fail "the upgrade's postinst did not try-restart the worker once" "$STANDIN_DIR/calls"
+    grep -q 'webhook-worker stopped: ' "$WORKER_LOG" || fail "the worker did not log its drain and exit on the upgrade's restart" "$WORKER_LOG"
+  fi
+  ok "the upgrade restarted the worker (pid $WORKER1 -> $(worker_main_pid))$($STANDIN && echo " through the systemd stand-in")"
 else
   say "skip: the worker's restart on upgrade is not checked: the postinst restarts it with" \
     "deb-systemd-invoke try-restart, which needs systemd (PID 1 here is $(cat /proc/1/comm)); restarting it as its unit would"
@@ -351,8 +395,12 @@ deliver 2
 
 # --- 9. dpkg -r: Apache still passes configtest, restarts and serves -----------------------------
 if ! $SYSTEMD; then stop_worker; fi # the prerm stops it through systemd
-sh_doc "dpkg -r $MOD_PKG $WORKER_PKG"
+pkg_doc "dpkg -r $MOD_PKG $WORKER_PKG"
 [[ -z $(worker_main_pid) ]] || fail "the worker still runs after dpkg -r"
+if $STANDIN; then
+  (($(standin_calls '^deb-systemd-invoke stop webhook-worker.service$') == 1)) ||
+    fail "dpkg -r's prerm did not stop the worker through systemd" "$STANDIN_DIR/calls"
+fi
 sh_doc "apache2ctl configtest"
 sh_doc "apache2ctl restart"
 wait_for "$WAIT" apache_answers || fail "Apache does not answer on port 80 after dpkg -r and a restart" "$APACHE_ERROR_LOG"
@@ -363,7 +411,7 @@ ls /etc/apache2/mods-enabled/webhook.* >/dev/null 2>&1 && fail "mods-enabled/web
 ok "dpkg -r: configtest passes, Apache restarted and serves its default page; a2query: $q"
 
 # --- 10. dpkg -P: nothing left but what the guide says is kept ---------------------------------
-sh_doc "dpkg -P $MOD_PKG $WORKER_PKG"
+pkg_doc "dpkg -P $MOD_PKG $WORKER_PKG"
 left=()
 while read -r f; do
   [[ -e $f && ! -d $f ]] && left+=("$f")
@@ -383,3 +431,8 @@ for p in $MOD_PKG $WORKER_PKG; do
 done
 if q=$(a2query -m webhook 2>&1); then fail "a2query -m webhook after dpkg -P: $q"; fi
 ok "dpkg -P: left only $CONF/{module.conf,secret.key}, $HTPASSWD, the webhook user and group, the database"
+if $STANDIN; then
+  ! grep -q '^unhandled' "$STANDIN_DIR/calls" ||
+    fail "a maintainer script made a systemd call the stand-in does not know: $(grep '^unhandled' "$STANDIN_DIR/calls" | head -n 3)"
+  ok "calls to the systemd stand-in (the journey's and the maintainer scripts'): $(grep -v '^systemctl .*show\|is-' "$STANDIN_DIR/calls" | sort | uniq -c | sed 's/^ *//' | paste -sd';' | sed 's/;/; /g')"
+fi
