@@ -873,7 +873,7 @@ class Stack:
             "APACHE_MODULES": modules or "/usr/lib/apache2/modules", "DB_SPEC": self.db_spec(),
             "SECRET_KEY_FILE": self.secret_key, "HTPASSWD": self.htpasswd, "RUN_USER": run_user,
             "RUN_GROUP": run_group, "LOG_LEVEL": self.environ.get("WEBHOOK_HTTPD_LOG_LEVEL") or "warn",
-            "NOTIFY_WORKER": notify, "EXTRA_CONF": extra, "ALLOW_PRIVATE": self.allow_private_targets.replace(",", " ")}
+            "NOTIFY_WORKER": notify, "EXTRA_CONF": extra, "PORTAL_DIR": os.path.join(REPO, "portal"), "ALLOW_PRIVATE": self.allow_private_targets.replace(",", " ")}
         self.httpd.probe = (self.base_url + "/event-types", API_USER, self.api_password)
 
     def configure_worker(self):
