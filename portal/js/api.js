@@ -3,7 +3,12 @@
 // and out. Nothing is cached or stored: secrets live only in the page that shows them.
 
 const meta = document.querySelector('meta[name="webhook-api"]');
-export const apiBase = new URL((meta && meta.content) || '../v1', document.baseURI).href.replace(/\/$/, '');
+// Never with user:password@ (a page opened that way has them in its base URL; fetch refuses
+// such URLs, and the browser sends its cached login anyway).
+const base = new URL((meta && meta.content) || '../v1', document.baseURI);
+base.username = '';
+base.password = '';
+export const apiBase = base.href.replace(/\/$/, '');
 
 export class ApiError extends Error {
   constructor(status, problem, path) {

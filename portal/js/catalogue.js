@@ -26,7 +26,7 @@ export function exampleBody(t) {
 }
 
 export function exampleDetails(t, summary) {
-  if (t.example === undefined) return h('p', {class: 'muted'}, 'No example data on this server.');
+  if (t.example === undefined) return summary ? h('p', {class: 'muted'}, 'No example data on this server.') : null;
   return h('details', {class: 'example'}, h('summary', {}, summary || 'Example payload'), pre(exampleBody(t)));
 }
 
