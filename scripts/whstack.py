@@ -903,6 +903,7 @@ class Stack:
              ("WEBHOOK_WORKER_LOG_LEVEL", self.worker_log_level), ("WEBHOOK_WAKEUP_PORT", self.wakeup_port),
              ("WEBHOOK_ALLOW_PRIVATE_TARGETS", self.allow_private_targets),
              ("WEBHOOK_METRICS_URL", "http://127.0.0.1:%d/webhook-metrics" % self.http_port),
+             ("WEBHOOK_PORTAL_URL", "http://127.0.0.1:%d/webhooks/portal/" % self.http_port),
              ("WEBHOOK_WORKER_METRICS_PORT", self.worker_metrics_port)]
         if self.worker_metrics_port not in ("off", "auto"):
             v.append(("WEBHOOK_WORKER_METRICS_URL", "http://127.0.0.1:%s/metrics" % self.worker_metrics_port))
