@@ -82,6 +82,25 @@ HttpResponse no_secret_key(const HttpRequest& req) {
 
 // ---- webhook-api ----
 
+// The caller as the API sees it: its Apache user, whether it is an admin, and every scope it
+// has a row for, by kind then id (the sets are ordered, "portfolio" sorts before "reseller").
+HttpResponse get_me(const HttpRequest& req, const Principal& who, const std::string&) {
+    JsonPtr root(json_object());
+    json_object_set_new(root.get(), "user", json_text(req.user));
+    json_object_set_new(root.get(), "admin", json_boolean(who.admin));
+    json_t* scopes = json_array();
+    for (const auto& [kind, ids] : {std::pair<const char*, const std::set<std::string>*>{"portfolio", &who.portfolios},
+                                    {"reseller", &who.resellers}})
+        for (const auto& id : *ids) {
+            json_t* o = json_object();
+            json_object_set_new(o, "kind", json_string(kind));
+            json_object_set_new(o, "id", json_text(id));
+            json_array_append_new(scopes, o);
+        }
+    json_object_set_new(root.get(), "scopes", scopes);
+    return ok_json(200, root.get());
+}
+
 HttpResponse get_event_types(const HttpRequest& req, const Principal&, const std::string&) {
     JsonPtr root(json_object());
     json_t* arr = json_array();
@@ -346,6 +365,7 @@ const std::vector<RouteEntry>& routes() {
     constexpr Handler api = Handler::api;
     constexpr Access principal = Access::principal;
     static const std::vector<RouteEntry> table = {
+        {api, "GET", "/me", get_me, false, principal},
         {api, "GET", "/event-types", get_event_types, false, principal},
         {api, "GET", "/endpoints", get_endpoints, false, principal},
         {api, "POST", "/endpoints", post_endpoint, true, principal},
