@@ -79,8 +79,8 @@ uint64_t publish_disabled(Db& d, const DisablingEndpoint& ep, const std::string&
     if (inserted == 0) return 0;  // another worker published this disable already
     uint64_t event_id = d.last_insert_id();
     return d.exec(
-        "INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id) "
-        "SELECT ?, o.id FROM webhook_endpoints o "
+        "INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code) "
+        "SELECT ?, o.id, s.event_code FROM webhook_endpoints o "
         "JOIN webhook_endpoint_subscriptions s ON s.endpoint_id = o.id AND s.event_code = ? "
         "WHERE o.scope_kind = ? AND o.scope_id = ? AND o.id <> ? AND o.enabled = 1 AND o.deleted_at IS NULL "
         "ORDER BY o.id",

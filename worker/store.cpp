@@ -40,13 +40,14 @@ size_t fan_out(Db& db, unsigned limit) {
         // (the plan MariaDB chose for one OR-ed join), every endpoint subscribed to the code
         // in any scope was read for every event.
         auto scoped = [&](const char* kind, const char* column) {
-            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id FROM webhook_events e "
+            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id, e.event_code FROM webhook_events e "
                                "JOIN webhook_endpoints ep ON ep.scope_kind = '") + kind +
                    "' AND ep.scope_id = e." + column + " AND ep.deleted_at IS NULL "
                    "JOIN webhook_endpoint_subscriptions s ON s.endpoint_id = ep.id AND s.event_code = e.event_code "
                    "WHERE e.id IN (" + in + ")";
         };
-        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id) " + scoped("reseller", "reseller_id") +
+        // event_code is copied for the delivery log's filter (sql/011_delivery_log_filters.sql).
+        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code) " + scoped("reseller", "reseller_id") +
                " UNION ALL " + scoped("portfolio", "portfolio_id") + " ORDER BY 1, 2");
         d.exec("UPDATE webhook_events SET fanned_out_at = NOW(3) WHERE id IN (" + in + ")");
         return ids.size();

@@ -210,7 +210,10 @@ std::optional<DeliveryRow> visible_delivery(const HttpRequest& req, const Princi
 
 HttpResponse get_endpoint_deliveries(const HttpRequest& req, const Principal& who, const std::string& id) {
     DeliveryListQuery q;
-    FieldErrors errs = validate_delivery_query(parse_query(req.query), q);
+    auto params = parse_query(req.query);
+    // The catalogue (cached per process) only when a code is to be checked against it.
+    auto catalogue = params.count("eventCode") ? event_catalogue(req.db) : std::make_shared<const Catalogue>();
+    FieldErrors errs = validate_delivery_query(params, *catalogue, q);
     auto ep = visible_endpoint(req, who, id);
     if (!ep) return not_found();
     if (!errs.empty()) return problem(422, "invalid query parameters; see errors", errs);

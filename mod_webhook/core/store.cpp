@@ -358,9 +358,23 @@ std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id) {
 std::optional<DeliveryPage> list_deliveries(wh::Db& db, uint64_t endpoint_id, const DeliveryListQuery& q) {
     std::string where = "d.endpoint_id = ?";
     Params params{static_cast<unsigned long long>(endpoint_id)};
+    // Each filter has an index leading with endpoint_id (k_delivery_endpoint for status,
+    // sql/011's k_delivery_endpoint_code and k_delivery_endpoint_created for the others).
     if (q.status) {
         where += " AND d.status = ?";
         params.emplace_back(*q.status);
+    }
+    if (q.event_code) {
+        where += " AND d.event_code = ?";
+        params.emplace_back(*q.event_code);
+    }
+    if (q.since) {
+        where += " AND d.created_at >= ?";
+        params.emplace_back(*q.since);
+    }
+    if (q.until) {
+        where += " AND d.created_at <= ?";
+        params.emplace_back(*q.until);
     }
     if (q.after) {
         Rows c = db.query("SELECT id FROM webhook_deliveries WHERE notification_id = ? AND endpoint_id = ?",
