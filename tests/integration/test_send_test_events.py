@@ -2,7 +2,8 @@
 """Test notifications (POST /endpoints/{id}/test, docs/registration-api.md): one
 notification of a type's example to one endpoint only, through the normal path (signed,
 Basic auth, recorded), marked test in the API and the admin views, one attempt and no
-re-delivery, 10 per endpoint per minute. Needs the stack fixture's short schedule
+re-delivery, 10 per endpoint per minute, never counted for auto-disable (a private stack
+whose worker disables after 8 s of failure). Needs the stack fixture's short schedule
 (1s,1s,1s,1s): a re-delivery would come a second after the first failure.
 """
 import json
@@ -203,6 +204,69 @@ class SendTestEvents(unittest.TestCase):
         self.assertEqual(h.sql_value("SELECT COUNT(*) FROM webhook_events WHERE test_endpoint_id = "
                                      "(SELECT id FROM webhook_endpoints WHERE public_id = %s)" % h.q(ep["id"])), "1")
         self.assertEqual(self.receiver.problems, [])
+
+
+class TestsAndAutoDisable(unittest.TestCase):
+    """Auto-disable (auto_disable_after 8s) neither counts a test's failure nor lets a test's
+    success restart its clock. The ordinary notification's five attempts (1s,1s,1s,1s) span
+    about 4 s, short of the period on their own."""
+    PERIOD_S = 8
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = h.PrivateStack("send_test_events")
+        cls.stack.up()
+        cls.stack.activate()
+        cls.stack.stop_stack_worker()
+        cls.worker = cls.stack.start_worker("tests-1", "--auto-disable-after", "%ds" % cls.PERIOD_S)
+        cls.rx = h.Receiver()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rx.close()
+        cls.stack.down()
+
+    def enabled(self, ep_id):
+        status, _, body = h.api("GET", "/endpoints/" + ep_id)
+        self.assertEqual(status, 200, body)
+        return body["enabled"]
+
+    def failing_event(self, reseller, wait=True):
+        event_id = h.post_event({"eventCode": SUBSCRIPTION, "resellerId": reseller, "portfolioId": h.unique_id("pf"),
+                                 "data": {"subscriptionId": "sub_1"}})
+        if wait:
+            h.wait_until(lambda: [r[2] for r in h.deliveries_for_event(event_id)] == ["failed"], timeout=40,
+                         message="the ordinary notification failed after its five attempts")
+
+    def test_auto_disable_leaves_tests_out(self):
+        # stale: a test failed more than a period before the ordinary failures
+        stale_res, clock_res = h.unique_id("res"), h.unique_id("res")
+        stale = h.register_endpoint(self.rx.set("/stale", h.status(500)), [SUBSCRIPTION], reseller_id=stale_res)
+        # clock: ordinary failures, then a test that succeeds, then ordinary failures a
+        # period after the first ones
+        clock = h.register_endpoint(self.rx.set("/clock", h.status(500)), [SUBSCRIPTION], reseller_id=clock_res)
+        status, _, body = send_test(stale["id"])
+        self.assertEqual(status, 202, body)
+        stale_ntf = body["notificationId"]
+        h.wait_until(lambda: h.sql_value("SELECT status FROM webhook_deliveries WHERE notification_id = %s"
+                                         % h.q(stale_ntf)) == "failed", timeout=30)
+        started = time.monotonic()
+        self.failing_event(clock_res)
+        self.rx.set("/clock", h.ack())
+        status, _, body = send_test(clock["id"])
+        self.assertEqual(status, 202, body)
+        clock_ntf = body["notificationId"]
+        h.wait_until(lambda: h.sql_value("SELECT status FROM webhook_deliveries WHERE notification_id = %s"
+                                         % h.q(clock_ntf)) == "delivered", timeout=30)
+        self.rx.set("/clock", h.status(500))
+        time.sleep(max(0.0, self.PERIOD_S + 1 - (time.monotonic() - started)))
+        self.failing_event(stale_res)
+        self.failing_event(clock_res, wait=False)  # held once the endpoint is disabled
+        # the test's old failure did not make the stale endpoint's failures span the period
+        self.assertTrue(self.enabled(stale["id"]))
+        # the test's success did not restart the clock: the ordinary failures span the period
+        h.wait_until(lambda: not self.enabled(clock["id"]), timeout=20,
+                     message="the endpoint whose only success was a test auto-disabled")
 
 
 if __name__ == "__main__":
