@@ -111,6 +111,31 @@ class SendTestEvents(unittest.TestCase):
         status, _, listing = h.api("GET", "/endpoints/%s/deliveries" % other["id"])
         self.assertEqual([d["test"] for d in listing["deliveries"]], [False])
 
+    def test_fan_out_sends_a_test_event_to_its_endpoint_alone(self):
+        # the API makes a test's delivery itself; an unfanned test event (as a script might
+        # insert) still reaches only the endpoint it names
+        reseller = h.unique_id("res")
+        ep = self.endpoint("/t-fence", h.ack(), [SUBSCRIPTION], reseller)
+        other = self.endpoint("/t-fence-other", h.ack(), [SUBSCRIPTION], reseller)
+        event_id = "evt_" + os.urandom(12).hex()
+        h.sql("INSERT INTO webhook_events (public_id, event_code, reseller_id, portfolio_id, data, test_endpoint_id) "
+              "SELECT %s, %s, %s, '', '{}', id FROM webhook_endpoints WHERE public_id = %s"
+              % (h.q(event_id), h.q(SUBSCRIPTION), h.q(reseller), h.q(ep["id"])))
+        self.receiver.wait_for(1, "/t-fence", timeout=30)
+        self.assertEqual([r[1] for r in h.deliveries_for_event(event_id)], [ep["id"]])
+        status, _, listing = h.api("GET", "/endpoints/%s/deliveries" % ep["id"])
+        self.assertEqual([d["test"] for d in listing["deliveries"]], [True])
+        self.assertEqual(h.api("GET", "/endpoints/%s/deliveries" % other["id"])[2]["deliveries"], [])
+        self.assertEqual(self.receiver.requests("/t-fence-other"), [])
+
+    def test_delivery_views_have_a_test_column(self):
+        for view in ("webhook_stuck_deliveries", "webhook_exhausted_deliveries"):
+            self.assertEqual(h.sql_value("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                                         "DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = 'test'" % h.q(view)),
+                             "1", view)
+            self.assertEqual(h.sql_value("SELECT SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA = "
+                                         "DATABASE() AND TABLE_NAME = %s" % h.q(view)), "INVOKER", view)
+
     def test_default_type_and_no_body(self):
         ep = self.endpoint("/t-default", h.ack(), [SUBSCRIPTION, CHARGEBACK])
         for kw in ({}, {"body": b"", "headers": {"Content-Type": "application/json"}}, {"json": {}}):
