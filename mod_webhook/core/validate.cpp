@@ -438,6 +438,23 @@ FieldErrors validate_recover(const json_t* body, std::string& since) {
     return errs;
 }
 
+FieldErrors validate_test_request(const json_t* body, const Catalogue& catalogue, std::string& event_code) {
+    FieldErrors errs;
+    if (!body) return errs;
+    if (!json_is_object(body)) {
+        add(errs, "", "the request body must be a JSON object (or left out)");
+        return errs;
+    }
+    check_unknown(body, {"eventCode"}, "", errs);
+    const json_t* v = json_object_get(body, "eventCode");
+    if (!v) return errs;
+    if (!json_is_string(v)) add(errs, "eventCode", "must be a string: an event type code");
+    else if (!catalogue.count(str_of(v)))
+        add(errs, "eventCode", "unknown event type '" + echo(str_of(v)) + "' (see GET /event-types)");
+    else event_code = str_of(v);
+    return errs;
+}
+
 namespace {
 
 // Levels of objects/arrays: a scalar is 0, {} is 1, {"a":[1]} is 2. Stops counting past the

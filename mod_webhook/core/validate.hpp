@@ -103,6 +103,10 @@ FieldErrors validate_delivery_query(const std::map<std::string, std::string>& qu
 // POST /endpoints/{id}/recover body: {"since": RFC 3339}.
 FieldErrors validate_recover(const json_t* body, std::string& since_db_utc);
 
+// POST /endpoints/{id}/test body: {"eventCode"?: a catalogue code}. body null (no body):
+// nothing to check, event_code stays empty (the caller's default).
+FieldErrors validate_test_request(const json_t* body, const Catalogue& catalogue, std::string& event_code);
+
 // ---- events ----
 
 struct EventInput {

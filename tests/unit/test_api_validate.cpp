@@ -65,6 +65,7 @@ class ApiValidateTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(delivery_query_filters);
     CPPUNIT_TEST(rfc3339_parsing);
     CPPUNIT_TEST(recover_body);
+    CPPUNIT_TEST(test_request_body);
     CPPUNIT_TEST(event_single_valid);
     CPPUNIT_TEST(event_header_key);
     CPPUNIT_TEST(event_every_bad_field);
@@ -406,6 +407,28 @@ public:
         auto bad = parse(R"({"since":1764000000,"until":"x"})");
         FieldErrors errs = validate_recover(bad.get(), since);
         CPPUNIT_ASSERT(has_field(errs, "since") && has_field(errs, "until"));
+    }
+
+    void test_request_body() {
+        std::string code;
+        // no body and {}: nothing chosen (the endpoint's first type is the default)
+        CPPUNIT_ASSERT(validate_test_request(nullptr, catalogue(), code).empty());
+        auto empty = parse("{}");
+        CPPUNIT_ASSERT(validate_test_request(empty.get(), catalogue(), code).empty());
+        CPPUNIT_ASSERT_EQUAL(std::string(), code);
+        auto ok = parse(R"({"eventCode":"billing.subscription-created"})");
+        CPPUNIT_ASSERT(validate_test_request(ok.get(), catalogue(), code).empty());
+        CPPUNIT_ASSERT_EQUAL(std::string("billing.subscription-created"), code);
+        code.clear();
+        auto unknown = parse(R"({"eventCode":"billing.nope"})");
+        FieldErrors errs = validate_test_request(unknown.get(), catalogue(), code);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(fields(errs), size_t(1), errs.size());
+        CPPUNIT_ASSERT(has_field(errs, "eventCode") && code.empty());
+        auto bad = parse(R"({"eventCode":7,"extra":true})");
+        errs = validate_test_request(bad.get(), catalogue(), code);
+        CPPUNIT_ASSERT(has_field(errs, "eventCode") && has_field(errs, "extra"));
+        auto array = parse(R"(["billing.subscription-created"])");
+        CPPUNIT_ASSERT(has_field(validate_test_request(array.get(), catalogue(), code), ""));
     }
 
     void event_single_valid() {
