@@ -13,7 +13,7 @@ export function problemBox(err, what) {
 
 // A route this server does not have yet (the module is older than the portal): said plainly.
 export function unavailable(what, err) {
-  if (err && err.status === 404) return h('p', {class: 'note'}, `${what} is not available on this server (the API has no such route yet).`);
+  if (err && err.status === 404) return h('p', {class: 'note'}, `${what}: not available on this server (its API route is missing; the module is older than the portal).`);
   return problemBox(err, what);
 }
 

@@ -165,9 +165,13 @@ class PortalBrowser(unittest.TestCase):
         errs = [self.driver.find_element(By.ID, i) for i in ids if i.endswith("-error")]
         return errs[0].text if errs else ""
 
-    def shot(self, name):
+    def shot(self, name, element=None):
+        """docs/portal/<name>.png, only when WEBHOOK_PORTAL_SCREENSHOTS=1 (normal runs leave
+        the tree alone); element: scrolled to the top of the view first."""
         if os.environ.get("WEBHOOK_PORTAL_SCREENSHOTS") == "1":
             os.makedirs(SHOTS, exist_ok=True)
+            if element is not None:
+                self.driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
             self.driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
 
     def axe_check(self, page):
@@ -207,7 +211,6 @@ class PortalBrowser(unittest.TestCase):
         self.go("#/endpoints", "Your endpoints")
         if self.has_me:
             self.assertIn("Signed in as %s" % self.user, self.driver.find_element(By.ID, "who").text)
-        self.shot("endpoints-empty")
         self.go("#/register", "Register an endpoint")
         for label in ("URL", "Username", "Password", "Acknowledgement", "Description"):
             self.by_label(label)
@@ -221,7 +224,7 @@ class PortalBrowser(unittest.TestCase):
         types_box = self.driver.find_element(By.XPATH, "//fieldset[legend[normalize-space(.)='Event types']]")
         self.assertEqual(types_box.get_attribute("aria-invalid"), "true")
         self.assertTrue(types_box.find_element(By.CSS_SELECTOR, "p.error").text, "no error beside Event types")
-        self.shot("register-errors")
+        self.shot("register-errors", self.driver.find_element(By.XPATH, "//h1"))
         # now a good one, with credentials
         url = self.receiver.set(self.path, h.ack())
         self.by_label("URL").clear()
@@ -240,7 +243,7 @@ class PortalBrowser(unittest.TestCase):
         h.record_secret(secret, "signing-secret")
         h.record_secret(secret[len("whsec_"):], "signing-key")
         self.button("Copy secret")
-        self.shot("register-secret")
+        self.shot("register-secret", self.driver.find_element(By.XPATH, "//h1"))
         status, _, body = h.api("GET", "/endpoints?resellerId=" + self.reseller)
         self.assertEqual(status, 200, body)
         self.assertEqual(len(body["endpoints"]), 1, body)
@@ -273,7 +276,7 @@ class PortalBrowser(unittest.TestCase):
         Select(self.by_label("Test event type")).select_by_value(self.types[1])
         self.button("Send test event").click()
         if not route_exists("GET", "/endpoints/%s/test" % ep):
-            self.wait_text("Sending a test event is not available on this server")
+            self.wait_text("Sending a test event: not available on this server")
             print("POST /endpoints/{id}/test is not on this server: checked the portal's message")
             return
         result = self.wait_xpath("//div[contains(@class,'test-result')]//a[starts-with(., 'ntf_')]")
@@ -287,7 +290,7 @@ class PortalBrowser(unittest.TestCase):
         self.assertEqual(len(got), 1)
         self.assertEqual(got[0].json()["eventCode"], self.types[1])
         self.assertEqual(self.receiver.problems, [])
-        self.shot("endpoint-test-event")
+        self.shot("endpoint-test-event", self.driver.find_element(By.XPATH, "//section[h2[.='Send a test event']]"))
         # in the log, marked as a test, with its attempt
         self.go("#/endpoints/%s/deliveries" % ep, "Delivery log")
         row = self.wait_xpath("//tr[@data-notification=%s]" % xq(ntf))
@@ -380,7 +383,7 @@ class PortalBrowser(unittest.TestCase):
     def assert_health(self, ep):
         self.go("#/endpoints/" + ep, "Endpoint")
         if not route_exists("GET", "/endpoints/%s/stats" % ep):
-            self.wait_text("Health statistics is not available on this server")
+            self.wait_text("Health statistics: not available on this server")
             return
         self.wait_xpath("//section[h2[starts-with(., 'Health')]]//dt[.='Success rate']")
         health = self.driver.find_element(By.XPATH, "//section[h2[starts-with(., 'Health')]]").text
