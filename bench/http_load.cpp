@@ -6,6 +6,8 @@
 // counts as "late"; its latency is taken from the scheduled time, so a stall is not hidden).
 // Stops after --duration seconds or --count requests.
 //
+// --url-file FILE: one URL per line instead of --url; request i goes to line i mod the
+// number of lines (scripts/bench writes them in random order).
 // Bodies: --body-file FILE (the same bytes every time) or --events [--batch B]: events for
 // POST /events with a running "seq" in data (B > 1: a JSON array of B events), spread over
 // --resellers N reseller ids R-bench-0 … (portfolio P-bench).
@@ -36,7 +38,7 @@ int64_t mono_ns() {
 }
 
 struct Opts {
-    std::string url, method = "GET", body_file, log_file, event_code = "processing.chargeback-processed";
+    std::string url, url_file, method = "GET", body_file, log_file, event_code = "processing.chargeback-processed";
     std::vector<std::string> headers;
     bool events = false;
     unsigned batch = 1, resellers = 1, concurrency = 1, max_inflight = 1024;
@@ -63,7 +65,7 @@ size_t on_data(char* p, size_t sz, size_t n, void* ud) {
 
 void usage() {
     fprintf(stderr,
-            "usage: bench_http --url URL [--method GET|POST] [--body-file F | --events [--batch B] [--resellers N]]\n"
+            "usage: bench_http (--url URL | --url-file F) [--method GET|POST] [--body-file F | --events [--batch B] [--resellers N]]\n"
             "                  [--header 'H: v']... (--concurrency C | --rate R [--max-inflight N])\n"
             "                  [--duration S] [--count N] [--warmup S] [--expect CODE] [--log FILE]\n");
     exit(2);
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
             return argv[++i];
         };
         if (a == "--url") o.url = next();
+        else if (a == "--url-file") o.url_file = next();
         else if (a == "--method") o.method = next();
         else if (a == "--body-file") o.body_file = next();
         else if (a == "--events") o.events = true;
@@ -96,6 +99,14 @@ int main(int argc, char** argv) {
         else if (a == "--expect") o.expect = std::stol(next());
         else if (a == "--log") o.log_file = next();
         else usage();
+    }
+    std::vector<std::string> urls;
+    if (!o.url_file.empty()) {
+        std::ifstream f(o.url_file);
+        if (!f) { fprintf(stderr, "cannot read %s\n", o.url_file.c_str()); return 2; }
+        for (std::string line; std::getline(f, line);)
+            if (!line.empty()) urls.push_back(line);
+        if (!urls.empty()) o.url = urls[0];
     }
     if (o.url.empty() || o.batch == 0 || o.resellers == 0 || o.concurrency == 0) usage();
     if (o.events) o.method = "POST";
@@ -170,6 +181,7 @@ int main(int argc, char** argv) {
 
     auto start = [&](Slot* s, int64_t now) {
         make_body(*s);
+        if (!urls.empty()) curl_easy_setopt(s->h, CURLOPT_URL, urls[started_n % urls.size()].c_str());
         s->reply.clear();
         if (o.method == "POST") {
             curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE, long(s->body.size()));

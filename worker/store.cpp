@@ -707,9 +707,9 @@ RecordSql record_sql(const std::string& owner, const std::vector<Finished>& batc
         long long ago_ms = duration;
         if (o.started != std::chrono::steady_clock::time_point{})
             ago_ms = std::max(0LL, (long long)std::chrono::duration_cast<std::chrono::milliseconds>(now - o.started).count());
-        out.insert_sql += std::string(out.rows ? "," : "") + "(?, ?, NOW(3) - INTERVAL ? MICROSECOND, ?, ?, ?, ?, ?, " +
+        out.insert_sql += std::string(out.rows ? "," : "") + "(?, ?, ?, NOW(3) - INTERVAL ? MICROSECOND, ?, ?, ?, ?, ?, " +
                           (excerpt ? "_binary ?" : "?") + ", ?)";
-        for (Param v : {Param(o.delivery_id), Param(o.attempt_no), Param(ago_ms * 1000), Param(duration),
+        for (Param v : {Param(o.delivery_id), Param(o.endpoint_id), Param(o.attempt_no), Param(ago_ms * 1000), Param(duration),
                         Param(o.success ? "success" : "failure"), Param(code), Param(cls), Param(msg), Param(excerpt),
                         Param(owner)})
             out.insert_params.push_back(std::move(v));
@@ -717,7 +717,7 @@ RecordSql record_sql(const std::string& owner, const std::vector<Finished>& batc
     }
     if (!out.rows) return out;
     out.insert_sql =
-        "INSERT INTO webhook_attempts (delivery_id, attempt_no, started_at, duration_ms, outcome, http_status, "
+        "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, started_at, duration_ms, outcome, http_status, "
         "error_class, error_message, response_excerpt, worker_id) VALUES " + out.insert_sql;
     // One statement at a time: the params must follow the placeholders' order.
     out.update_sql = "UPDATE webhook_deliveries SET ";

@@ -231,6 +231,12 @@ HttpResponse get_endpoint_deliveries(const HttpRequest& req, const Principal& wh
     return ok_json(200, list_page_json("deliveries", arr, page->next).get());
 }
 
+HttpResponse get_endpoint_stats(const HttpRequest& req, const Principal& who, const std::string& id) {
+    auto ep = visible_endpoint(req, who, id);
+    if (!ep) return not_found();
+    return ok_json(200, endpoint_stats_json(load_endpoint_stats(req.db, ep->id)).get());
+}
+
 HttpResponse get_delivery(const HttpRequest& req, const Principal& who, const std::string& id) {
     auto d = visible_delivery(req, who, id);
     if (!d) return not_found();
@@ -418,6 +424,7 @@ const std::vector<RouteEntry>& routes() {
          principal},
         {api, "POST", "/endpoints/{id}/recover", recover_req, true, principal},
         {api, "POST", "/endpoints/{id}/test", test_req, true, principal, true},
+        {api, "GET", "/endpoints/{id}/stats", get_endpoint_stats, false, principal},
         {api, "GET", "/deliveries/{id}", get_delivery, false, principal},
         {api, "POST", "/deliveries/{id}/redeliver", redeliver_req, false, principal},
         {api, "GET", "/openapi.json", get_openapi, false, Access::open},

@@ -75,6 +75,36 @@ JsonPtr delivery_json(const DeliveryRow& row, const std::vector<AttemptRow>* att
     return j;
 }
 
+JsonPtr endpoint_stats_json(const EndpointStats& s) {
+    auto opt_ms = [](const std::optional<long long>& v) { return v ? json_integer(*v) : json_null(); };
+    JsonPtr j(json_object());
+    json_t* o = j.get();
+    json_object_set_new(o, "window", json_string("24h"));
+    json_object_set_new(o, "attempts", json_integer(json_int_t(s.attempts)));
+    json_object_set_new(o, "succeeded", json_integer(json_int_t(s.succeeded)));
+    json_object_set_new(o, "failed", json_integer(json_int_t(s.failed)));
+    json_object_set_new(o, "successRate",
+                        s.attempts ? json_real(double(s.succeeded) / double(s.attempts)) : json_null());
+    json_t* lat = json_object();
+    json_object_set_new(lat, "p50", opt_ms(s.p50));
+    json_object_set_new(lat, "p95", opt_ms(s.p95));
+    json_object_set_new(lat, "p99", opt_ms(s.p99));
+    json_object_set_new(o, "latencyMs", lat);
+    json_object_set_new(o, "pending", json_integer(json_int_t(s.pending)));
+    json_object_set_new(o, "oldestPendingAt", opt_time(s.oldest_pending_at));
+    json_t* err = json_null();
+    if (s.last_error) {
+        const AttemptRow& a = *s.last_error;
+        err = json_object();
+        json_object_set_new(err, "at", json_text(rfc3339_from_db(a.started_at)));
+        json_object_set_new(err, "httpStatus", opt_int(a.http_status));
+        json_object_set_new(err, "errorClass", opt_text(a.error_class));
+        json_object_set_new(err, "message", opt_text(a.error_message));
+    }
+    json_object_set_new(o, "lastError", err);
+    return j;
+}
+
 JsonPtr list_page_json(const char* key, json_t* items, const std::optional<std::string>& next) {
     JsonPtr j(json_object());
     json_object_set_new(j.get(), key, items);

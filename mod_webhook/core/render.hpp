@@ -68,6 +68,20 @@ struct AttemptRow {
 //  "updatedAt","test"} plus "attempts":[…] when attempts is given.
 JsonPtr delivery_json(const DeliveryRow& row, const std::vector<AttemptRow>* attempts = nullptr);
 
+// GET /endpoints/{id}/stats: the endpoint's attempts of the last 24 h, its backlog now and
+// its newest failed attempt.
+struct EndpointStats {
+    unsigned long long attempts = 0, succeeded = 0, failed = 0;
+    std::optional<long long> p50, p95, p99;  // attempt durations, ms; none without attempts
+    unsigned long long pending = 0;           // pending + inflight deliveries
+    std::optional<std::string> oldest_pending_at;  // DB text, UTC
+    std::optional<AttemptRow> last_error;          // started_at, http_status, error_class, error_message
+};
+
+// {"window","attempts","succeeded","failed","successRate","latencyMs":{"p50","p95","p99"},
+//  "pending","oldestPendingAt","lastError":{"at","httpStatus","errorClass","message"}|null}
+JsonPtr endpoint_stats_json(const EndpointStats& s);
+
 // One page of a list: {"<key>": items, "next": the cursor of the next page or null}.
 // Takes ownership of items (a JSON array).
 JsonPtr list_page_json(const char* key, json_t* items, const std::optional<std::string>& next);

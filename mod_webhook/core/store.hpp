@@ -79,6 +79,12 @@ struct DeliveryPage {
 // nullopt when the cursor is not a delivery of this endpoint.
 std::optional<DeliveryPage> list_deliveries(wh::Db& db, uint64_t endpoint_id, const DeliveryListQuery& q);
 
+// The endpoint's figures for GET /endpoints/{id}/stats (docs/benchmark.md, "Portal reads",
+// has the plans): its attempts since 24 h ago by the database clock, read from the index
+// k_attempt_endpoint (sql/013_endpoint_stats.sql); its pending and in-flight deliveries
+// from k_delivery_endpoint; its newest failed attempt, whenever it was.
+EndpointStats load_endpoint_stats(wh::Db& db, uint64_t endpoint_id);
+
 // Makes a pending/failed/delivered delivery due now (the worker sends it again). Returns
 // false when it is in flight or cancelled (status tells which).
 bool redeliver(wh::Db& db, uint64_t delivery_id, std::string& status);

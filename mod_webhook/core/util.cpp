@@ -1,6 +1,7 @@
 #include "util.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -160,6 +161,15 @@ bool rfc3339_to_db(const std::string& t, std::string& out) {
                   u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec, millis);
     out = buf;
     return true;
+}
+
+long long nearest_rank(std::vector<long long>& sample, double p) {
+    // rank = ceil(p/100 * n), 1-based; computed in integers where it matters (p50 of 2 is the 1st)
+    size_t rank = size_t(std::ceil(p / 100.0 * double(sample.size()) - 1e-9));
+    size_t k = rank ? rank - 1 : 0;
+    if (k >= sample.size()) k = sample.size() - 1;
+    std::nth_element(sample.begin(), sample.begin() + long(k), sample.end());
+    return sample[k];
 }
 
 std::string ascii_lower(std::string s) {

@@ -67,6 +67,7 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(principal_scopes);
     CPPUNIT_TEST(endpoint_rendering);
     CPPUNIT_TEST(delivery_rendering);
+    CPPUNIT_TEST(stats_rendering);
     CPPUNIT_TEST(util_helpers);
     CPPUNIT_TEST(openapi_is_public_json_and_cacheable);
     CPPUNIT_TEST(openapi_other_methods_get_405);
@@ -362,6 +363,49 @@ public:
         d.status = "pending";
         CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T03:00:00.000Z"),
                              wh::json_str(delivery_json(d).get(), "nextAttemptAt"));
+    }
+
+    void stats_rendering() {
+        RouteMatch m = match_route(Handler::api, "/endpoints/ep_9/stats");
+        CPPUNIT_ASSERT(pattern_of(m) == "/endpoints/{id}/stats" && m.id == "ep_9");
+        CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD"), wh::api::allow_header(m));
+        // nearest rank: the smallest value with at least p % of the sample at or below it
+        std::vector<long long> v;
+        for (long long i = 100; i >= 1; --i) v.push_back(i);
+        CPPUNIT_ASSERT_EQUAL(50LL, nearest_rank(v, 50));
+        CPPUNIT_ASSERT_EQUAL(95LL, nearest_rank(v, 95));
+        CPPUNIT_ASSERT_EQUAL(99LL, nearest_rank(v, 99));
+        std::vector<long long> two = {30, 10};
+        CPPUNIT_ASSERT_EQUAL(10LL, nearest_rank(two, 50));
+        CPPUNIT_ASSERT_EQUAL(30LL, nearest_rank(two, 95));
+        std::vector<long long> one = {7};
+        CPPUNIT_ASSERT_EQUAL(7LL, nearest_rank(one, 99));
+
+        EndpointStats none;
+        wh::JsonPtr j = endpoint_stats_json(none);
+        CPPUNIT_ASSERT_EQUAL(std::string("24h"), wh::json_str(j.get(), "window"));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(j.get(), "successRate")));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(json_object_get(j.get(), "latencyMs"), "p95")));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(j.get(), "oldestPendingAt")));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(j.get(), "lastError")));
+        EndpointStats s;
+        s.attempts = 4;
+        s.succeeded = 3;
+        s.failed = 1;
+        s.p50 = 12;
+        s.pending = 2;
+        s.oldest_pending_at = "2026-11-26 02:00:00.000";
+        s.last_error = AttemptRow();
+        s.last_error->started_at = "2026-11-26 02:00:00.100";
+        s.last_error->error_class = "timeout";
+        j = endpoint_stats_json(s);
+        CPPUNIT_ASSERT_DOUBLES_EQUAL(0.75, json_real_value(json_object_get(j.get(), "successRate")), 1e-9);
+        CPPUNIT_ASSERT_EQUAL(json_int_t(12), json_integer_value(json_object_get(json_object_get(j.get(), "latencyMs"), "p50")));
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T02:00:00.000Z"), wh::json_str(j.get(), "oldestPendingAt"));
+        json_t* e = json_object_get(j.get(), "lastError");
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26T02:00:00.100Z"), wh::json_str(e, "at"));
+        CPPUNIT_ASSERT_EQUAL(std::string("timeout"), wh::json_str(e, "errorClass"));
+        CPPUNIT_ASSERT(json_is_null(json_object_get(e, "httpStatus")) && json_is_null(json_object_get(e, "message")));
     }
 
     void util_helpers() {

@@ -63,9 +63,11 @@ public:
                        std::string::npos);
         CPPUNIT_ASSERT_EQUAL(size_t(0), count(s.update_sql, "WHEN 2 "));
         CPPUNIT_ASSERT_EQUAL(size_t(2), count(s.insert_sql, "NOW(3) - INTERVAL ? MICROSECOND"));
-        CPPUNIT_ASSERT_EQUAL(size_t(20), s.insert_params.size());  // 10 columns a row
+        CPPUNIT_ASSERT_EQUAL(size_t(22), s.insert_params.size());  // 11 columns a row
         CPPUNIT_ASSERT_EQUAL(std::string("1"), s.insert_params[0].text());
-        CPPUNIT_ASSERT_EQUAL(std::string("3"), s.insert_params[10].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("101"), s.insert_params[1].text());  // the attempt's endpoint
+        CPPUNIT_ASSERT_EQUAL(std::string("3"), s.insert_params[11].text());
+        CPPUNIT_ASSERT_EQUAL(std::string("103"), s.insert_params[12].text());
     }
 
     void placeholders_match_parameters() {
