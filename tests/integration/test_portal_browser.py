@@ -133,7 +133,11 @@ class PortalBrowser(unittest.TestCase):
                 lambda d: ("Signed in as %s " % user) in d.find_element(By.ID, "who").text)
 
     def go(self, hash_route, heading):
-        self.driver.get(self.portal + hash_route)
+        """Opens a page afresh (the same URL again is a reload: a hash alone would not redraw)."""
+        if self.driver.current_url == self.portal + hash_route:
+            self.driver.refresh()
+        else:
+            self.driver.get(self.portal + hash_route)
         return self.wait_xpath("//h1[contains(., %s)]" % xq(heading))
 
     def wait_xpath(self, xpath, timeout=WAIT):
@@ -378,7 +382,8 @@ class PortalBrowser(unittest.TestCase):
         h.wait_until(lambda: self.delivery(ntf)["status"] == "delivered", timeout=30, message="recovered " + ntf)
         self.assertEqual(self.receiver.problems, [])
         self.assert_health(ep)
-        self.shot("endpoint")
+        self.assertNotIn(new_secret, self.driver.page_source, "the rotated secret is shown again")
+        self.shot("endpoint", self.driver.find_element(By.XPATH, "//section[h2[starts-with(., 'Health')]]"))
 
     def assert_health(self, ep):
         self.go("#/endpoints/" + ep, "Endpoint")
