@@ -471,6 +471,26 @@ class PortalBrowser(unittest.TestCase):
         self.assertEqual(len(mine), 1, body)
         self.assertEqual((mine[0]["eventTypes"], mine[0]["description"]), ([self.types[-1]], "typed without a mouse"))
         self.addCleanup(h.api, "DELETE", "/endpoints/" + mine[0]["id"])
+        self.edit_then_delete(mine[0]["id"])
+
+    def edit_then_delete(self, ep):
+        """Edit (the same labelled form), then Delete: nothing happens until confirmed."""
+        self.go("#/endpoints/" + ep, "Endpoint")
+        box = self.by_label("Description")
+        box.clear()
+        box.send_keys("edited in the portal")
+        self.button("Save changes").click()
+        WebDriverWait(self.driver, WAIT).until(
+            lambda d: h.api("GET", "/endpoints/" + ep)[2]["description"] == "edited in the portal")
+        self.wait_text("edited in the portal")
+        self.button("Delete").click()
+        self.button("Cancel").click()
+        self.assertEqual(h.api("GET", "/endpoints/" + ep)[0], 200, "deleted without confirmation")
+        self.button("Delete").click()
+        self.button("Delete endpoint").click()
+        self.wait_xpath("//h1[.='Your endpoints']")
+        self.assertEqual(h.api("GET", "/endpoints/" + ep)[0], 404)
+        self.assertNotIn(ep, self.driver.page_source)
 
     def tab_to(self, match, limit=80):
         for _ in range(limit):
