@@ -157,7 +157,7 @@ function manageSection(ep, base, refresh) {
 function deleteDialog(ep, base, status) {
   const title = uid('del-title');
   const confirm = h('button', {type: 'button', class: 'danger'}, 'Delete endpoint');
-  const cancel = h('button', {type: 'button', class: 'secondary'}, 'Cancel');
+  const cancel = h('button', {type: 'button', class: 'secondary', autofocus: true}, 'Cancel');
   const dialog = h('dialog', {'aria-labelledby': title},
     h('h2', {id: title}, 'Delete this endpoint?'),
     h('p', {}, `${ep.url} stops receiving notifications and its pending notifications are cancelled. This cannot be undone.`),
@@ -214,13 +214,15 @@ export function parseTime(text) {
 }
 
 function editSection(ep, base, types, refresh) {
-  const status = statusLine();
+  const status = statusLine('status edit-status');
   const form = endpointForm({
     types, endpoint: ep, submitLabel: 'Save changes',
     onSubmit: async (body, showErrors) => {
       try {
         await call('PATCH', base, body);
         await refresh('Save changes');
+        const saved = document.querySelector('.edit-status');
+        if (saved) saved.textContent = 'Saved.';
       } catch (e) {
         showErrors(e);
       }

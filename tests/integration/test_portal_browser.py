@@ -483,6 +483,7 @@ class PortalBrowser(unittest.TestCase):
         WebDriverWait(self.driver, WAIT).until(
             lambda d: h.api("GET", "/endpoints/" + ep)[2]["description"] == "edited in the portal")
         self.wait_text("edited in the portal")
+        self.wait_text("Saved.")
         self.button("Delete").click()
         self.button("Cancel").click()
         self.assertEqual(h.api("GET", "/endpoints/" + ep)[0], 200, "deleted without confirmation")
