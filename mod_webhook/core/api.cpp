@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "cross_site.hpp"
 #include "crypto.hpp"
 #include "http.hpp"
 #include "log.hpp"
@@ -357,6 +358,16 @@ HttpResponse dispatch(Handler handler, const HttpRequest& req) {
     if (!m.found()) return not_found();
     const RouteEntry* e = route_entry(m, req.method);
     if (!e) return method_not_allowed(m, req.method);
+    if (handler == Handler::api && is_state_change(req.method)) {
+        // A browser sends Basic credentials with any request to this site, also one a page of
+        // another site makes it send; the events handler is server to server.
+        std::string why = cross_site_refusal(req.header("Sec-Fetch-Site"), req.header("Origin"), req.origin);
+        if (!why.empty()) {
+            wh::log_info("WH00025: " + req.method + " " + req.base_path + req.path + ": " + why.substr(0, why.find(';')) +
+                         " (answered 403, nothing changed): a page of another site had a browser send it");
+            return problem(403, why);
+        }
+    }
     Principal who;
     if (auto refused = admit(*e, req, who)) return *refused;
     return e->operation(req, who, m.id);

@@ -60,6 +60,7 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(handle_404);
     CPPUNIT_TEST(handle_405_allow);
     CPPUNIT_TEST(handle_401_without_user);
+    CPPUNIT_TEST(cross_site_changes_are_refused);
     CPPUNIT_TEST(bodyless_routes_check_a_body_sent_anyway);
     CPPUNIT_TEST(handle_events_415);
     CPPUNIT_TEST(handle_events_400);
@@ -251,6 +252,41 @@ public:
         HttpResponse r = handle(Handler::api, f.req);
         CPPUNIT_ASSERT_EQUAL(401, r.status);
         CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+    }
+
+    // Before the user, the body and MariaDB (unreachable here): only webhook-api state changes.
+    void cross_site_changes_are_refused() {
+        for (const char* method : {"POST", "PATCH", "DELETE"}) {
+            Fixture f(method, std::string("POST") == method ? "/endpoints" : "/endpoints/ep_1");
+            f.req.origin = "http://gw.example:8480";
+            f.req.headers["sec-fetch-site"] = "cross-site";
+            f.req.user = "";
+            HttpResponse r = handle(Handler::api, f.req);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(method, 403, r.status);
+            CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+            CPPUNIT_ASSERT_MESSAGE(r.body, r.body.find("Sec-Fetch-Site: cross-site") != std::string::npos);
+        }
+        Fixture foreign("POST", "/endpoints");
+        foreign.req.origin = "http://gw.example:8480";
+        foreign.req.headers["origin"] = "http://evil.example";
+        CPPUNIT_ASSERT_EQUAL(403, handle(Handler::api, foreign.req).status);
+        // the same origin passes on to the next check (415: no JSON body)
+        Fixture same("POST", "/endpoints");
+        same.req.origin = "http://gw.example:8480";
+        same.req.headers["origin"] = "http://gw.example:8480";
+        same.req.headers["sec-fetch-site"] = "same-origin";
+        CPPUNIT_ASSERT_EQUAL(415, handle(Handler::api, same.req).status);
+        // reads pass; so does the events handler (server to server)
+        Fixture read("GET", "/openapi.json");
+        read.req.headers["sec-fetch-site"] = "cross-site";
+        CPPUNIT_ASSERT_EQUAL(200, handle(Handler::api, read.req).status);
+        Fixture events("POST", "/events");
+        events.req.headers["sec-fetch-site"] = "cross-site";
+        CPPUNIT_ASSERT_EQUAL(415, handle(Handler::events, events.req).status);
+        // an unknown route or method keeps its 404/405
+        Fixture unknown("POST", "/nowhere");
+        unknown.req.headers["sec-fetch-site"] = "cross-site";
+        CPPUNIT_ASSERT_EQUAL(404, handle(Handler::api, unknown.req).status);
     }
 
     void handle_events_415() {
