@@ -230,7 +230,12 @@ HttpResponse get_delivery(const HttpRequest& req, const Principal& who, const st
     auto d = visible_delivery(req, who, id);
     if (!d) return not_found();
     std::vector<AttemptRow> attempts = load_attempts(req.db, d->id);
-    return ok_json(200, delivery_json(*d, &attempts).get());
+    auto source = load_notification(req.db, d->id);
+    if (!source) return not_found();  // deleted meanwhile
+    std::string body;
+    bool built = wh::build_payload(source->fields, body);
+    return json_response(200, delivery_with_request_text(delivery_json(*d, &attempts), built ? &body : nullptr,
+                                                         d->notification_id, source->basic_auth));
 }
 
 HttpResponse redeliver_req(const HttpRequest& req, const Principal& who, const std::string& id) {

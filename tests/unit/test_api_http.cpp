@@ -3,6 +3,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "http.hpp"
+#include "notification.hpp"
 #include "json.hpp"
 #include "openapi.hpp"
 #include "principal.hpp"
@@ -68,6 +69,7 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(principal_scopes);
     CPPUNIT_TEST(endpoint_rendering);
     CPPUNIT_TEST(delivery_rendering);
+    CPPUNIT_TEST(delivery_request_rendering);
     CPPUNIT_TEST(util_helpers);
     CPPUNIT_TEST(openapi_is_public_json_and_cacheable);
     CPPUNIT_TEST(openapi_other_methods_get_405);
@@ -364,6 +366,43 @@ public:
         std::string secret = "whsec_x";
         wh::JsonPtr k = endpoint_json(row, &secret);
         CPPUNIT_ASSERT_EQUAL(secret, wh::json_str(k.get(), "secret"));
+    }
+
+    // "request": the worker's body bytes as they are (1.50 stays 1.50), the header names it
+    // sends, no credential.
+    void delivery_request_rendering() {
+        DeliveryRow d;
+        d.notification_id = "ntf_1";
+        d.status = "delivered";
+        d.created_at = d.updated_at = "2026-11-26 02:00:00.000";
+        wh::PayloadFields f;
+        f.notification_id = "ntf_1";
+        f.event_code = "a.b";
+        f.event_date = "1764000000000";
+        f.data_type = "object";
+        f.reseller_id = "r";
+        f.portfolio_id = "p";
+        f.data = std::make_shared<const std::string>(" {\"amount\": 1.50, \"rate\": 1e-2} ");
+        std::string body;
+        CPPUNIT_ASSERT(wh::build_payload(f, body));
+        std::vector<AttemptRow> none;
+        std::string text = delivery_with_request_text(delivery_json(d, &none), &body, "ntf_1", true);
+        CPPUNIT_ASSERT_MESSAGE(text, text.find("\"request\":{\"body\":" + body + ",\"headers\":") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(text, text.find("1.50") != std::string::npos);
+        wh::JsonPtr j = body_json(json_response(200, text));
+        json_t* h = json_object_get(json_object_get(j.get(), "request"), "headers");
+        CPPUNIT_ASSERT_EQUAL(std::string("application/json"), wh::json_str(h, "Content-Type"));
+        CPPUNIT_ASSERT_EQUAL(std::string(wh::notification_user_agent()), wh::json_str(h, "User-Agent"));
+        CPPUNIT_ASSERT_EQUAL(std::string("ntf_1"), wh::json_str(h, "webhook-id"));
+        CPPUNIT_ASSERT_EQUAL(std::string("per attempt"), wh::json_str(h, "webhook-timestamp"));
+        CPPUNIT_ASSERT_EQUAL(std::string("per attempt"), wh::json_str(h, "webhook-signature"));
+        CPPUNIT_ASSERT_EQUAL(std::string("Basic [redacted]"), wh::json_str(h, "Authorization"));
+        CPPUNIT_ASSERT_EQUAL(std::string("delivered"), wh::json_str(j.get(), "status"));
+        wh::JsonPtr plain = body_json(json_response(200, delivery_with_request_text(delivery_json(d, &none), nullptr,
+                                                                                     "ntf_1", false)));
+        json_t* r = json_object_get(plain.get(), "request");
+        CPPUNIT_ASSERT(json_is_null(json_object_get(r, "body")));
+        CPPUNIT_ASSERT(!json_object_get(json_object_get(r, "headers"), "Authorization"));
     }
 
     void delivery_rendering() {
