@@ -170,7 +170,7 @@ void resolve_config(wh::api::Handler handler, const ServerConf* sc, wh::api::Api
         cfg.policy.parse("Off");
 }
 
-// Method, route, query, headers and user of r; the body is moved in by the caller.
+// Method, route, query, headers, user and own origin of r; the body is moved in by the caller.
 void describe_request(request_rec* r, const DirConf* dc, wh::api::Handler handler, wh::api::HttpRequest& req) {
     req.method = r->method ? r->method : "";
     route_path(r, dc, handler, req.path, req.base_path);
@@ -187,6 +187,12 @@ void describe_request(request_rec* r, const DirConf* dc, wh::api::Handler handle
         },
         &req.headers, r->headers_in, nullptr);
     req.user = r->user ? r->user : "";
+    // The origin a browser names for a page of this site: scheme, host and port as httpd
+    // builds its own URLs (brackets around IPv6, the port only when not the scheme's default).
+    const char* scheme = ap_http_scheme(r);
+    apr_port_t port = ap_get_server_port(r);
+    req.origin = std::string(scheme ? scheme : "http") + "://" + ap_get_server_name_for_url(r);
+    if (port != ap_default_port(r)) req.origin += ":" + std::to_string(port);
 }
 
 int not_configured(request_rec* r) {

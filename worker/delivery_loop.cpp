@@ -443,12 +443,13 @@ bool DeliveryLoop::request_headers(Job& job, std::vector<std::string>& hdrs) {
         finish_now(cl, "credentials", "the endpoint's signing secret is malformed");
         return false;
     }
+    // The names and fixed values are common/notification.hpp's: the module shows them too.
     hdrs = {
-        "Content-Type: application/json",
+        std::string("Content-Type: ") + kNotificationContentType,
         "Expect:",  // no 100-continue round trip
-        "webhook-id: " + nid,
-        "webhook-timestamp: " + std::to_string(ts),
-        "webhook-signature: " + sig,
+        std::string(kHeaderWebhookId) + ": " + nid,
+        std::string(kHeaderWebhookTimestamp) + ": " + std::to_string(ts),
+        std::string(kHeaderWebhookSignature) + ": " + sig,
     };
     if (password) hdrs.push_back("Authorization: Basic " + base64_encode(*cl.username + ":" + *password));
     job.sent_credentials = credential_forms(secrets, cl.username, password);  // kept out of the excerpt
@@ -505,7 +506,7 @@ void DeliveryLoop::set_transfer_options(CURL* h, Job& job) {
     curl_easy_setopt(h, CURLOPT_SEEKDATA, j);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(j->body.size()));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, j->headers);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_webhook/" WEBHOOK_VERSION);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, notification_user_agent());
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "cross_site.hpp"
 #include "crypto.hpp"
 #include "http.hpp"
 #include "log.hpp"
@@ -241,7 +242,12 @@ HttpResponse get_delivery(const HttpRequest& req, const Principal& who, const st
     auto d = visible_delivery(req, who, id);
     if (!d) return not_found();
     std::vector<AttemptRow> attempts = load_attempts(req.db, d->id);
-    return ok_json(200, delivery_json(*d, &attempts).get());
+    auto source = load_notification(req.db, d->id);
+    if (!source) return not_found();  // deleted meanwhile
+    std::string body;
+    bool built = wh::build_payload(source->fields, body);
+    return json_response(200, delivery_with_request_text(delivery_json(*d, &attempts), built ? &body : nullptr,
+                                                         d->notification_id, source->basic_auth));
 }
 
 HttpResponse redeliver_req(const HttpRequest& req, const Principal& who, const std::string& id) {
@@ -401,6 +407,16 @@ HttpResponse dispatch(Handler handler, const HttpRequest& req) {
     if (!m.found()) return not_found();
     const RouteEntry* e = route_entry(m, req.method);
     if (!e) return method_not_allowed(m, req.method);
+    if (handler == Handler::api && is_state_change(req.method)) {
+        // A browser sends Basic credentials with any request to this site, also one a page of
+        // another site makes it send; the events handler is server to server.
+        std::string why = cross_site_refusal(req.header("Sec-Fetch-Site"), req.header("Origin"), req.origin);
+        if (!why.empty()) {
+            wh::log_info("WH00025: " + req.method + " " + req.base_path + req.path + ": " + why.substr(0, why.find(';')) +
+                         " (answered 403, nothing changed): a page of another site had a browser send it");
+            return problem(403, why);
+        }
+    }
     Principal who;
     if (auto refused = admit(*e, req, who)) return *refused;
     return e->operation(req, who, m.id);

@@ -39,6 +39,8 @@ struct HttpRequest {
     std::string body;
     std::string user;          // Apache-authenticated user (r->user) or ""
     std::string base_path;     // the <Location> path, for Location headers
+    std::string origin;        // the request's own "scheme://host[:port]" as httpd sees it
+                               // (UseCanonicalName decides the host and port)
     wh::Db& db;
     const ApiConfig& config;
 

@@ -1,5 +1,6 @@
 #include "render.hpp"
 
+#include "notification.hpp"
 #include "util.hpp"
 
 namespace wh::api {
@@ -103,6 +104,26 @@ JsonPtr endpoint_stats_json(const EndpointStats& s) {
     }
     json_object_set_new(o, "lastError", err);
     return j;
+}
+
+std::string delivery_with_request_text(const JsonPtr& delivery, const std::string* body,
+                                       const std::string& notification_id, bool basic_auth) {
+    JsonPtr headers(json_object());
+    json_t* h = headers.get();
+    json_object_set_new(h, "Content-Type", json_string(wh::kNotificationContentType));
+    json_object_set_new(h, "User-Agent", json_string(wh::notification_user_agent()));
+    json_object_set_new(h, wh::kHeaderWebhookId, json_text(notification_id));
+    json_object_set_new(h, wh::kHeaderWebhookTimestamp, json_string("per attempt"));
+    json_object_set_new(h, wh::kHeaderWebhookSignature, json_string("per attempt"));
+    if (basic_auth) json_object_set_new(h, "Authorization", json_string("Basic [redacted]"));
+    // The body goes in as text: through a JSON value its numbers could change form (1.50
+    // would come out as 1.5), and it must read as the receiver got it.
+    std::string text = wh::json_dump(delivery.get());
+    text.pop_back();  // the object's closing brace
+    text += ",\"request\":{\"body\":";
+    text += body ? *body : std::string("null");
+    text += ",\"headers\":" + wh::json_dump(h) + "}}";
+    return text;
 }
 
 JsonPtr list_page_json(const char* key, json_t* items, const std::optional<std::string>& next) {

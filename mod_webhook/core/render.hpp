@@ -82,6 +82,15 @@ struct EndpointStats {
 //  "pending","oldestPendingAt","lastError":{"at","httpStatus","errorClass","message"}|null}
 JsonPtr endpoint_stats_json(const EndpointStats& s);
 
+// The delivery's JSON text (delivery_json) with "request": {"body", "headers"}: the
+// notification as the worker sends it. `body` is the worker's body (common/notification.hpp),
+// embedded byte for byte, or nullptr when the stored event cannot make one (the worker fails
+// such a delivery): "body": null. The headers name what the worker sends; the timestamp and
+// signature, made per attempt, read "per attempt"; Authorization only says that Basic
+// credentials go along ("Basic [redacted]"), never which.
+std::string delivery_with_request_text(const JsonPtr& delivery, const std::string* body,
+                                       const std::string& notification_id, bool basic_auth);
+
 // One page of a list: {"<key>": items, "next": the cursor of the next page or null}.
 // Takes ownership of items (a JSON array).
 JsonPtr list_page_json(const char* key, json_t* items, const std::optional<std::string>& next);

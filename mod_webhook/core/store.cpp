@@ -335,6 +335,30 @@ std::optional<DeliveryRow> find_delivery(wh::Db& db, const std::string& notifica
     return row_to_delivery(rows, 0);
 }
 
+std::optional<NotificationSource> load_notification(wh::Db& db, uint64_t delivery_id) {
+    // The columns the worker's claim reads for the body (worker/store.cpp, load_claimed).
+    Rows rows = db.query(
+        "SELECT d.notification_id, e.event_code, e.event_date, t.data_type, e.reseller_id, e.portfolio_id, "
+        "e.merchant_id, e.data, (ep.username IS NOT NULL AND ep.password_enc IS NOT NULL) AS basic_auth "
+        "FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id "
+        "JOIN webhook_event_types t ON t.code = e.event_code JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
+        "WHERE d.id = ?",
+        {static_cast<unsigned long long>(delivery_id)});
+    if (rows.empty()) return std::nullopt;
+    Cells c(rows, 0);
+    NotificationSource n;
+    n.fields.notification_id = c.text("notification_id");
+    n.fields.event_code = c.text("event_code");
+    n.fields.event_date = c.text("event_date");
+    n.fields.data_type = c.text("data_type");
+    n.fields.reseller_id = c.text("reseller_id");
+    n.fields.portfolio_id = c.text("portfolio_id");
+    n.fields.merchant_id = c.opt("merchant_id");
+    n.fields.data = std::make_shared<const std::string>(c.text("data"));
+    n.basic_auth = c.text("basic_auth") == "1";
+    return n;
+}
+
 std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id) {
     Rows rows = db.query(
         "SELECT attempt_no, started_at, duration_ms, outcome, http_status, error_class, error_message, "

@@ -8,6 +8,7 @@
 
 #include "crypto.hpp"
 #include "db.hpp"
+#include "notification.hpp"
 #include "principal.hpp"
 #include "render.hpp"
 #include "validate.hpp"
@@ -71,6 +72,15 @@ std::optional<EndpointRow> rotate_secret(wh::Db& db, const Principal& who,
 // A delivery of a live (not deleted) endpoint by notification id, or nullopt.
 std::optional<DeliveryRow> find_delivery(wh::Db& db, const std::string& notification_id);
 std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id);
+
+// What a delivery's notification is built from: the worker's body fields (common/
+// notification.hpp) and whether its endpoint sends Basic authorization (a username and a
+// password are set). nullopt when the delivery or its event is gone.
+struct NotificationSource {
+    wh::PayloadFields fields;
+    bool basic_auth = false;
+};
+std::optional<NotificationSource> load_notification(wh::Db& db, uint64_t delivery_id);
 
 struct DeliveryPage {
     std::vector<DeliveryRow> rows;  // newest first

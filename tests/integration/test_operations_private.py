@@ -194,6 +194,10 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(doc["data"]["reason"], body["disabledReason"])
         self.assertRegex(doc["data"]["disabledAt"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
         self.assertIsNone(h.check_signature(watch["secret"], reqs[0]))
+        # its delivery carries the code for the delivery log's filter (set by the disable's INSERT)
+        status, _, listing = h.api("GET", "/endpoints/%s/deliveries?eventCode=%s" % (watch["id"], SYSTEM))
+        self.assertEqual(status, 200, listing)
+        self.assertEqual([d["notificationId"] for d in listing["deliveries"]], [doc["notificationId"]])
         # only the other enabled, subscribed endpoints of the same scope
         self.assertEqual(self._disabled_deliveries(SYSTEM, down), [])
         self.assertEqual(self._disabled_deliveries(SYSTEM, other_scope), [])

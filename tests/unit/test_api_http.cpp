@@ -3,6 +3,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "http.hpp"
+#include "notification.hpp"
 #include "json.hpp"
 #include "openapi.hpp"
 #include "principal.hpp"
@@ -60,6 +61,7 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(handle_404);
     CPPUNIT_TEST(handle_405_allow);
     CPPUNIT_TEST(handle_401_without_user);
+    CPPUNIT_TEST(cross_site_changes_are_refused);
     CPPUNIT_TEST(bodyless_routes_check_a_body_sent_anyway);
     CPPUNIT_TEST(handle_events_415);
     CPPUNIT_TEST(handle_events_400);
@@ -68,6 +70,7 @@ class ApiHttpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(endpoint_rendering);
     CPPUNIT_TEST(delivery_rendering);
     CPPUNIT_TEST(stats_rendering);
+    CPPUNIT_TEST(delivery_request_rendering);
     CPPUNIT_TEST(util_helpers);
     CPPUNIT_TEST(openapi_is_public_json_and_cacheable);
     CPPUNIT_TEST(openapi_other_methods_get_405);
@@ -254,6 +257,41 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
     }
 
+    // Before the user, the body and MariaDB (unreachable here): only webhook-api state changes.
+    void cross_site_changes_are_refused() {
+        for (const char* method : {"POST", "PATCH", "DELETE"}) {
+            Fixture f(method, std::string("POST") == method ? "/endpoints" : "/endpoints/ep_1");
+            f.req.origin = "http://gw.example:8480";
+            f.req.headers["sec-fetch-site"] = "cross-site";
+            f.req.user = "";
+            HttpResponse r = handle(Handler::api, f.req);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(method, 403, r.status);
+            CPPUNIT_ASSERT_EQUAL(std::string("application/problem+json"), r.content_type);
+            CPPUNIT_ASSERT_MESSAGE(r.body, r.body.find("Sec-Fetch-Site: cross-site") != std::string::npos);
+        }
+        Fixture foreign("POST", "/endpoints");
+        foreign.req.origin = "http://gw.example:8480";
+        foreign.req.headers["origin"] = "http://evil.example";
+        CPPUNIT_ASSERT_EQUAL(403, handle(Handler::api, foreign.req).status);
+        // the same origin passes on to the next check (415: no JSON body)
+        Fixture same("POST", "/endpoints");
+        same.req.origin = "http://gw.example:8480";
+        same.req.headers["origin"] = "http://gw.example:8480";
+        same.req.headers["sec-fetch-site"] = "same-origin";
+        CPPUNIT_ASSERT_EQUAL(415, handle(Handler::api, same.req).status);
+        // reads pass; so does the events handler (server to server)
+        Fixture read("GET", "/openapi.json");
+        read.req.headers["sec-fetch-site"] = "cross-site";
+        CPPUNIT_ASSERT_EQUAL(200, handle(Handler::api, read.req).status);
+        Fixture events("POST", "/events");
+        events.req.headers["sec-fetch-site"] = "cross-site";
+        CPPUNIT_ASSERT_EQUAL(415, handle(Handler::events, events.req).status);
+        // an unknown route or method keeps its 404/405
+        Fixture unknown("POST", "/nowhere");
+        unknown.req.headers["sec-fetch-site"] = "cross-site";
+        CPPUNIT_ASSERT_EQUAL(404, handle(Handler::api, unknown.req).status);
+    }
+
     void handle_events_415() {
         for (const char* ct : {"", "text/plain", "application/x-www-form-urlencoded"}) {
             Fixture f("POST", "/events");
@@ -329,6 +367,43 @@ public:
         std::string secret = "whsec_x";
         wh::JsonPtr k = endpoint_json(row, &secret);
         CPPUNIT_ASSERT_EQUAL(secret, wh::json_str(k.get(), "secret"));
+    }
+
+    // "request": the worker's body bytes as they are (1.50 stays 1.50), the header names it
+    // sends, no credential.
+    void delivery_request_rendering() {
+        DeliveryRow d;
+        d.notification_id = "ntf_1";
+        d.status = "delivered";
+        d.created_at = d.updated_at = "2026-11-26 02:00:00.000";
+        wh::PayloadFields f;
+        f.notification_id = "ntf_1";
+        f.event_code = "a.b";
+        f.event_date = "1764000000000";
+        f.data_type = "object";
+        f.reseller_id = "r";
+        f.portfolio_id = "p";
+        f.data = std::make_shared<const std::string>(" {\"amount\": 1.50, \"rate\": 1e-2} ");
+        std::string body;
+        CPPUNIT_ASSERT(wh::build_payload(f, body));
+        std::vector<AttemptRow> none;
+        std::string text = delivery_with_request_text(delivery_json(d, &none), &body, "ntf_1", true);
+        CPPUNIT_ASSERT_MESSAGE(text, text.find("\"request\":{\"body\":" + body + ",\"headers\":") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(text, text.find("1.50") != std::string::npos);
+        wh::JsonPtr j = body_json(json_response(200, text));
+        json_t* h = json_object_get(json_object_get(j.get(), "request"), "headers");
+        CPPUNIT_ASSERT_EQUAL(std::string("application/json"), wh::json_str(h, "Content-Type"));
+        CPPUNIT_ASSERT_EQUAL(std::string(wh::notification_user_agent()), wh::json_str(h, "User-Agent"));
+        CPPUNIT_ASSERT_EQUAL(std::string("ntf_1"), wh::json_str(h, "webhook-id"));
+        CPPUNIT_ASSERT_EQUAL(std::string("per attempt"), wh::json_str(h, "webhook-timestamp"));
+        CPPUNIT_ASSERT_EQUAL(std::string("per attempt"), wh::json_str(h, "webhook-signature"));
+        CPPUNIT_ASSERT_EQUAL(std::string("Basic [redacted]"), wh::json_str(h, "Authorization"));
+        CPPUNIT_ASSERT_EQUAL(std::string("delivered"), wh::json_str(j.get(), "status"));
+        wh::JsonPtr plain = body_json(json_response(200, delivery_with_request_text(delivery_json(d, &none), nullptr,
+                                                                                     "ntf_1", false)));
+        json_t* r = json_object_get(plain.get(), "request");
+        CPPUNIT_ASSERT(json_is_null(json_object_get(r, "body")));
+        CPPUNIT_ASSERT(!json_object_get(json_object_get(r, "headers"), "Authorization"));
     }
 
     void delivery_rendering() {
