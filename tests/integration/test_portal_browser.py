@@ -303,6 +303,23 @@ class PortalBrowser(unittest.TestCase):
         self.wait_xpath("//tr[@data-notification=%s]" % xq(ntfs[0]))
         self.assertNotIn("delivered", [td.text for td in self.driver.find_elements(By.CSS_SELECTOR, "tbody .badge")])
         self.shot("delivery-log")
+        # by event type: the test notification of step 3 only; a time the API cannot read is
+        # named beside its field; a range after everything matches nothing
+        Select(self.by_label("Status")).select_by_value("")
+        Select(self.by_label("Event type")).select_by_value(self.types[1])
+        self.button("Apply filters").click()
+        self.wait_xpath("//tr[@data-notification][contains(., %s)]" % xq(self.types[1]))
+        shown = [r.get_attribute("data-notification") for r in self.driver.find_elements(By.CSS_SELECTOR, "tr[data-notification]")]
+        self.assertTrue(shown and not set(shown) & set(ntfs), shown)
+        self.by_label("From").send_keys("last tuesday")
+        self.button("Apply filters").click()
+        self.wait_text("The log could not be read")
+        self.assertTrue(self.field_error(self.by_label("From")), "no error beside From")
+        box = self.by_label("From")
+        box.clear()
+        box.send_keys("2100-01-01T00:00:00Z")
+        self.button("Apply filters").click()
+        self.wait_text("No notification matches.")
         self.go("#/deliveries/" + ntfs[0], "Notification")
         self.wait_xpath("//article[@data-attempt]")
         page = self.text()
