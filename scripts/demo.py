@@ -27,34 +27,6 @@ RESELLER = "demo-reseller"
 PORTFOLIO = "demo-portfolio"
 MERCHANT = "demo-merchant-001"
 
-SAMPLE_DATA = {
-    "processing.return-processed": {"transactionId": "tx_7001", "amount": 4999, "currency": "USD",
-                                    "returnCode": "R01", "reason": "Insufficient funds"},
-    "processing.noc-processed": {"transactionId": "tx_7002", "changeCode": "C01",
-                                 "correctedData": "123456789", "field": "accountNumber"},
-    "processing.chargeback-processed": {"transactionId": "tx_7003", "amount": 12000, "currency": "USD",
-                                        "reasonCode": "10.4", "dueDate": "2026-12-15"},
-    "processing.reversal-processed": {"transactionId": "tx_7004", "amount": 2500, "currency": "USD",
-                                      "originalTransactionId": "tx_6990"},
-    "billing.payment-option-created": {"paymentOptionId": "po_301", "type": "card", "last4": "4242",
-                                       "customerId": "cus_88"},
-    "billing.payment-option-modified": {"paymentOptionId": "po_301", "active": False,
-                                        "customerId": "cus_88"},
-    "billing.subscription-created": {"subscriptionId": "sub_501", "customerId": "cus_88",
-                                     "plan": "monthly-basic", "amount": 1999, "status": "active"},
-    "billing.subscription-modified": {"subscriptionId": "sub_501", "previousStatus": "active",
-                                      "status": "paused"},
-    "billing.transaction-created": {"billingTransactionId": "bt_9001", "invoiceId": "inv_77",
-                                    "amount": 1999, "currency": "USD"},
-    "billing.allocation-created": {"allocationId": "al_11", "paymentId": "pay_55", "invoiceId": "inv_77",
-                                   "amount": 1999},
-    "management.merchant-created": {"merchantId": MERCHANT, "name": "Corner Coffee LLC",
-                                    "status": "active"},
-    "management.merchant-modified": {"merchantId": MERCHANT, "changes": {"name": "Corner Coffee Inc."}},
-    "management.terminal-created": {"terminalId": "term_12", "merchantId": MERCHANT, "model": "V400m"},
-    "management.terminal-modified": {"terminalId": "term_12", "merchantId": MERCHANT, "enabled": False},
-}
-
 
 def die(msg):
     print("[demo] error: %s" % msg, file=sys.stderr)
@@ -90,12 +62,13 @@ def http(method, url, doc=None, auth=None, timeout=15):
 
 
 def event_types(base, auth):
-    """(code, dataType) of every type the API serves (GET /event-types) that the gateway
-    publishes: the system module's are the worker's own (docs/contract.md §2)."""
+    """(code, dataType, example data) of every type the API serves (GET /event-types) that the
+    gateway publishes: the system module's are the worker's own (docs/contract.md §2)."""
     status, body = http("GET", base + "/event-types", auth=auth)
     if status != 200 or not isinstance(body, dict) or not body.get("eventTypes"):
         die("GET %s/event-types answered %s: %r" % (base, status, body))
-    return [(t["code"], t["dataType"]) for t in body["eventTypes"] if t["module"] != "system"]
+    return [(t["code"], t["dataType"], t.get("example") or {})
+            for t in body["eventTypes"] if t["module"] != "system"]
 
 
 def sql(env, query):
@@ -144,7 +117,7 @@ def main():
         print("[demo] receiver %s (pid %d), log %s" % (url, receiver.pid, log_file))
 
         status, ep = http("POST", base + "/endpoints", {
-            "url": url, "resellerId": RESELLER, "eventTypes": [c for c, _ in types],
+            "url": url, "resellerId": RESELLER, "eventTypes": [t[0] for t in types],
             "username": user, "password": password, "description": "scripts/stack demo receiver"},
             auth=admin)
         if status != 201 or not isinstance(ep, dict) or "secret" not in ep:
@@ -158,10 +131,10 @@ def main():
 
         sent = []  # (code, dataType, eventId)
         now_ms = int(time.time() * 1000)
-        for i, (code, data_type) in enumerate(types):
+        for i, (code, data_type, example) in enumerate(types):
             status, body = http("POST", base + "/events", {
                 "eventCode": code, "resellerId": RESELLER, "portfolioId": PORTFOLIO,
-                "merchantId": MERCHANT, "eventDate": now_ms + i, "data": SAMPLE_DATA.get(code, {"demo": True})})
+                "merchantId": MERCHANT, "eventDate": now_ms + i, "data": example})
             if status != 202 or not isinstance(body, dict) or "eventId" not in body:
                 die("POST %s/events (%s) answered %s: %r" % (base, code, status, body))
             sent.append((code, data_type, body["eventId"]))

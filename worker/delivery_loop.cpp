@@ -276,7 +276,8 @@ void DeliveryLoop::hand_over() {
     std::vector<Finished> batch;
     batch.reserve(finished_.size());
     for (Outcome& o : finished_) {
-        Plan plan = plan_after_attempt(o.success, o.attempt_no, opt_.schedule_ms, o.http_status, o.retry_after_s);
+        Plan plan =
+            plan_after_attempt(o.success, o.attempt_no, opt_.schedule_ms, o.http_status, o.retry_after_s, o.test);
         batch.push_back(Finished{std::move(o), plan});
     }
     finished_.clear();
@@ -324,6 +325,7 @@ void DeliveryLoop::finish_now(const Claimed& c, const std::string& cls, const st
     o.endpoint_id = c.endpoint_id;
     o.endpoint_public_id = c.endpoint_public_id;
     o.endpoint_timeouts = c.endpoint_timeouts;
+    o.test = c.test;
     o.notification_id = c.event.notification_id;
     o.error_class = cls;
     o.error_message = msg;
@@ -537,6 +539,7 @@ void DeliveryLoop::collect_done() {
         o.endpoint_id = j.c.endpoint_id;
         o.endpoint_public_id = j.c.endpoint_public_id;
         o.endpoint_timeouts = j.c.endpoint_timeouts;
+        o.test = j.c.test;
         o.notification_id = j.c.event.notification_id;
         o.duration_ms = ms_between(j.started, Clock::now());
         o.started = j.started;

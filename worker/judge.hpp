@@ -44,8 +44,10 @@ constexpr long long kRetryAfterCapMs = 24LL * 3600 * 1000;
 // failure i+1; a failure past the end of the schedule is final. retry_after_s (> 0) from a
 // 429/503 reply pushes the next attempt to max(schedule delay, Retry-After capped at 24 h).
 // 410 Gone disables the endpoint and keeps the delivery pending (held until re-enabled).
+// test: a test notification (POST /endpoints/{id}/test) gets one attempt: delivered or
+// failed, never re-scheduled, and its reply (410 included) never changes the endpoint.
 Plan plan_after_attempt(bool success, unsigned attempt_no, const std::vector<long long>& schedule_ms,
-                        long http_status, long long retry_after_s);
+                        long http_status, long long retry_after_s, bool test = false);
 
 // The timeout breaker (worker/README.md "Endpoints that keep timing out"): an endpoint whose
 // last `after` attempts (or more) all timed out gets one delivery in flight and a shorter

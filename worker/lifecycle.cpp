@@ -79,8 +79,8 @@ uint64_t publish_disabled(Db& d, const DisablingEndpoint& ep, const std::string&
     if (inserted == 0) return 0;  // another worker published this disable already
     uint64_t event_id = d.last_insert_id();
     return d.exec(
-        "INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id) "
-        "SELECT ?, o.id FROM webhook_endpoints o "
+        "INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code) "
+        "SELECT ?, o.id, s.event_code FROM webhook_endpoints o "
         "JOIN webhook_endpoint_subscriptions s ON s.endpoint_id = o.id AND s.event_code = ? "
         "WHERE o.scope_kind = ? AND o.scope_id = ? AND o.id <> ? AND o.enabled = 1 AND o.deleted_at IS NULL "
         "ORDER BY o.id",
@@ -98,6 +98,14 @@ DisableResult disable(Db& d, const DisablingEndpoint& ep, const std::string& rea
     return r;
 }
 
+// The endpoint's (ep) last successful attempt, test notifications left out (they never count
+// for or against an endpoint): backwards on (endpoint_id, delivered_at) to the first
+// delivery that is not a test, almost always the first one.
+const char* kLastSuccess =
+    "(SELECT d.delivered_at FROM webhook_deliveries d STRAIGHT_JOIN webhook_events e ON e.id = d.event_id "
+    "WHERE d.endpoint_id = ep.id AND d.delivered_at IS NOT NULL AND e.test_endpoint_id IS NULL "
+    "ORDER BY d.delivered_at DESC LIMIT 1)";
+
 }  // namespace
 
 DisableResult auto_disable_if_failing(Db& db, uint64_t endpoint_id, long long period_ms) {
@@ -106,17 +114,17 @@ DisableResult auto_disable_if_failing(Db& db, uint64_t endpoint_id, long long pe
     long long period_us = period_ms * 1000;
     // Cheap test first, without locks: the last success (an index dive on
     // (endpoint_id, delivered_at)) and the endpoint's last change start the clock.
-    Rows start = db.query(
-        "SELECT GREATEST(ep.updated_at, COALESCE((SELECT MAX(d.delivered_at) FROM webhook_deliveries d "
-        "WHERE d.endpoint_id = ep.id), ep.updated_at)) FROM webhook_endpoints ep "
-        "WHERE ep.id = ? AND ep.enabled = 1 AND ep.deleted_at IS NULL",
-        {endpoint_id});
+    Rows start = db.query(std::string("SELECT GREATEST(ep.updated_at, COALESCE(") + kLastSuccess +
+                              ", ep.updated_at)) FROM webhook_endpoints ep "
+                              "WHERE ep.id = ? AND ep.enabled = 1 AND ep.deleted_at IS NULL",
+                          {endpoint_id});
     if (start.empty() || !start[0][0]) return res;
     std::string clock_start = *start[0][0];
     // A failed attempt after the clock start that is at least `period` old. Only deliveries
     // attempted since the clock start can hold one ((endpoint_id, last_attempt_at) index).
     Rows old_failure = db.query(
         "SELECT 1 FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id "
+        "JOIN webhook_events e ON e.id = d.event_id AND e.test_endpoint_id IS NULL "
         "WHERE d.endpoint_id = ? AND d.last_attempt_at > ? AND a.outcome = 'failure' "
         "AND a.started_at > ? AND a.started_at <= NOW(3) - INTERVAL ? MICROSECOND LIMIT 1",
         {endpoint_id, clock_start, clock_start, period_us});
@@ -127,11 +135,9 @@ DisableResult auto_disable_if_failing(Db& db, uint64_t endpoint_id, long long pe
         DisablingEndpoint ep;
         if (!lock_endpoint(d, endpoint_id, ep) || !ep.enabled) return DisableResult();
         // Re-check the clock under the lock: a success or a change since the test wins.
-        Rows again = d.query(
-            "SELECT 1 FROM webhook_endpoints ep WHERE ep.id = ? AND ep.updated_at <= ? AND "
-            "COALESCE((SELECT MAX(d.delivered_at) FROM webhook_deliveries d WHERE d.endpoint_id = ep.id), "
-            "ep.updated_at) <= ?",
-            {endpoint_id, clock_start, clock_start});
+        Rows again = d.query(std::string("SELECT 1 FROM webhook_endpoints ep WHERE ep.id = ? AND ep.updated_at <= ? "
+                                         "AND COALESCE(") + kLastSuccess + ", ep.updated_at) <= ?",
+                             {endpoint_id, clock_start, clock_start});
         if (again.empty()) return DisableResult();
         return disable(d, ep, reason, db_now(d));
     });

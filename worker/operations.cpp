@@ -23,7 +23,8 @@ Operations::Operations(const OpsOptions& opt, Clock::time_point now)
 void Operations::on_recorded(const Outcome& o, const Plan& plan, Clock::time_point now) {
     metrics_.attempt(double(o.duration_ms) / 1000.0, o.success, !o.success && plan.status == Plan::failed,
                      o.error_class);
-    if (!plan.disable_endpoint && !o.success && opt_.auto_disable_after_ms > 0 && to_check_.size() < 10000 &&
+    // A test's failure is no sign of sustained failure (and the check leaves tests out).
+    if (!plan.disable_endpoint && !o.success && !o.test && opt_.auto_disable_after_ms > 0 && to_check_.size() < 10000 &&
              throttle_.allow(o.endpoint_id, now))
         to_check_.insert(o.endpoint_id);
 }

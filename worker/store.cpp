@@ -40,13 +40,15 @@ size_t fan_out(Db& db, unsigned limit) {
         // (the plan MariaDB chose for one OR-ed join), every endpoint subscribed to the code
         // in any scope was read for every event.
         auto scoped = [&](const char* kind, const char* column) {
-            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id FROM webhook_events e "
+            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id, e.event_code FROM webhook_events e "
                                "JOIN webhook_endpoints ep ON ep.scope_kind = '") + kind +
                    "' AND ep.scope_id = e." + column + " AND ep.deleted_at IS NULL "
+                   "AND (e.test_endpoint_id IS NULL OR e.test_endpoint_id = ep.id) "
                    "JOIN webhook_endpoint_subscriptions s ON s.endpoint_id = ep.id AND s.event_code = e.event_code "
                    "WHERE e.id IN (" + in + ")";
         };
-        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id) " + scoped("reseller", "reseller_id") +
+        // event_code is copied for the delivery log's filter (sql/011_delivery_log_filters.sql).
+        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code) " + scoped("reseller", "reseller_id") +
                " UNION ALL " + scoped("portfolio", "portfolio_id") + " ORDER BY 1, 2");
         d.exec("UPDATE webhook_events SET fanned_out_at = NOW(3) WHERE id IN (" + in + ")");
         return ids.size();
@@ -487,7 +489,7 @@ std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, u
 struct ClaimedColumns {
     size_t id, notification_id, attempts, endpoint_id, public_id, url, username, password_enc, secret_enc,
         prev_secret_enc, ack_mode, event_code, event_date, data_type, reseller_id, portfolio_id, merchant_id,
-        event_id, consecutive_timeouts, scope_kind, scope_id;
+        event_id, consecutive_timeouts, scope_kind, scope_id, test;
     explicit ClaimedColumns(const Rows& r)
         : id(r.col("id")), notification_id(r.col("notification_id")), attempts(r.col("attempts")),
           endpoint_id(r.col("endpoint_id")), public_id(r.col("public_id")), url(r.col("url")),
@@ -496,7 +498,7 @@ struct ClaimedColumns {
           event_date(r.col("event_date")), data_type(r.col("data_type")), reseller_id(r.col("reseller_id")),
           portfolio_id(r.col("portfolio_id")), merchant_id(r.col("merchant_id")), event_id(r.col("event_id")),
           consecutive_timeouts(r.col("consecutive_timeouts")), scope_kind(r.col("scope_kind")),
-          scope_id(r.col("scope_id")) {}
+          scope_id(r.col("scope_id")), test(r.col("test")) {}
 };
 
 Claimed claimed_from_row(const Rows::Row& row, const ClaimedColumns& col,
@@ -523,6 +525,7 @@ Claimed claimed_from_row(const Rows::Row& row, const ClaimedColumns& col,
     c.event.data = event_data;
     c.endpoint_timeouts = unsigned(to_u64(row[col.consecutive_timeouts]));
     c.scope = {row[col.scope_kind].value_or(""), row[col.scope_id].value_or("")};
+    c.test = row[col.test].value_or("0") == "1";
     return c;
 }
 
@@ -534,7 +537,8 @@ void load_claimed(Db& db, const std::string& owner, const std::vector<uint64_t>&
         " ep.username, ep.password_enc, ep.secret_enc, "
         " IF(ep.prev_secret_expires_at > NOW(3), ep.prev_secret_enc, NULL) AS prev_secret_enc, "
         " ep.ack_mode, e.event_code, e.event_date, t.data_type, e.reseller_id, e.portfolio_id, "
-        " e.merchant_id, d.event_id, ep.consecutive_timeouts, ep.scope_kind, ep.scope_id "
+        " e.merchant_id, d.event_id, ep.consecutive_timeouts, ep.scope_kind, ep.scope_id, "
+        " (e.test_endpoint_id IS NOT NULL) AS test "
         "FROM webhook_deliveries d "
         "JOIN webhook_events e ON e.id = d.event_id "
         "JOIN webhook_event_types t ON t.code = e.event_code "
@@ -646,7 +650,7 @@ struct CaseColumn {
 void breaker_sql(const std::vector<Finished>& batch, const std::vector<bool>& held, RecordSql& out) {
     std::map<uint64_t, std::pair<TimeoutCount, unsigned>> per_ep;  // endpoint -> (count, as claimed)
     for (size_t i = 0; i < batch.size(); ++i) {
-        if (!held[i]) continue;
+        if (!held[i] || batch[i].o.test) continue;  // a test tells nothing about the endpoint's health
         const Outcome& o = batch[i].o;
         auto& [count, claimed] = per_ep[o.endpoint_id];
         claimed = std::max(claimed, o.endpoint_timeouts);

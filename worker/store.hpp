@@ -18,7 +18,8 @@ namespace wh::worker {
 
 // Creates the deliveries for up to `limit` events not fanned out yet: one per non-deleted
 // endpoint (disabled ones included: their deliveries are held) that subscribes to the
-// event's code and whose scope is the event's reseller or portfolio. Returns events done.
+// event's code and whose scope is the event's reseller or portfolio; a test event
+// (test_endpoint_id set) to that endpoint alone. Returns events done.
 size_t fan_out(Db& db, unsigned limit = 500);
 
 // Deliveries whose lease expired go back to pending (the attempt was never recorded, so
@@ -42,6 +43,7 @@ struct Claimed {
     std::optional<std::string> prev_secret_enc;  // only while it still signs
     std::string ack_mode;
     unsigned endpoint_timeouts = 0;  // the endpoint's timeouts in a row when claimed (breaker)
+    bool test = false;    // a test notification: one attempt, no effect on the endpoint's state
     PayloadFields event;  // event.notification_id is the delivery's
 };
 
@@ -87,6 +89,7 @@ struct Outcome {
     std::string notification_id;
     std::string endpoint_public_id;
     unsigned endpoint_timeouts = 0;  // Claimed::endpoint_timeouts
+    bool test = false;               // Claimed::test: left out of the breaker and auto-disable
     long long duration_ms = 0;
     bool success = false;
     long http_status = 0;  // 0 = no HTTP reply
@@ -113,7 +116,7 @@ struct Finished {
 // The statements that record the held rows of a batch (pure; unit-tested): one UPDATE of
 // the deliveries (a CASE per column, fenced again by owner and status), one multi-row INSERT
 // of the attempt rows, the endpoints' timeouts in a row where they change (breaker; "" when
-// none does) and the endpoints a 410 disables. `held[i]`: item i's lease is still
+// none does) and the endpoints a 410 disables. Test notifications change neither. `held[i]`: item i's lease is still
 // ours (only those are written); `now` is when the statements run (for started_at).
 struct RecordSql {
     std::string update_sql, insert_sql, breaker_sql;

@@ -38,11 +38,14 @@ std::optional<HttpResponse> read_json(const HttpRequest& req, JsonPtr& out) {
     return std::nullopt;
 }
 
+// Whether the request carries a body (blanks only count as none).
+bool has_body(const HttpRequest& req) { return req.body.find_first_not_of(" \t\r\n") != std::string::npos; }
+
 // Routes that take no body (GET, HEAD, DELETE, rotate-secret, redeliver) still answer a
 // body they cannot use precisely: 415 when it is not JSON, 400 when malformed, 422 for every
 // member of anything but an empty object. No body (or "{}") is what they expect.
 std::optional<HttpResponse> check_no_body(const HttpRequest& req) {
-    if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
+    if (!has_body(req)) return std::nullopt;
     JsonPtr body;
     if (auto r = read_json(req, body)) return *r;
     if (!json_is_object(body.get()))
@@ -82,6 +85,25 @@ HttpResponse no_secret_key(const HttpRequest& req) {
 
 // ---- webhook-api ----
 
+// The caller as the API sees it: its Apache user, whether it is an admin, and every scope it
+// has a row for, by kind then id (the sets are ordered, "portfolio" sorts before "reseller").
+HttpResponse get_me(const HttpRequest& req, const Principal& who, const std::string&) {
+    JsonPtr root(json_object());
+    json_object_set_new(root.get(), "user", json_text(req.user));
+    json_object_set_new(root.get(), "admin", json_boolean(who.admin));
+    json_t* scopes = json_array();
+    for (const auto& [kind, ids] : {std::pair<const char*, const std::set<std::string>*>{"portfolio", &who.portfolios},
+                                    {"reseller", &who.resellers}})
+        for (const auto& id : *ids) {
+            json_t* o = json_object();
+            json_object_set_new(o, "kind", json_string(kind));
+            json_object_set_new(o, "id", json_text(id));
+            json_array_append_new(scopes, o);
+        }
+    json_object_set_new(root.get(), "scopes", scopes);
+    return ok_json(200, root.get());
+}
+
 HttpResponse get_event_types(const HttpRequest& req, const Principal&, const std::string&) {
     JsonPtr root(json_object());
     json_t* arr = json_array();
@@ -91,6 +113,9 @@ HttpResponse get_event_types(const HttpRequest& req, const Principal&, const std
         json_object_set_new(o, "module", json_text(t.module));
         json_object_set_new(o, "dataType", json_text(t.data_type));
         json_object_set_new(o, "description", json_text(t.description));
+        // Stored as JSON (sql/012: CHECK JSON_VALID); anything but an object shows as {}.
+        JsonPtr example = wh::json_parse(t.example);
+        json_object_set_new(o, "example", json_is_object(example.get()) ? example.release() : json_object());
         json_array_append_new(arr, o);
     }
     json_object_set_new(root.get(), "eventTypes", arr);
@@ -191,7 +216,10 @@ std::optional<DeliveryRow> visible_delivery(const HttpRequest& req, const Princi
 
 HttpResponse get_endpoint_deliveries(const HttpRequest& req, const Principal& who, const std::string& id) {
     DeliveryListQuery q;
-    FieldErrors errs = validate_delivery_query(parse_query(req.query), q);
+    auto params = parse_query(req.query);
+    // The catalogue (cached per process) only when a code is to be checked against it.
+    auto catalogue = params.count("eventCode") ? event_catalogue(req.db) : std::make_shared<const Catalogue>();
+    FieldErrors errs = validate_delivery_query(params, *catalogue, q);
     auto ep = visible_endpoint(req, who, id);
     if (!ep) return not_found();
     if (!errs.empty()) return problem(422, "invalid query parameters; see errors", errs);
@@ -219,6 +247,7 @@ HttpResponse get_delivery(const HttpRequest& req, const Principal& who, const st
 HttpResponse redeliver_req(const HttpRequest& req, const Principal& who, const std::string& id) {
     auto d = visible_delivery(req, who, id);
     if (!d) return not_found();
+    if (d->test) return problem(409, "a test notification gets one attempt and is not sent again; send a new test");
     std::string status;
     if (!redeliver(req.db, d->id, status))
         return problem(409, status == "inflight" ? "the delivery is being sent right now; try again when it is done"
@@ -246,6 +275,37 @@ HttpResponse recover_req(const HttpRequest& req, const Principal& who, const std
     json_object_set_new(root.get(), "requeued", json_integer(json_int_t(n)));
     HttpResponse r = ok_json(202, root.get());
     r.wake_worker = n > 0;  // due now: let the worker claim them at once (WebhookNotifyWorker)
+    return r;
+}
+
+// POST /endpoints/{id}/test: one notification of a type (default: the endpoint's first, in
+// catalogue order) with the type's example data, to this endpoint only, one attempt.
+HttpResponse test_req(const HttpRequest& req, const Principal& who, const std::string& id) {
+    JsonPtr body;
+    if (has_body(req))
+        if (auto r = read_json(req, body)) return *r;
+    auto ep = visible_endpoint(req, who, id);
+    if (!ep) return not_found();
+    std::string code;
+    FieldErrors errs = validate_test_request(body.get(), load_catalogue(req.db), code);
+    if (!errs.empty()) return problem(422, "the request is invalid; see errors", errs);
+    if (code.empty()) code = ep->event_types.at(0);  // sorted by code: the catalogue's order
+    TestSendResult res = queue_test(req.db, who, id, code);
+    if (res.kind == TestSendResult::not_found) return not_found();
+    if (res.kind == TestSendResult::disabled)
+        return problem(409, "the endpoint is disabled; enable it (PATCH enabled=true) to send it a test");
+    if (res.kind == TestSendResult::rate_limited) {
+        HttpResponse r = problem(429, "at most " + std::to_string(kTestsPerMinute) +
+                                          " test notifications a minute per endpoint; retry after the time given");
+        r.set_header("Retry-After", std::to_string(res.retry_after_s));
+        return r;
+    }
+    wh::log_info("endpoint " + id + ": test notification " + res.notification_id + " (" + code + ") queued by " +
+                 req.user);
+    JsonPtr root(json_object());
+    json_object_set_new(root.get(), "notificationId", json_text(res.notification_id));
+    HttpResponse r = ok_json(202, root.get());
+    r.wake_worker = true;  // due now: let the worker claim it at once (WebhookNotifyWorker)
     return r;
 }
 
@@ -322,7 +382,7 @@ std::optional<HttpResponse> admit(const RouteEntry& e, const HttpRequest& req, P
     // MariaDB is down. (Body routes parse again in their operation; their bodies are small.)
     if (!e.takes_body) {
         if (auto r = check_no_body(req)) return r;
-    } else {
+    } else if (!e.body_optional || has_body(req)) {
         JsonPtr syntax_only;
         if (auto r = read_json(req, syntax_only)) return r;
     }
@@ -352,6 +412,7 @@ const std::vector<RouteEntry>& routes() {
     constexpr Handler api = Handler::api;
     constexpr Access principal = Access::principal;
     static const std::vector<RouteEntry> table = {
+        {api, "GET", "/me", get_me, false, principal},
         {api, "GET", "/event-types", get_event_types, false, principal},
         {api, "GET", "/endpoints", get_endpoints, false, principal},
         {api, "POST", "/endpoints", post_endpoint, true, principal},
@@ -362,6 +423,7 @@ const std::vector<RouteEntry>& routes() {
         {api, "GET", "/endpoints/{id}/deliveries", get_endpoint_deliveries, false,
          principal},
         {api, "POST", "/endpoints/{id}/recover", recover_req, true, principal},
+        {api, "POST", "/endpoints/{id}/test", test_req, true, principal, true},
         {api, "GET", "/endpoints/{id}/stats", get_endpoint_stats, false, principal},
         {api, "GET", "/deliveries/{id}", get_delivery, false, principal},
         {api, "POST", "/deliveries/{id}/redeliver", redeliver_req, false, principal},

@@ -55,6 +55,7 @@ JsonPtr delivery_json(const DeliveryRow& row, const std::vector<AttemptRow>* att
     json_object_set_new(o, "deliveredAt", opt_time(row.delivered_at));
     json_object_set_new(o, "createdAt", json_text(rfc3339_from_db(row.created_at)));
     json_object_set_new(o, "updatedAt", json_text(rfc3339_from_db(row.updated_at)));
+    json_object_set_new(o, "test", json_boolean(row.test));
     if (attempts) {
         json_t* arr = json_array();
         for (const auto& a : *attempts) {

@@ -49,6 +49,7 @@ struct DeliveryRow {
     std::optional<std::string> delivered_at;
     std::string created_at;
     std::string updated_at;
+    bool test = false;  // a test notification (POST /endpoints/{id}/test)
 };
 
 struct AttemptRow {
@@ -64,7 +65,7 @@ struct AttemptRow {
 
 // {"notificationId","endpointId","eventId","eventCode","status","attemptCount",
 //  "nextAttemptAt","lastAttemptAt","lastHttpStatus","lastError","deliveredAt","createdAt",
-//  "updatedAt"} plus "attempts":[…] when attempts is given.
+//  "updatedAt","test"} plus "attempts":[…] when attempts is given.
 JsonPtr delivery_json(const DeliveryRow& row, const std::vector<AttemptRow>* attempts = nullptr);
 
 // GET /endpoints/{id}/stats: the endpoint's attempts of the last 24 h, its backlog now and

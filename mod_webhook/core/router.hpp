@@ -1,6 +1,6 @@
 // The route table of the two handlers and the matching of a path against it. A route is one
 // RouteEntry (in routes(), api.cpp, next to its operation): method, pattern, operation,
-// whether it takes a JSON body, and who may call it.
+// whether it takes a JSON body (and whether that body may be left out), and who may call it.
 #pragma once
 
 #include <string>
@@ -30,6 +30,7 @@ struct RouteEntry {
     Operation operation;
     bool takes_body;      // a JSON body; other routes accept none (or {})
     Access access;
+    bool body_optional = false;  // takes_body, and no body at all (or only blanks) is allowed too
 };
 
 // Every route, in Allow order per pattern (defined in api.cpp).

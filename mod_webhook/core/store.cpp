@@ -107,11 +107,12 @@ std::optional<EndpointRow> lock_visible(wh::Db& db, const Principal& who, const 
 
 std::vector<EventTypeRow> load_event_types(wh::Db& db) {
     Rows rows = db.query(
-        "SELECT code, module, data_type, description FROM webhook_event_types ORDER BY module, code");
+        "SELECT code, module, data_type, description, example FROM webhook_event_types ORDER BY module, code");
     std::vector<EventTypeRow> out;
     for (const auto& r : rows.rows) {
         Cells c(rows, r);
-        out.push_back({c.text("code"), c.text("module"), c.text("data_type"), c.text("description")});
+        out.push_back({c.text("code"), c.text("module"), c.text("data_type"), c.text("description"),
+                       c.text("example")});
     }
     return out;
 }
@@ -299,7 +300,7 @@ const char* kDeliveryCols =
     "SELECT d.id, d.notification_id, ep.public_id AS endpoint_public_id, ep.scope_kind, ep.scope_id, "
     "ev.public_id AS event_public_id, "
     "ev.event_code, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_http_status, "
-    "d.last_error, d.delivered_at, d.created_at, d.updated_at "
+    "d.last_error, d.delivered_at, d.created_at, d.updated_at, (ev.test_endpoint_id IS NOT NULL) AS test "
     "FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id "
     "JOIN webhook_events ev ON ev.id = d.event_id WHERE ep.deleted_at IS NULL AND ";
 
@@ -322,6 +323,7 @@ DeliveryRow row_to_delivery(const Rows& rows, size_t i) {
     d.delivered_at = c.opt("delivered_at");
     d.created_at = c.text("created_at");
     d.updated_at = c.text("updated_at");
+    d.test = c.text("test") == "1";
     return d;
 }
 
@@ -358,9 +360,23 @@ std::vector<AttemptRow> load_attempts(wh::Db& db, uint64_t delivery_id) {
 std::optional<DeliveryPage> list_deliveries(wh::Db& db, uint64_t endpoint_id, const DeliveryListQuery& q) {
     std::string where = "d.endpoint_id = ?";
     Params params{static_cast<unsigned long long>(endpoint_id)};
+    // Each filter has an index leading with endpoint_id (k_delivery_endpoint for status,
+    // sql/011's k_delivery_endpoint_code and k_delivery_endpoint_created for the others).
     if (q.status) {
         where += " AND d.status = ?";
         params.emplace_back(*q.status);
+    }
+    if (q.event_code) {
+        where += " AND d.event_code = ?";
+        params.emplace_back(*q.event_code);
+    }
+    if (q.since) {
+        where += " AND d.created_at >= ?";
+        params.emplace_back(*q.since);
+    }
+    if (q.until) {
+        where += " AND d.created_at <= ?";
+        params.emplace_back(*q.until);
     }
     if (q.after) {
         Rows c = db.query("SELECT id FROM webhook_deliveries WHERE notification_id = ? AND endpoint_id = ?",
@@ -437,9 +453,53 @@ bool redeliver(wh::Db& db, uint64_t delivery_id, std::string& status) {
 }
 
 uint64_t recover_failed(wh::Db& db, uint64_t endpoint_id, const std::string& since_db) {
-    return db.exec("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = NOW(3) "
-                   "WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?",
+    // Test notifications get one attempt only: never queued again.
+    return db.exec("UPDATE webhook_deliveries d SET d.status = 'pending', d.next_attempt_at = NOW(3) "
+                   "WHERE d.endpoint_id = ? AND d.status = 'failed' AND d.created_at >= ? AND NOT EXISTS "
+                   "(SELECT 1 FROM webhook_events e WHERE e.id = d.event_id AND e.test_endpoint_id IS NOT NULL)",
                    {static_cast<unsigned long long>(endpoint_id), since_db});
+}
+
+TestSendResult queue_test(wh::Db& db, const Principal& who, const std::string& public_id,
+                          const std::string& event_code) {
+    return wh::with_transaction(db, [&](wh::Db& db) {
+        TestSendResult res;
+        auto ep = lock_visible(db, who, public_id);
+        if (!ep) return res;
+        if (!ep->enabled) {
+            res.kind = TestSendResult::disabled;
+            return res;
+        }
+        // Read under the endpoint's lock (READ COMMITTED: the tests committed by whoever held
+        // it before are counted). A slot frees when the oldest of the minute turns a minute old.
+        const unsigned long long id = ep->id;
+        Rows window = db.query(
+            "SELECT COUNT(*) AS n, TIMESTAMPDIFF(MICROSECOND, NOW(3), MIN(created_at) + INTERVAL 1 MINUTE) AS wait_us "
+            "FROM webhook_events WHERE test_endpoint_id = ? AND created_at > NOW(3) - INTERVAL 1 MINUTE",
+            {id});
+        Cells w(window, 0);
+        if (w.number("n") >= kTestsPerMinute) {
+            res.kind = TestSendResult::rate_limited;
+            long long wait_us = std::stoll(w.text("wait_us"));
+            res.retry_after_s = std::max(1LL, (wait_us + 999999) / 1000000);
+            return res;
+        }
+        const bool reseller = ep->scope_kind == "reseller";
+        // A system-style event: the scope's id in its column, "" in the other (as the worker's
+        // system.endpoint-disabled); fanned out already, its one delivery made here.
+        Rows ev = db.query(
+            "INSERT INTO webhook_events (event_code, reseller_id, portfolio_id, data, test_endpoint_id, fanned_out_at) "
+            "SELECT code, ?, ?, example, ?, NOW(3) FROM webhook_event_types WHERE code = ? RETURNING id",
+            {reseller ? ep->scope_id : std::string(), reseller ? std::string() : ep->scope_id, id, event_code});
+        if (ev.empty()) throw std::runtime_error("the event type " + event_code + " left the catalogue");
+        Rows d = db.query(
+            "INSERT INTO webhook_deliveries (event_id, endpoint_id, event_code) VALUES (?, ?, ?) RETURNING notification_id",
+            {Cells(ev, 0).number("id"), id, event_code});
+        if (d.empty()) throw std::runtime_error("INSERT ... RETURNING gave no row");
+        res.kind = TestSendResult::queued;
+        res.notification_id = Cells(d, 0).text("notification_id");
+        return res;
+    });
 }
 
 namespace {

@@ -16,6 +16,7 @@ namespace wh::api {
 
 struct EventTypeRow {
     std::string code, module, data_type, description;
+    std::string example;  // JSON object text: an example `data` of the type
 };
 
 std::vector<EventTypeRow> load_event_types(wh::Db& db);
@@ -90,6 +91,25 @@ bool redeliver(wh::Db& db, uint64_t delivery_id, std::string& status);
 
 // Makes every failed delivery of the endpoint created since `since_db` (UTC) due now.
 uint64_t recover_failed(wh::Db& db, uint64_t endpoint_id, const std::string& since_db);
+
+// The outcome of a test notification request (POST /endpoints/{id}/test).
+struct TestSendResult {
+    enum Kind { queued, not_found, disabled, rate_limited } kind = not_found;
+    std::string notification_id;  // queued
+    long long retry_after_s = 0;  // rate_limited: seconds until a slot frees
+};
+
+// Tests an endpoint may be sent per rolling minute.
+constexpr unsigned kTestsPerMinute = 10;
+
+// Queues one test notification of `event_code` (a catalogue code) to the visible, live
+// endpoint `public_id` and nothing else: in one transaction, with the endpoint's row locked
+// (so concurrent requests on any Apache child count one after the other), counts its tests
+// of the last minute, then inserts the event (the type's example as data, the endpoint's
+// scope id, fanned out already and fenced to the endpoint by test_endpoint_id) and its one
+// delivery, whose notification id is returned.
+TestSendResult queue_test(wh::Db& db, const Principal& who, const std::string& public_id,
+                          const std::string& event_code);
 
 struct EventResult {
     std::string event_id;

@@ -374,8 +374,28 @@ FieldErrors validate_list_query(const std::map<std::string, std::string>& query,
     return errs;
 }
 
+namespace {
+
+// since/until of the delivery log: RFC 3339 to database UTC text; until not before since.
+void delivery_time_range(const std::map<std::string, std::string>& query, DeliveryListQuery& out,
+                         FieldErrors& errs) {
+    for (const char* field : {"since", "until"}) {
+        auto it = query.find(field);
+        if (it == query.end()) continue;
+        std::string db;
+        if (!rfc3339_to_db(it->second, db))
+            add(errs, field, "must be an RFC 3339 date-time such as 2026-11-26T00:00:00Z");
+        else
+            (std::string(field) == "since" ? out.since : out.until) = db;
+    }
+    // Both are fixed-width "YYYY-MM-DD hh:mm:ss.mmm" in UTC: text order is time order.
+    if (out.since && out.until && *out.until < *out.since) add(errs, "until", "must not be before since");
+}
+
+}  // namespace
+
 FieldErrors validate_delivery_query(const std::map<std::string, std::string>& query,
-                                    DeliveryListQuery& out) {
+                                    const Catalogue& catalogue, DeliveryListQuery& out) {
     FieldErrors errs;
     ListQuery lq;
     std::map<std::string, std::string> paging;
@@ -389,6 +409,12 @@ FieldErrors validate_delivery_query(const std::map<std::string, std::string>& qu
         if (kStatuses.count(it->second)) out.status = it->second;
         else add(errs, "status", "must be one of pending, inflight, delivered, failed, cancelled");
     }
+    it = query.find("eventCode");
+    if (it != query.end()) {
+        if (catalogue.count(it->second)) out.event_code = it->second;
+        else add(errs, "eventCode", "unknown event type '" + echo(it->second) + "' (see GET /event-types)");
+    }
+    delivery_time_range(query, out, errs);
     it = query.find("after");
     if (it != query.end()) {
         if (!it->second.empty() && it->second.size() <= 32 && wh::valid_scope_id(it->second))
@@ -409,6 +435,23 @@ FieldErrors validate_recover(const json_t* body, std::string& since) {
     if (!v) add(errs, "since", "is required");
     else if (!json_is_string(v) || !rfc3339_to_db(str_of(v), since))
         add(errs, "since", "must be an RFC 3339 date-time such as 2026-11-26T00:00:00Z");
+    return errs;
+}
+
+FieldErrors validate_test_request(const json_t* body, const Catalogue& catalogue, std::string& event_code) {
+    FieldErrors errs;
+    if (!body) return errs;
+    if (!json_is_object(body)) {
+        add(errs, "", "the request body must be a JSON object (or left out)");
+        return errs;
+    }
+    check_unknown(body, {"eventCode"}, "", errs);
+    const json_t* v = json_object_get(body, "eventCode");
+    if (!v) return errs;
+    if (!json_is_string(v)) add(errs, "eventCode", "must be a string: an event type code");
+    else if (!catalogue.count(str_of(v)))
+        add(errs, "eventCode", "unknown event type '" + echo(str_of(v)) + "' (see GET /event-types)");
+    else event_code = str_of(v);
     return errs;
 }
 

@@ -87,16 +87,25 @@ FieldErrors validate_list_query(const std::map<std::string, std::string>& query,
 
 struct DeliveryListQuery {
     std::optional<std::string> status;  // pending|inflight|delivered|failed|cancelled
+    std::optional<std::string> event_code;  // a code of the catalogue
+    std::optional<std::string> since;   // createdAt >= this (database UTC text)
+    std::optional<std::string> until;   // createdAt <= this (database UTC text)
     unsigned limit = kDefaultListLimit;
     std::optional<std::string> after;   // notificationId of the previous page's last item
 };
 
-// GET /endpoints/{id}/deliveries query parameters (unknown parameters are ignored).
+// GET /endpoints/{id}/deliveries query parameters (unknown parameters are ignored):
+// status, eventCode (a code of `catalogue`), since/until (RFC 3339, until not before
+// since), limit, after.
 FieldErrors validate_delivery_query(const std::map<std::string, std::string>& query,
-                                    DeliveryListQuery& out);
+                                    const Catalogue& catalogue, DeliveryListQuery& out);
 
 // POST /endpoints/{id}/recover body: {"since": RFC 3339}.
 FieldErrors validate_recover(const json_t* body, std::string& since_db_utc);
+
+// POST /endpoints/{id}/test body: {"eventCode"?: a catalogue code}. body null (no body):
+// nothing to check, event_code stays empty (the caller's default).
+FieldErrors validate_test_request(const json_t* body, const Catalogue& catalogue, std::string& event_code);
 
 // ---- events ----
 

@@ -245,6 +245,17 @@ def add_principal(user, password, *scope):
         raise HarnessError("principal add %s failed: %s" % (user, e))
 
 
+def add_login(user, password):
+    """An htpasswd login with no principal row on the active stack (the API answers it 403);
+    records the password."""
+    _record_basic(user, password, "api-password")
+    stack = whstack.Stack(env()["WEBHOOK_STATE_DIR"], environ=_stack_environ(), for_up=False, log=lambda m: None)
+    try:
+        stack.htpasswd_set(user, password)
+    except whstack.StackError as e:
+        raise HarnessError("htpasswd for %s failed: %s" % (user, e))
+
+
 def _stack_environ(settings=None):
     """The environment a stack is started with from a test: the test's own, less any
     WEBHOOK_* a developer exported (`eval $(scripts/stack env)`), plus settings."""

@@ -286,7 +286,8 @@ class RegistrationContract(unittest.TestCase):
         self.assertEqual(headers.get("cache-control"), "no-store")
         self.assertEqual(set(body), {"eventTypes"})
         for t in body["eventTypes"]:
-            self.assertEqual(set(t), {"code", "module", "dataType", "description"}, t)
+            self.assertEqual(set(t), {"code", "module", "dataType", "description", "example"}, t)
+            self.assertIsInstance(t["example"], dict, t)
             self.assertIn(t["dataType"], ("object", "transaction"), t)
             self.assertEqual(t["module"], t["code"].split(".")[0])
             self.assertTrue(t["description"])

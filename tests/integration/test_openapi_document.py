@@ -227,7 +227,8 @@ class CheckerFailsOnWrongAnswers(unittest.TestCase):
                     "eventId": "evt_" + "0" * 24, "eventCode": "billing.subscription-created",
                     "status": "delivered", "attemptCount": 1, "nextAttemptAt": "2026-11-26T04:12:09.123Z",
                     "lastAttemptAt": None, "lastHttpStatus": 200, "lastError": None, "deliveredAt": None,
-                    "createdAt": "2026-11-26T04:12:09.123Z", "updatedAt": "2026-11-26T04:12:09.123Z"}
+                    "createdAt": "2026-11-26T04:12:09.123Z", "updatedAt": "2026-11-26T04:12:09.123Z",
+                    "test": False}
         msg = self.assert_fails("GET", "/endpoints/ep_1/deliveries", 200, JSON, {"deliveries": [delivery], "next": None})
         self.assertIn("nextAttemptAt", msg)  # due only while pending
         delivery["status"] = "pending"

@@ -1,5 +1,6 @@
 // The route table (core/router.hpp, routes() in core/api.cpp): every entry is reachable by
-// its pattern and method, one entry per method and pattern, which routes take a body, and
+// its pattern and method, one entry per method and pattern, which routes take a body (and
+// which may leave it out), and
 // where /openapi.json is routed (its answers: test_api_http.cpp).
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -67,6 +68,12 @@ public:
         CPPUNIT_ASSERT(!takes_body(Handler::api, "/endpoints/ep_1/rotate-secret", "POST"));
         CPPUNIT_ASSERT(!takes_body(Handler::api, "/deliveries/ntf_1/redeliver", "POST"));
         CPPUNIT_ASSERT(!takes_body(Handler::api, "/openapi.json", "GET"));
+        // the test route takes a body that may be left out; no other body route allows that
+        CPPUNIT_ASSERT(takes_body(Handler::api, "/endpoints/ep_1/test", "POST"));
+        for (const RouteEntry& e : routes()) {
+            bool test_route = std::string(e.pattern) == "/endpoints/{id}/test";
+            CPPUNIT_ASSERT_MESSAGE(e.pattern, e.body_optional == test_route);
+        }
     }
 
     void openapi_only_below_the_api_handler() {

@@ -62,8 +62,10 @@ class ApiValidateTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(patch_remove_credentials);
     CPPUNIT_TEST(list_query_rules);
     CPPUNIT_TEST(delivery_query_rules);
+    CPPUNIT_TEST(delivery_query_filters);
     CPPUNIT_TEST(rfc3339_parsing);
     CPPUNIT_TEST(recover_body);
+    CPPUNIT_TEST(test_request_body);
     CPPUNIT_TEST(event_single_valid);
     CPPUNIT_TEST(event_header_key);
     CPPUNIT_TEST(event_every_bad_field);
@@ -332,18 +334,51 @@ public:
     }
 
     void delivery_query_rules() {
+        const Catalogue cat = {"billing.subscription-created", "management.terminal-modified"};
         DeliveryListQuery q;
-        CPPUNIT_ASSERT(validate_delivery_query({}, q).empty());
-        CPPUNIT_ASSERT(!q.status && !q.after);
+        CPPUNIT_ASSERT(validate_delivery_query({}, cat, q).empty());
+        CPPUNIT_ASSERT(!q.status && !q.after && !q.event_code && !q.since && !q.until);
         CPPUNIT_ASSERT_EQUAL(kDefaultListLimit, q.limit);
         DeliveryListQuery ok;
-        CPPUNIT_ASSERT(validate_delivery_query({{"status", "failed"}, {"limit", "5"}, {"after", "ntf_ab"}}, ok).empty());
+        CPPUNIT_ASSERT(validate_delivery_query({{"status", "failed"}, {"limit", "5"}, {"after", "ntf_ab"}}, cat, ok).empty());
         CPPUNIT_ASSERT_EQUAL(std::string("failed"), *ok.status);
         CPPUNIT_ASSERT_EQUAL(5u, ok.limit);
         CPPUNIT_ASSERT_EQUAL(std::string("ntf_ab"), *ok.after);
         DeliveryListQuery bad;
-        FieldErrors errs = validate_delivery_query({{"status", "lost"}, {"limit", "0"}, {"after", "a b"}}, bad);
+        FieldErrors errs = validate_delivery_query({{"status", "lost"}, {"limit", "0"}, {"after", "a b"}}, cat, bad);
         CPPUNIT_ASSERT_MESSAGE(fields(errs), has_field(errs, "status") && has_field(errs, "limit") && has_field(errs, "after"));
+    }
+
+    void delivery_query_filters() {
+        const Catalogue cat = {"billing.subscription-created", "management.terminal-modified"};
+        DeliveryListQuery ok;
+        FieldErrors errs = validate_delivery_query({{"eventCode", "billing.subscription-created"},
+                                                    {"since", "2026-11-26T01:00:00+01:00"},
+                                                    {"until", "2026-11-26T00:00:00Z"}, {"status", "delivered"}},
+                                                   cat, ok);
+        CPPUNIT_ASSERT_MESSAGE(fields(errs), errs.empty());
+        CPPUNIT_ASSERT_EQUAL(std::string("billing.subscription-created"), *ok.event_code);
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26 00:00:00.000"), *ok.since);  // since == until: one instant
+        CPPUNIT_ASSERT_EQUAL(std::string("2026-11-26 00:00:00.000"), *ok.until);
+        CPPUNIT_ASSERT_EQUAL(std::string("delivered"), *ok.status);
+        // each bad value is named; the code must be in the catalogue, exactly
+        for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+                 {"eventCode", "billing.nope"}, {"eventCode", ""}, {"eventCode", "Billing.subscription-created"},
+                 {"eventCode", "billing.subscription-created "}, {"since", "yesterday"}, {"since", ""},
+                 {"since", "2026-11-26"}, {"until", "2026-11-26T00:00:00"}, {"until", "2026-02-30T00:00:00Z"}}) {
+            DeliveryListQuery q;
+            FieldErrors e = validate_delivery_query({{field, value}}, cat, q);
+            CPPUNIT_ASSERT_MESSAGE(field + "=" + value + ": " + fields(e), e.size() == 1 && has_field(e, field));
+            CPPUNIT_ASSERT(!q.event_code && !q.since && !q.until);
+        }
+        DeliveryListQuery reversed;
+        errs = validate_delivery_query({{"since", "2026-11-26T00:00:00.001Z"}, {"until", "2026-11-26T00:00:00Z"}}, cat,
+                                       reversed);
+        CPPUNIT_ASSERT_MESSAGE(fields(errs), errs.size() == 1 && has_field(errs, "until"));
+        // an empty catalogue knows no code
+        DeliveryListQuery none;
+        CPPUNIT_ASSERT(has_field(validate_delivery_query({{"eventCode", "billing.subscription-created"}}, {}, none),
+                                 "eventCode"));
     }
 
     void rfc3339_parsing() {
@@ -372,6 +407,28 @@ public:
         auto bad = parse(R"({"since":1764000000,"until":"x"})");
         FieldErrors errs = validate_recover(bad.get(), since);
         CPPUNIT_ASSERT(has_field(errs, "since") && has_field(errs, "until"));
+    }
+
+    void test_request_body() {
+        std::string code;
+        // no body and {}: nothing chosen (the endpoint's first type is the default)
+        CPPUNIT_ASSERT(validate_test_request(nullptr, catalogue(), code).empty());
+        auto empty = parse("{}");
+        CPPUNIT_ASSERT(validate_test_request(empty.get(), catalogue(), code).empty());
+        CPPUNIT_ASSERT_EQUAL(std::string(), code);
+        auto ok = parse(R"({"eventCode":"billing.subscription-created"})");
+        CPPUNIT_ASSERT(validate_test_request(ok.get(), catalogue(), code).empty());
+        CPPUNIT_ASSERT_EQUAL(std::string("billing.subscription-created"), code);
+        code.clear();
+        auto unknown = parse(R"({"eventCode":"billing.nope"})");
+        FieldErrors errs = validate_test_request(unknown.get(), catalogue(), code);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(fields(errs), size_t(1), errs.size());
+        CPPUNIT_ASSERT(has_field(errs, "eventCode") && code.empty());
+        auto bad = parse(R"({"eventCode":7,"extra":true})");
+        errs = validate_test_request(bad.get(), catalogue(), code);
+        CPPUNIT_ASSERT(has_field(errs, "eventCode") && has_field(errs, "extra"));
+        auto array = parse(R"(["billing.subscription-created"])");
+        CPPUNIT_ASSERT(has_field(validate_test_request(array.get(), catalogue(), code), ""));
     }
 
     void event_single_valid() {

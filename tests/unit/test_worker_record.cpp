@@ -21,6 +21,7 @@ class WorkerRecordTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(nothing_held_writes_nothing);
     CPPUNIT_TEST(timeouts_in_a_row_are_counted);
     CPPUNIT_TEST(replies_reset_the_count);
+    CPPUNIT_TEST(tests_leave_the_breaker_alone);
     CPPUNIT_TEST(own_caps_are_left_out_of_claims);
     CPPUNIT_TEST_SUITE_END();
 
@@ -165,6 +166,25 @@ public:
         // a lost lease counts nothing
         RecordSql lost = record_sql("w1", b, {false, false, false, true}, Clock::now());
         CPPUNIT_ASSERT_EQUAL(std::string(), lost.breaker_sql);
+    }
+
+    void tests_leave_the_breaker_alone() {
+        // a test's timeout neither counts nor, as a reply, resets the endpoint's count; its
+        // row is still recorded (status and attempt)
+        Finished t = timeout(1, 50, 0);
+        t.o.test = true;
+        t.plan.status = Plan::failed;
+        Finished reply = fin(2, Plan::failed, 500);
+        reply.o.endpoint_id = 60;
+        reply.o.endpoint_timeouts = 3;
+        reply.o.test = true;
+        RecordSql s = record_sql("w1", {t, reply}, {true, true}, Clock::now());
+        CPPUNIT_ASSERT_EQUAL(std::string(), s.breaker_sql);
+        CPPUNIT_ASSERT_EQUAL(size_t(2), s.rows);
+        // the same attempts of ordinary notifications change both endpoints' counts
+        t.o.test = reply.o.test = false;
+        RecordSql o = record_sql("w1", {t, reply}, {true, true}, Clock::now());
+        CPPUNIT_ASSERT(o.breaker_sql.find("WHERE id IN (50,60)") != std::string::npos);
     }
 
     void replies_reset_the_count() {

@@ -1,5 +1,5 @@
 // What happens to a delivery after an attempt: re-delivery schedule, final failure,
-// Retry-After and 410 Gone (docs/contract.md §5).
+// Retry-After and 410 Gone (docs/contract.md §5); a test notification's single attempt.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "judge.hpp"
@@ -17,6 +17,8 @@ class WorkerScheduleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(retry_after_is_capped_at_24_hours);
     CPPUNIT_TEST(retry_after_never_revives_a_final_failure);
     CPPUNIT_TEST(gone_disables_and_holds);
+    CPPUNIT_TEST(a_test_gets_one_attempt);
+    CPPUNIT_TEST(a_test_never_disables_its_endpoint);
     CPPUNIT_TEST_SUITE_END();
 
     static std::vector<long long> def() {
@@ -99,6 +101,26 @@ public:
         CPPUNIT_ASSERT(last.disable_endpoint);
         CPPUNIT_ASSERT(last.status == Plan::pending);
         CPPUNIT_ASSERT(!plan_after_attempt(false, 1, def(), 404, 0).disable_endpoint);
+    }
+
+    void a_test_gets_one_attempt() {
+        // a failure is final at once, whatever the schedule still holds and whatever the
+        // receiver asks (Retry-After); a success is delivered as usual
+        for (long http : {0L, 404L, 429L, 500L, 503L}) {
+            Plan p = plan_after_attempt(false, 1, def(), http, 30, true);
+            CPPUNIT_ASSERT(p.status == Plan::failed);
+            CPPUNIT_ASSERT_EQUAL(0LL, p.delay_ms);
+            CPPUNIT_ASSERT(!p.disable_endpoint);
+        }
+        CPPUNIT_ASSERT(plan_after_attempt(true, 1, def(), 200, 0, true).status == Plan::delivered);
+        // the same failure of an ordinary notification is re-scheduled
+        CPPUNIT_ASSERT(plan_after_attempt(false, 1, def(), 500, 0, false).status == Plan::pending);
+    }
+
+    void a_test_never_disables_its_endpoint() {
+        Plan p = plan_after_attempt(false, 1, def(), 410, 0, true);
+        CPPUNIT_ASSERT(!p.disable_endpoint);
+        CPPUNIT_ASSERT(p.status == Plan::failed);
     }
 };
 
