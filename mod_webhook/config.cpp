@@ -214,6 +214,30 @@ const char* set_max_body_size(cmd_parms* cmd, void* dconf, const char* arg) {
     return nullptr;
 }
 
+const char* set_portal(cmd_parms* cmd, void* dconf, const char* arg) {
+    bool on = false;
+    if (!wh::parse_on_off(arg, on).empty())
+        return apr_psprintf(cmd->pool, "WH00038: %s: '%s' is neither On nor Off; write WebhookPortal On in the "
+                            "<Location> or <Directory> that serves the portal's files", cmd->directive->directive, arg);
+    static_cast<DirConf*>(dconf)->portal = on ? 1 : 0;
+    return nullptr;
+}
+
+const char* set_portal_frame_ancestors(cmd_parms* cmd, void* dconf, const char* args) {
+    try {
+        std::string sources;
+        std::string err = wh::api::parse_frame_ancestors(args ? args : "", sources);
+        if (!err.empty())
+            return cmd_error(cmd, "WH00037", err + "; e.g. WebhookPortalFrameAncestors 'self' https://gateway.example.com");
+        static_cast<DirConf*>(dconf)->frame_ancestors = apr_pstrdup(cmd->pool, sources.c_str());
+        return nullptr;
+    } catch (const std::exception& e) {
+        return cmd_error(cmd, "WH00037", e.what());
+    } catch (...) {
+        return "WH00037: WebhookPortalFrameAncestors: unexpected error";
+    }
+}
+
 // ---- the directive table ----
 
 // Typed rows: the setter's signature is checked here. In C++ cmd_func is an untyped
@@ -223,6 +247,7 @@ using Take1 = const char* (*)(cmd_parms*, void*, const char*);
 using RawArgs = const char* (*)(cmd_parms*, void*, const char*);
 constexpr int kServer = RSRC_CONF;              // server config and <VirtualHost>
 constexpr int kServerOrDir = RSRC_CONF | ACCESS_CONF;  // also <Location>/<Directory>
+constexpr int kDir = ACCESS_CONF;                      // <Location>/<Directory> only
 
 command_rec take1(const char* name, Take1 set, int where, const char* help) {
     return command_rec{name, reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(set)), nullptr, where, TAKE1, help};
@@ -252,6 +277,12 @@ extern "C" const command_rec wh_directives[] = {
           "past it, registration gets 422"),
     take1("WebhookMaxBodySize", set_max_body_size, kServerOrDir,
           "request body cap in bytes (default 1048576); larger bodies get 413"),
+    take1("WebhookPortal", set_portal, kDir,
+          "On in the <Location>/<Directory> serving the integrator portal's files: adds its "
+          "Content-Security-Policy, X-Content-Type-Options and Referrer-Policy headers (default Off)"),
+    raw_args("WebhookPortalFrameAncestors", set_portal_frame_ancestors, kDir,
+             "CSP frame-ancestors of the portal: who may embed it ('self' by default; 'none', or "
+             "host sources such as https://gateway.example.com); implies WebhookPortal On"),
     command_rec{}};
 
 // ---- records: create and merge (the rules are in core/module_config.hpp) ----

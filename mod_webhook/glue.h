@@ -29,6 +29,8 @@ int wh_map_to_storage(request_rec* r);
 /* httpd's own error pages (401 from auth, …) inside our locations become problem+json */
 void wh_insert_error_filter(request_rec* r);
 void wh_register_filters(void);
+/* the portal's security headers where WebhookPortal applies */
+int wh_portal_headers(request_rec* r);
 
 #ifdef __cplusplus
 }

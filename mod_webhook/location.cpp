@@ -133,6 +133,22 @@ extern "C" int wh_map_to_storage(request_rec* r) {
     return r->filename && std::strcmp(r->filename, kFilenameMark) == 0 ? OK : DECLINED;
 }
 
+// The portal's static files (WebhookPortal On / WebhookPortalFrameAncestors): a strict
+// Content-Security-Policy and two hardening headers. Set in header_parser, after the
+// location walk and before authentication, so error pages (401) carry them too; "set", not
+// "add", because an internal redirect (DirectoryIndex) runs the hook again.
+extern "C" int wh_portal_headers(request_rec* r) {
+    try {
+        const wh::api::DirConf* d = wh::glue::dir_conf(r);
+        if (!wh::api::portal_enabled(d)) return DECLINED;
+        apr_table_set(r->err_headers_out, "Content-Security-Policy", wh::api::portal_csp(d).c_str());
+        apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+        apr_table_setn(r->err_headers_out, "Referrer-Policy", "no-referrer");
+    } catch (...) {
+    }
+    return DECLINED;
+}
+
 extern "C" void wh_register_filters(void) {
     ap_register_output_filter(kProblemFilter, problem_filter, nullptr, AP_FTYPE_CONTENT_SET);
 }

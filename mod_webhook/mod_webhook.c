@@ -22,6 +22,7 @@ static void webhook_register_hooks(apr_pool_t* p) {
     ap_hook_handler(wh_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(wh_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     wh_register_filters();
+    ap_hook_header_parser(wh_portal_headers, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* The only symbol the .so exports (built with -fvisibility=hidden). */

@@ -63,15 +63,20 @@ expect=(
   /etc/mod_webhook/worker.conf
   /usr/share/mod_webhook/sql/001_schema.sql
   /usr/share/mod_webhook/sql/002_event_types.sql
+  /usr/share/mod_webhook/portal/index.html
+  /usr/share/mod_webhook/portal/js/app.js
   /usr/share/doc/webhook-worker/copyright
 )
 for f in "${expect[@]}"; do [[ -f $ROOT$f ]] || fail "missing $f"; done
 n_src=$(ls "$(dirname "$0")"/../sql/[0-9]*.sql | wc -l)
 n_pkg=$(ls "$ROOT"/usr/share/mod_webhook/sql/*.sql | wc -l)
 ((n_src == n_pkg)) || fail "$n_pkg migrations packaged, $n_src in sql/"
+n_src=$(find "$(dirname "$0")"/../portal -type f | wc -l)
+n_pkg=$(find "$ROOT"/usr/share/mod_webhook/portal -type f -perm 0644 | wc -l)
+((n_src == n_pkg)) || fail "$n_pkg portal files packaged (0644), $n_src in portal/"
 [[ -x $ROOT/usr/sbin/webhook-worker ]] || fail "webhook-worker not executable"
 [[ $(stat -c %a "$ROOT/etc/mod_webhook/worker.conf") == 640 ]] || fail "worker.conf is not 0640"
-unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/sql|usr/share/doc/(libapache2-mod-webhook|webhook-worker)|usr/share/man/man8)/' || true)
+unexpected=$(cd "$ROOT" && find . -type f | grep -Ev '^\./(usr/lib/apache2/modules|etc/apache2/mods-available|usr/sbin|lib/systemd/system|etc/mod_webhook|usr/share/mod_webhook/(sql|portal)|usr/share/doc/(libapache2-mod-webhook|webhook-worker)|usr/share/man/man8)/' || true)
 [[ -z $unexpected ]] || fail "unexpected files: $unexpected"
 # (listings and outputs are read whole before grep: with pipefail, grep -q closing the pipe
 # early would fail the pipeline by SIGPIPE)

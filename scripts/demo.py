@@ -6,6 +6,7 @@ event type that GET /event-types lists for the gateway (with Basic credentials, 
 demo-reseller), sends one event of each type through POST /events, waits (bounded) until every one is delivered, and prints what
 was delivered from webhook_deliveries/webhook_attempts and the receiver's log. Exits 1 if
 any notification is missing. The endpoint is deleted and the receiver stopped at the end.
+Last, it prints the integrator portal's URL and the login that opens it.
 """
 import argparse
 import base64
@@ -85,7 +86,34 @@ def main():
     ap.add_argument("--repo", required=True)
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("WEBHOOK_DEMO_TIMEOUT", "30")))
     args = ap.parse_args()
+    rc = demo(args)
+    portal_hint(read_env(args.state_dir))
+    return rc
 
+
+def portal_hint(env):
+    """The last lines: where the integrator portal is and a login that opens it (checked)."""
+    port = env["WEBHOOK_HTTP_PORT"]
+    url = env.get("WEBHOOK_PORTAL_URL") or "http://127.0.0.1:%s/webhooks/portal/" % port
+    user, password = env["WEBHOOK_API_USER"], env["WEBHOOK_API_PASSWORD"]
+    req = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(
+        ("%s:%s" % (user, password)).encode()).decode()})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            ok = resp.status == 200
+    except (urllib.error.URLError, OSError):
+        ok = False
+    print()
+    print("[demo] the integrator portal: %s" % url)
+    print("[demo]   login: %s / %s   (the stack's admin: every scope; a reseller's own login:"
+          % (user, password))
+    print("[demo]   scripts/stack principal add acme 'acme-secret-pw' --reseller acme)")
+    if not ok:
+        print("[demo] warning: the portal did not answer 200 with that login (see %s)"
+              % env.get("WEBHOOK_HTTPD_ERROR_LOG"), file=sys.stderr)
+
+
+def demo(args):
     env = read_env(args.state_dir)
     base = env["WEBHOOK_BASE_URL"].rstrip("/")
     admin = (env["WEBHOOK_API_USER"], env["WEBHOOK_API_PASSWORD"])

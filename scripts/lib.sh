@@ -6,13 +6,15 @@
 # shellcheck shell=bash
 
 # (make: cmake only recommends it, and recommends are not installed; systemd: the packaging
-# test verifies the unit with systemd-analyze; apache2 brings a2enmod, which it runs too)
+# test verifies the unit with systemd-analyze; apache2 brings a2enmod, which it runs too;
+# chromium, chromium-driver, python3-selenium: the portal's browser tests)
 WEBHOOK_PACKAGES=(
   cmake make g++ pkg-config systemd clang-tidy
   apache2 apache2-dev apache2-utils
   mariadb-server mariadb-client libmariadb-dev
   libcurl4-openssl-dev libjansson-dev libcppunit-dev libssl-dev
   python3 python3-jsonschema python3-yaml curl lintian
+  chromium chromium-driver python3-selenium
 )
 
 wh_log() { printf '%s\n' "$*" >&2; }
@@ -59,6 +61,29 @@ wh_install_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}"
+}
+
+# The npm packages the browser tests inject into the page (tests/browser/package-lock.json:
+# axe-core), installed with `npm ci` into $1/browser-deps (the build dir, git-ignored) when
+# the lock file changed. Never served by the portal. npm: whatever is on PATH (a Node.js
+# install brings its own), else Debian's.
+wh_browser_deps() {
+  local build=$1 repo
+  repo=$(wh_repo_root)
+  local dest=$build/browser-deps lock=$repo/tests/browser/package-lock.json
+  if [[ -f $dest/package-lock.json && -d $dest/node_modules ]] && cmp -s "$lock" "$dest/package-lock.json"; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    [[ ${WEBHOOK_SKIP_INSTALL:-0} == 1 ]] && wh_die "npm not found (the browser tests need it; apt-get install npm)"
+    local saved=("${WEBHOOK_PACKAGES[@]}")
+    WEBHOOK_PACKAGES=(npm)
+    wh_install_packages
+    WEBHOOK_PACKAGES=("${saved[@]}")
+  fi
+  mkdir -p "$dest"
+  cp "$repo/tests/browser/package.json" "$lock" "$dest/"
+  (cd "$dest" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
 }
 
 # Configures and builds into $1 unless WEBHOOK_SKIP_BUILD=1.

@@ -873,7 +873,7 @@ class Stack:
             "APACHE_MODULES": modules or "/usr/lib/apache2/modules", "DB_SPEC": self.db_spec(),
             "SECRET_KEY_FILE": self.secret_key, "HTPASSWD": self.htpasswd, "RUN_USER": run_user,
             "RUN_GROUP": run_group, "LOG_LEVEL": self.environ.get("WEBHOOK_HTTPD_LOG_LEVEL") or "warn",
-            "NOTIFY_WORKER": notify, "EXTRA_CONF": extra, "ALLOW_PRIVATE": self.allow_private_targets.replace(",", " ")}
+            "NOTIFY_WORKER": notify, "EXTRA_CONF": extra, "PORTAL_DIR": os.path.join(REPO, "portal"), "ALLOW_PRIVATE": self.allow_private_targets.replace(",", " ")}
         self.httpd.probe = (self.base_url + "/event-types", API_USER, self.api_password)
 
     def configure_worker(self):
@@ -903,6 +903,7 @@ class Stack:
              ("WEBHOOK_WORKER_LOG_LEVEL", self.worker_log_level), ("WEBHOOK_WAKEUP_PORT", self.wakeup_port),
              ("WEBHOOK_ALLOW_PRIVATE_TARGETS", self.allow_private_targets),
              ("WEBHOOK_METRICS_URL", "http://127.0.0.1:%d/webhook-metrics" % self.http_port),
+             ("WEBHOOK_PORTAL_URL", "http://127.0.0.1:%d/webhooks/portal/" % self.http_port),
              ("WEBHOOK_WORKER_METRICS_PORT", self.worker_metrics_port)]
         if self.worker_metrics_port not in ("off", "auto"):
             v.append(("WEBHOOK_WORKER_METRICS_URL", "http://127.0.0.1:%s/metrics" % self.worker_metrics_port))

@@ -4,7 +4,9 @@
 // keeps the child's value only when it is set; getters apply the defaults.
 #pragma once
 
+#include <cctype>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "db.hpp"
@@ -30,6 +32,8 @@ struct ServerConf {
 struct DirConf {
     const char* location;  // path of the section the record was created for
     long long max_body;    // WebhookMaxBodySize; -1 = unset
+    const char* frame_ancestors;  // WebhookPortalFrameAncestors (checked sources); NULL = unset
+    int portal;            // WebhookPortal: 1 On, 0 Off, -1 unset
 };
 
 static_assert(std::is_trivial<ServerConf>::value && std::is_standard_layout<ServerConf>::value,
@@ -43,6 +47,7 @@ inline void init_dir_conf(DirConf& c, const char* location) {
     c = DirConf{};
     c.location = location;
     c.max_body = -1;
+    c.portal = -1;
 }
 
 // out = add where set, else base. Runtime fields start unset.
@@ -59,6 +64,8 @@ inline void merge_server_conf(const ServerConf& base, const ServerConf& add, Ser
 inline void merge_dir_conf(const DirConf& base, const DirConf& add, DirConf& out) {
     out.location = add.location ? add.location : base.location;
     out.max_body = add.max_body != -1 ? add.max_body : base.max_body;
+    out.frame_ancestors = add.frame_ancestors ? add.frame_ancestors : base.frame_ancestors;
+    out.portal = add.portal != -1 ? add.portal : base.portal;
 }
 
 // Getters: the defaults live here and nowhere else.
@@ -67,6 +74,60 @@ inline long long max_body_size(const DirConf* d) {
 }
 inline const char* allow_private_targets(const ServerConf* c) {
     return c && c->allow_private ? c->allow_private : "Off";
+}
+
+// ---- the portal's response headers (WebhookPortal, WebhookPortalFrameAncestors) ----
+
+constexpr char kDefaultFrameAncestors[] = "'self'";
+
+// The portal's headers apply where WebhookPortal is On, or where only
+// WebhookPortalFrameAncestors is set (naming who may embed the portal implies it).
+inline bool portal_enabled(const DirConf* d) {
+    return d && (d->portal == 1 || (d->portal == -1 && d->frame_ancestors));
+}
+inline const char* frame_ancestors(const DirConf* d) {
+    return d && d->frame_ancestors ? d->frame_ancestors : kDefaultFrameAncestors;
+}
+
+// The portal's Content-Security-Policy: its own files only (no inline script or style, no
+// plugin, no <base> or form posted elsewhere), framed only by the given sources.
+inline std::string portal_csp(const DirConf* d) {
+    return std::string("default-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; "
+                       "frame-ancestors ") + frame_ancestors(d);
+}
+
+// WebhookPortalFrameAncestors' value: CSP sources separated by blanks, 'self' or 'none'
+// (alone) as keywords, else host sources and schemes (https://gw.example.com,
+// https://*.example.com:8443, https:). Anything that could end the directive or start
+// another (';', ',', quotes, control characters) is refused. "" = fine, out = the
+// normalised list; else what is wrong.
+inline std::string parse_frame_ancestors(const std::string& raw, std::string& out) {
+    out.clear();
+    size_t words = 0;
+    bool none = false;
+    for (size_t i = 0; i < raw.size();) {
+        if (raw[i] == ' ' || raw[i] == '\t') { ++i; continue; }
+        size_t end = raw.find_first_of(" \t", i);
+        std::string w = raw.substr(i, end == std::string::npos ? std::string::npos : end - i);
+        i = end == std::string::npos ? raw.size() : end;
+        std::string lower = w;
+        for (auto& ch : lower) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+        if (lower == "'self'" || lower == "'none'") {
+            none = none || lower == "'none'";
+            w = lower;
+        } else {
+            for (unsigned char ch : w)
+                if (!(std::isalnum(ch) || std::strchr("-._~:/*%[]+", ch)))
+                    return "'" + w + "' is not a CSP source: use 'self', 'none', a scheme (https:) or a host source "
+                                     "such as https://gateway.example.com (no quotes other than 'self'/'none', no ; or ,)";
+        }
+        out += (out.empty() ? "" : " ") + w;
+        ++words;
+    }
+    if (!words) return "no source given; use 'self' (the default), 'none', or host sources such as https://gateway.example.com";
+    if (none && words > 1) return "'none' cannot be combined with other sources";
+    if (out.size() > 1024) return "the list is longer than 1024 characters";
+    return "";
 }
 
 constexpr int kDefaultMaxEndpointsPerScope = 50;  // WebhookMaxEndpointsPerScope default

@@ -7,7 +7,10 @@
   outage test's private stack Off);
 - WebhookDatabaseTimeout outside 1-300 is refused at start-up (WH00061);
 - WebhookDatabase values may be quoted (a password with a space), and its start-up error
-  (WH00001) never echoes a value.
+  (WH00001) never echoes a value;
+- WebhookPortalFrameAncestors refuses what could break out of the CSP directive (WH00037),
+  WebhookPortal anything but On/Off (WH00038); a good list ends up in the portal's
+  Content-Security-Policy.
 
 Runs its own Apache (the shared stack's rendered httpd.conf with another port, pid file, logs
 and the directive under test) in the foreground, and always stops it. It reads the shared
@@ -18,6 +21,7 @@ import re
 import shutil
 import subprocess
 import unittest
+import urllib.request
 
 import harness as h
 
@@ -151,6 +155,32 @@ class ModuleDirectives(unittest.TestCase):
             self.assertIn("WH00061", text, value)
         rc, text = self.start(good, "WebhookDatabaseTimeout 5")
         self.assertIsNone(rc, text)
+
+    def test_portal_frame_ancestors(self):
+        good = os.path.join(self.dir, "good.key")
+        shutil.copy(h.env()["WEBHOOK_SECRET_KEY_FILE"], good)
+        for value in ("'self'; script-src *", '"https://gw.example.com"', "https://a.example,https://b.example",
+                      "'none' https://gw.example.com", "'unsafe-inline'"):
+            rc, text = self.start(good, "<Location /webhooks/portal>\nWebhookPortalFrameAncestors %s\n</Location>" % value)
+            self.assertIsNotNone(rc, "Apache started with WebhookPortalFrameAncestors %s" % value)
+            self.assertIn("WH00037", text, value)
+        rc, text = self.start(good, "<Location /webhooks/portal>\nWebhookPortal maybe\n</Location>")
+        self.assertIsNotNone(rc, "Apache started with WebhookPortal maybe")
+        self.assertIn("WH00038", text)
+        user, password = h.unique_id("fa-user"), h.new_password("fa-login")
+        h.add_principal(user, password, "--reseller", h.unique_id("fa"))
+        seen = {}
+
+        def fetch():
+            req = urllib.request.Request("http://127.0.0.1:%d/webhooks/portal/" % self.port,
+                                         headers={"Authorization": h.basic_auth_header(user, password)})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                seen["csp"] = r.headers["Content-Security-Policy"]
+        rc, text = self.start(good, "<Location /webhooks/portal>\nWebhookPortalFrameAncestors 'self' "
+                                    "https://gw.example.com:8443\n</Location>", while_up=fetch)
+        self.assertIsNone(rc, text)
+        self.assertTrue(seen.get("csp", "").endswith("frame-ancestors 'self' https://gw.example.com:8443"), seen)
+        self.assertIn("default-src 'self'", seen["csp"])
 
     def test_database_values_may_be_quoted_and_errors_never_echo_them(self):
         good = os.path.join(self.dir, "good.key")

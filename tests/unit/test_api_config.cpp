@@ -12,7 +12,8 @@ using namespace wh::api;
 // 4 strings, db_timeout + max_endpoints_per_scope (two ints), key_loaded (padded) + key
 static_assert(sizeof(ServerConf) == 4 * sizeof(const char*) + 8 + 8 + 32,
               "ServerConf changed: update merge_server_conf and ApiConfigTest");
-static_assert(sizeof(DirConf) == sizeof(const char*) + sizeof(long long),
+// location + frame_ancestors, max_body, portal (padded)
+static_assert(sizeof(DirConf) == 2 * sizeof(const char*) + sizeof(long long) + 8,
               "DirConf changed: update merge_dir_conf and ApiConfigTest");
 
 class ApiConfigTest : public CppUnit::TestFixture {
@@ -24,6 +25,8 @@ class ApiConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(getters_apply_defaults);
     CPPUNIT_TEST(db_timeout_merge_default_and_spec_keys);
     CPPUNIT_TEST(max_endpoints_per_scope_merge_and_default);
+    CPPUNIT_TEST(portal_merge_default_and_csp);
+    CPPUNIT_TEST(portal_frame_ancestors_values);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -122,6 +125,55 @@ public:
         add.max_endpoints_per_scope = 7;
         merge_server_conf(base, add, out);
         CPPUNIT_ASSERT_EQUAL(7, max_endpoints_per_scope(&out));
+    }
+
+    // WebhookPortal / WebhookPortalFrameAncestors: unset -1 / NULL, merged like the others;
+    // the headers apply where On, or where only the frame ancestors are named; 'self' default.
+    void portal_merge_default_and_csp() {
+        DirConf base, add, out;
+        init_dir_conf(base, "/");
+        init_dir_conf(add, "/webhooks/portal");
+        CPPUNIT_ASSERT_EQUAL(-1, base.portal);
+        CPPUNIT_ASSERT(!base.frame_ancestors);
+        CPPUNIT_ASSERT(!portal_enabled(&base));
+        CPPUNIT_ASSERT(!portal_enabled(nullptr));
+        CPPUNIT_ASSERT_EQUAL(std::string("'self'"), std::string(frame_ancestors(&base)));
+        add.portal = 1;
+        merge_dir_conf(base, add, out);
+        CPPUNIT_ASSERT(portal_enabled(&out));
+        CPPUNIT_ASSERT_EQUAL(std::string("default-src 'self'; base-uri 'none'; form-action 'self'; "
+                                         "object-src 'none'; frame-ancestors 'self'"), portal_csp(&out));
+        DirConf inner, merged;
+        init_dir_conf(inner, "/webhooks/portal/x");
+        inner.frame_ancestors = "https://gw.example.com";
+        merge_dir_conf(out, inner, merged);
+        CPPUNIT_ASSERT(portal_enabled(&merged));
+        CPPUNIT_ASSERT_EQUAL(std::string("https://gw.example.com"), std::string(frame_ancestors(&merged)));
+        DirConf off, merged_off;
+        init_dir_conf(off, "/webhooks/portal/y");
+        off.portal = 0;
+        merge_dir_conf(merged, off, merged_off);
+        CPPUNIT_ASSERT(!portal_enabled(&merged_off));  // Off wins over inherited sources
+        DirConf only;
+        init_dir_conf(only, "/p");
+        only.frame_ancestors = "'none'";
+        CPPUNIT_ASSERT(portal_enabled(&only));
+    }
+
+    void portal_frame_ancestors_values() {
+        std::string out;
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_frame_ancestors("'self'", out));
+        CPPUNIT_ASSERT_EQUAL(std::string("'self'"), out);
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_frame_ancestors("  'SELF'\thttps://gw.example.com:8443  https://*.example.org https: ", out));
+        CPPUNIT_ASSERT_EQUAL(std::string("'self' https://gw.example.com:8443 https://*.example.org https:"), out);
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_frame_ancestors("'none'", out));
+        const char* bad[] = {"", "   ", "'self'; script-src *", "https://a.example,https://b.example",
+                             "\"'self'\"", "'unsafe-inline'", "https://gw.example.com\nX-Evil: 1",
+                             "'none' 'self'", "https://gw.example.com/\x01"};
+        for (const char* b : bad) {
+            std::string msg = parse_frame_ancestors(b, out);
+            CPPUNIT_ASSERT_MESSAGE(std::string("accepted: ") + b, !msg.empty());
+        }
     }
 
     // WebhookDatabaseTimeout: unset 0, merged like the others, default 2 s; it bounds
