@@ -163,13 +163,18 @@ bool rfc3339_to_db(const std::string& t, std::string& out) {
     return true;
 }
 
-long long nearest_rank(std::vector<long long>& sample, double p) {
-    // rank = ceil(p/100 * n), 1-based; computed in integers where it matters (p50 of 2 is the 1st)
-    size_t rank = size_t(std::ceil(p / 100.0 * double(sample.size()) - 1e-9));
-    size_t k = rank ? rank - 1 : 0;
-    if (k >= sample.size()) k = sample.size() - 1;
-    std::nth_element(sample.begin(), sample.begin() + long(k), sample.end());
-    return sample[k];
+long long nearest_rank(const std::vector<std::pair<long long, unsigned long long>>& histogram, double p) {
+    unsigned long long total = 0;
+    for (const auto& [value, n] : histogram) total += n;
+    // rank = ceil(p/100 * total), 1-based (the epsilon keeps p50 of 2 at the 1st)
+    auto rank = (unsigned long long)std::ceil(p / 100.0 * double(total) - 1e-9);
+    if (rank < 1) rank = 1;
+    unsigned long long seen = 0;
+    for (const auto& [value, n] : histogram) {
+        seen += n;
+        if (seen >= rank) return value;
+    }
+    return histogram.empty() ? 0 : histogram.back().first;
 }
 
 std::string ascii_lower(std::string s) {

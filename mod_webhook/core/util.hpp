@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parse.hpp"  // wh::rfc3339_from_db
@@ -28,9 +29,10 @@ std::map<std::string, std::string> parse_query(const std::string& qs);
 // "2026-11-26 03:38:06.000" (UTC); false when malformed.
 bool rfc3339_to_db(const std::string& text, std::string& db_utc);
 
-// The nearest-rank p-th percentile (0 < p <= 100) of a non-empty sample: the smallest value
-// at least p % of the sample is at or below. Reorders the sample.
-long long nearest_rank(std::vector<long long>& sample, double p);
+// The nearest-rank p-th percentile (0 < p <= 100) of a non-empty sample given as a histogram,
+// (value, how many) in ascending order of value: the smallest value at least p % of the
+// sample is at or below.
+long long nearest_rank(const std::vector<std::pair<long long, unsigned long long>>& histogram, double p);
 
 // Lower-cases ASCII.
 std::string ascii_lower(std::string s);

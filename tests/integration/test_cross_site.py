@@ -60,6 +60,11 @@ class CrossSite(unittest.TestCase):
         self.assert_refused(status, headers, body, "DELETE")
         status, headers, body = h.api("POST", path + "/rotate-secret", headers=foreign)
         self.assert_refused(status, headers, body, "rotate-secret")
+        status, headers, body = h.api("POST", path + "/test", headers=foreign)
+        self.assert_refused(status, headers, body, "send a test event")
+        self.assertEqual(h.sql_value("SELECT COUNT(*) FROM webhook_events WHERE test_endpoint_id = "
+                                     "(SELECT id FROM webhook_endpoints WHERE public_id = %s)" % h.q(self.ep["id"])),
+                         "0", "no test event queued")
         status, _, body = h.api("GET", path)
         self.assertEqual((status, body["description"]), (200, "before"), "nothing changed")
 

@@ -445,16 +445,18 @@ public:
         CPPUNIT_ASSERT(pattern_of(m) == "/endpoints/{id}/stats" && m.id == "ep_9");
         CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD"), wh::api::allow_header(m));
         // nearest rank: the smallest value with at least p % of the sample at or below it
-        std::vector<long long> v;
-        for (long long i = 100; i >= 1; --i) v.push_back(i);
-        CPPUNIT_ASSERT_EQUAL(50LL, nearest_rank(v, 50));
-        CPPUNIT_ASSERT_EQUAL(95LL, nearest_rank(v, 95));
-        CPPUNIT_ASSERT_EQUAL(99LL, nearest_rank(v, 99));
-        std::vector<long long> two = {30, 10};
-        CPPUNIT_ASSERT_EQUAL(10LL, nearest_rank(two, 50));
-        CPPUNIT_ASSERT_EQUAL(30LL, nearest_rank(two, 95));
-        std::vector<long long> one = {7};
-        CPPUNIT_ASSERT_EQUAL(7LL, nearest_rank(one, 99));
+        std::vector<std::pair<long long, unsigned long long>> h;
+        for (long long i = 1; i <= 100; ++i) h.emplace_back(i, 1);
+        CPPUNIT_ASSERT_EQUAL(50LL, nearest_rank(h, 50));
+        CPPUNIT_ASSERT_EQUAL(95LL, nearest_rank(h, 95));
+        CPPUNIT_ASSERT_EQUAL(99LL, nearest_rank(h, 99));
+        CPPUNIT_ASSERT_EQUAL(10LL, nearest_rank({{10, 1}, {30, 1}}, 50));
+        CPPUNIT_ASSERT_EQUAL(30LL, nearest_rank({{10, 1}, {30, 1}}, 95));
+        CPPUNIT_ASSERT_EQUAL(7LL, nearest_rank({{7, 1}}, 99));
+        // counts: 94 attempts of 5 ms and 6 of 900 ms: p95 is the 95th, a 900
+        CPPUNIT_ASSERT_EQUAL(5LL, nearest_rank({{5, 94}, {900, 6}}, 50));
+        CPPUNIT_ASSERT_EQUAL(900LL, nearest_rank({{5, 94}, {900, 6}}, 95));
+        CPPUNIT_ASSERT_EQUAL(5LL, nearest_rank({{5, 95}, {900, 5}}, 95));
 
         EndpointStats none;
         wh::JsonPtr j = endpoint_stats_json(none);
