@@ -501,6 +501,14 @@ class PortalBrowser(unittest.TestCase):
             time.sleep(0.3)  # the stats of the visible rows arrive after the page
             self.axe_check(route)
             if route == "#/event-types":
+                # every type with an example notification body around its catalogue example
+                first = self.driver.find_element(By.CSS_SELECTOR, "article.type")
+                first.find_element(By.TAG_NAME, "summary").click()
+                code = first.get_attribute("id")[len("type-"):]
+                body = json.loads(first.find_element(By.TAG_NAME, "pre").text)
+                self.assertEqual(body["eventCode"], code)
+                self.assertTrue(body["data"], "no example data for %s" % code)
+                self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "article.type")), len(self.types))
                 self.shot("event-types")
         # the portal ran under its Content-Security-Policy without one violation
         logs = self.driver.get_log("browser")
