@@ -515,6 +515,40 @@ class PortalBrowser(unittest.TestCase):
         csp = [l["message"] for l in logs if "Content Security Policy" in l.get("message", "")]
         self.assertEqual(csp, [])
 
+    def test_9_endpoint_list_pages(self):
+        """Past one page (25), the list follows the API's `next`; each visible row gets its stats."""
+        url = self.receiver.set("/portal-many", h.ack())
+        made = [h.register_endpoint(url, self.types[:1], portfolio_id=self.portfolio)["id"] for _ in range(27)]
+        for ep in made:
+            self.addCleanup(h.api, "DELETE", "/endpoints/" + ep)
+        self.go("#/endpoints", "Your endpoints")
+        rows = lambda: self.driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")  # noqa: E731
+        WebDriverWait(self.driver, WAIT).until(lambda d: len(rows()) == 25 and "…" not in self.text(),
+                                               "25 rows with their stats")
+        first_page = {r.get_attribute("data-endpoint") for r in rows()}
+        self.assertIn("no attempts", self.text())
+        self.driver.find_element(By.LINK_TEXT, "Next page").click()
+        WebDriverWait(self.driver, WAIT).until(
+            lambda d: rows() and not first_page & {r.get_attribute("data-endpoint") for r in rows()})
+        second_page = {r.get_attribute("data-endpoint") for r in rows()}
+        status, _, body = h.api("GET", "/endpoints?portfolioId=" + self.portfolio + "&limit=200")
+        self.assertEqual(status, 200, body)
+        self.assertTrue(set(made) <= first_page | second_page | self.later_pages(), "an endpoint was never listed")
+        self.driver.find_element(By.LINK_TEXT, "First page").click()
+        WebDriverWait(self.driver, WAIT).until(
+            lambda d: {r.get_attribute("data-endpoint") for r in rows()} == first_page)
+
+    def later_pages(self):
+        """The ids on the pages after the current one (following Next page to the end)."""
+        seen = set()
+        while self.driver.find_elements(By.LINK_TEXT, "Next page"):
+            before = {r.get_attribute("data-endpoint") for r in self.driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")}
+            self.driver.find_element(By.LINK_TEXT, "Next page").click()
+            WebDriverWait(self.driver, WAIT).until(lambda d: before != {
+                r.get_attribute("data-endpoint") for r in d.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")})
+            seen |= {r.get_attribute("data-endpoint") for r in self.driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")}
+        return seen
+
     def test_8_portal_headers(self):
         req = urllib.request.Request(self.portal, headers={"Authorization": h.basic_auth_header(self.user, self.password)})
         with urllib.request.urlopen(req, timeout=10) as r:
