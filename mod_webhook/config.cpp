@@ -215,12 +215,17 @@ const char* set_max_body_size(cmd_parms* cmd, void* dconf, const char* arg) {
 }
 
 const char* set_portal(cmd_parms* cmd, void* dconf, const char* arg) {
-    bool on = false;
-    if (!wh::parse_on_off(arg, on).empty())
-        return apr_psprintf(cmd->pool, "WH00038: %s: '%s' is neither On nor Off; write WebhookPortal On in the "
-                            "<Location> or <Directory> that serves the portal's files", cmd->directive->directive, arg);
-    static_cast<DirConf*>(dconf)->portal = on ? 1 : 0;
-    return nullptr;
+    try {
+        bool on = false;
+        if (!wh::parse_on_off(arg, on).empty())
+            return apr_psprintf(cmd->pool, "WH00038: %s: '%s' is neither On nor Off; write WebhookPortal On in "
+                                "the <Location> or <Directory> that serves the portal's files",
+                                cmd->directive->directive, arg);
+        static_cast<DirConf*>(dconf)->portal = on ? 1 : 0;
+        return nullptr;
+    } catch (...) {
+        return "WH00038: WebhookPortal: unexpected error";
+    }
 }
 
 const char* set_portal_frame_ancestors(cmd_parms* cmd, void* dconf, const char* args) {
