@@ -553,6 +553,25 @@ class PortalBrowser(unittest.TestCase):
             seen |= {r.get_attribute("data-endpoint") for r in self.driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")}
         return seen
 
+    def test_8b_framed_by_self_only(self):
+        """frame-ancestors 'self' (WebhookPortalFrameAncestors' default) in the browser: a page
+        of the portal's origin frames it, another site's page gets nothing."""
+        self.go("#/event-types", "Event catalogue")
+        self.driver.get_log("browser")  # what came before is not this step's
+        self.driver.execute_script(
+            "const f = document.createElement('iframe'); f.id = 'inner'; f.src = arguments[0];"
+            "f.title = 'portal'; document.body.append(f);", self.portal + "#/endpoints")
+        WebDriverWait(self.driver, WAIT).until(lambda d: d.execute_script(
+            "const f = document.getElementById('inner');"
+            "return !!(f.contentDocument && f.contentDocument.querySelector('h1'));"))
+        self.driver.get("http://localhost:%d/webhooks/v1/openapi.json" % self.port)
+        self.driver.execute_script(
+            "const f = document.createElement('iframe'); f.src = arguments[0]; document.body.append(f);",
+            self.portal)
+        WebDriverWait(self.driver, WAIT).until(lambda d: any(
+            "frame-ancestors" in l.get("message", "") for l in d.get_log("browser")),
+            "no frame-ancestors refusal reported by the browser")
+
     def test_8_portal_headers(self):
         req = urllib.request.Request(self.portal, headers={"Authorization": h.basic_auth_header(self.user, self.password)})
         with urllib.request.urlopen(req, timeout=10) as r:
