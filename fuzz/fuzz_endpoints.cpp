@@ -94,8 +94,12 @@ void fuzz_query(const std::string& qs) {
     }
     check_problem(e1);
     DeliveryListQuery dq;
-    FieldErrors e2 = validate_delivery_query(q, dq);
-    if (e2.empty()) FUZZ_CHECK(dq.limit >= 1 && dq.limit <= kMaxListLimit);
+    FieldErrors e2 = validate_delivery_query(q, catalogue(), dq);
+    if (e2.empty()) {
+        FUZZ_CHECK(dq.limit >= 1 && dq.limit <= kMaxListLimit);
+        if (dq.event_code) FUZZ_CHECK(catalogue().count(*dq.event_code));
+        if (dq.since && dq.until) FUZZ_CHECK(*dq.since <= *dq.until);
+    }
     check_problem(e2);
 }
 
