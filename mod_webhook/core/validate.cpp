@@ -412,7 +412,8 @@ FieldErrors validate_delivery_query(const std::map<std::string, std::string>& qu
     it = query.find("eventCode");
     if (it != query.end()) {
         if (catalogue.count(it->second)) out.event_code = it->second;
-        else add(errs, "eventCode", "unknown event type '" + echo(it->second) + "' (see GET /event-types)");
+        // Not echoed: a query value is any bytes (JSON bodies are checked UTF-8 before this).
+        else add(errs, "eventCode", "must be an event type of the catalogue (see GET /event-types)");
     }
     delivery_time_range(query, out, errs);
     it = query.find("after");
