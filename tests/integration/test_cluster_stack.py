@@ -108,8 +108,9 @@ class ClusterStack(unittest.TestCase):
         for note in during:
             self.assert_row_on(2, note)
         log = self.log_since(2, offset)
-        self.assertIn("IST received", log)
-        self.assertNotIn("rsync SST completed on joiner", log, "node 2 received a full copy (SST), not IST")
+        self.assertTrue("IST received" in log, "node 2 received no IST (%s)" % self.ps.node_log(2))
+        self.assertFalse("rsync SST completed on joiner" in log,
+                         "node 2 received a full copy (SST), not IST (%s)" % self.ps.node_log(2))
         status = self.ps.cli("status").stdout
         for n in NODES:
             self.assertRegex(status, r"(?m)^node%d\s+running\s+\d+\s+Synced \(cluster Primary, size 3\)" % n)
