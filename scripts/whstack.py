@@ -1271,9 +1271,9 @@ class Stack:
         """[(component, state, pid, detail)] and whether every component is up and answers."""
         rows, good = [], True
         for node in self.nodes:
-            row = self.node_status(node)
+            row, healthy = self.node_status(node)
             rows.append(row)
-            good = good and row[1] == "running"
+            good = good and healthy
         pid = self.httpd.pid()
         self.httpd.probe = (self.base_url + "/event-types", API_USER, self.api_password)
         if pid:
@@ -1293,22 +1293,24 @@ class Stack:
         return rows, good
 
     def node_status(self, node):
-        """(component, state, pid, detail) of a database server: a Galera node runs when it
-        answers and is Synced (its state and cluster status are in the detail)."""
+        """((component, state, pid, detail), healthy) of a database server: healthy when it
+        answers, and for a Galera node when it is Synced (its state and its cluster's status
+        and size are in the detail)."""
         name = "mariadb" if len(self.nodes) == 1 else "node%d" % node.number
         pid = node.pid()
         if not pid:
-            return name, "down", "-", "see %s" % node.log_path
+            return (name, "down", "-", "see %s" % node.log_path), False
         if not node.ping():
-            return name, "running", pid, "NOT ANSWERING on %s" % node.socket
+            return (name, "running", pid, "NOT ANSWERING on %s" % node.socket), False
         where = "127.0.0.1:%d and %s" % (node.port, node.socket)
         if len(self.nodes) == 1:
-            return name, "running", pid, "answers on " + where
+            return (name, "running", pid, "answers on " + where), True
         st = node.wsrep_status()
         state = st.get("wsrep_local_state_comment", "?")
         detail = "%s (cluster %s, size %s) on %s" % (state, st.get("wsrep_cluster_status", "?"),
                                                       st.get("wsrep_cluster_size", "?"), where)
-        return name, "running" if state == "Synced" else "degraded", pid, detail
+        synced = state == "Synced"
+        return (name, "running" if synced else "degraded", pid, detail), synced
 
     def dump(self, path):
         """mariadb-dump of the stack's database into path (mode 0600); the tool's status."""
