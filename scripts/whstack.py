@@ -391,10 +391,6 @@ class MariaDB:
         """start(), for a server with no cluster; GaleraNode joins the running peers."""
         return self.start(timeout)
 
-    def state(self):
-        """The Galera node state (wsrep_local_state_comment); None for a plain server."""
-        return None
-
     def client_argv(self, user, database=None, extra=()):
         return client_argv(self.socket, user, database, extra)
 
@@ -435,9 +431,10 @@ class GaleraNode(MariaDB):
 
     # small enough for three nodes on two cores; gcache keeps the write sets a node that was
     # down briefly receives by IST instead of a full copy (SST)
-    GALERA_OPTIONS = ("--innodb-buffer-pool-size=32M", "--innodb-log-file-size=32M", "--binlog-format=ROW", "--innodb-autoinc-lock-mode=2",
-                      "--default-storage-engine=InnoDB", "--wsrep-on=ON", "--wsrep-provider=" + GALERA_PROVIDER,
-                      "--wsrep-cluster-name=" + CLUSTER_NAME, "--wsrep-sst-method=rsync")
+    GALERA_OPTIONS = ("--innodb-buffer-pool-size=32M", "--innodb-log-file-size=32M", "--binlog-format=ROW",
+                      "--innodb-autoinc-lock-mode=2", "--default-storage-engine=InnoDB", "--wsrep-on=ON",
+                      "--wsrep-provider=" + GALERA_PROVIDER, "--wsrep-cluster-name=" + CLUSTER_NAME,
+                      "--wsrep-sst-method=rsync")
     GCACHE_SIZE = "64M"
 
     def __init__(self, number, directory, port, galera_ports, gcomm_ports, socket_path=None, options=(),
@@ -578,6 +575,7 @@ class GaleraNode(MariaDB):
         return dict(row for row in rows_of(p.stdout) if len(row) == 2)
 
     def state(self):
+        """wsrep_local_state_comment: Synced, Joining, Donor/Desynced, … (None: no answer)."""
         return self.wsrep_status().get("wsrep_local_state_comment")
 
     def wait_synced(self, timeout):
