@@ -7,11 +7,12 @@
 
 # (make: cmake only recommends it, and recommends are not installed; systemd: the packaging
 # test verifies the unit with systemd-analyze; apache2 brings a2enmod, which it runs too;
-# chromium, chromium-driver, python3-selenium: the portal's browser tests)
+# chromium, chromium-driver, python3-selenium: the portal's browser tests; galera-4, rsync:
+# the stack's Galera cluster (WEBHOOK_DB_NODES), whose nodes copy state with rsync)
 WEBHOOK_PACKAGES=(
   cmake make g++ pkg-config systemd clang-tidy
   apache2 apache2-dev apache2-utils
-  mariadb-server mariadb-client libmariadb-dev
+  mariadb-server mariadb-client libmariadb-dev galera-4 rsync
   libcurl4-openssl-dev libjansson-dev libcppunit-dev libssl-dev
   python3 python3-jsonschema python3-yaml curl lintian
   chromium chromium-driver python3-selenium

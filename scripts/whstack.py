@@ -8,11 +8,13 @@ integration harness (tests/integration/harness.py) and `scripts/bench` use it in
     stack = Stack(state_dir, build_dir, environ={...WEBHOOK_* settings...})
     stack.up()                      # MariaDB, migrations, logins, Apache, worker
     stack.db.stop(); stack.db.start()
+    stack.node(2).kill(); stack.start_node(2)   # WEBHOOK_DB_NODES=3: a Galera cluster
     stack.worker.stop(); stack.httpd.pid()
     stack.down()
 
 Each component is an object with its own directory, ports, pid file and log, so that
-several MariaDB servers (Galera nodes) can run side by side: `MariaDB(dir, port, options)`.
+several MariaDB servers run side by side: `MariaDB(dir, port, options)`, and the nodes of a
+local Galera cluster, `GaleraNode(number, dir, port, galera_ports, gcomm_ports)`.
 Settings are the WEBHOOK_* variables documented in scripts/stack; `environ` is both where
 they are read and the environment of every process the stack starts.
 """
@@ -26,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -277,6 +280,7 @@ class MariaDB:
         self.environ = dict(os.environ if environ is None else environ)
         self.log = log
         self.root_password = ""
+        self.run_user = _user_name()  # mariadbd's --user
 
     @staticmethod
     def default_socket(directory):
@@ -303,11 +307,17 @@ class MariaDB:
                               env=self.environ).returncode == 0
 
     def argv(self):
-        user = _user_name()
-        return (["mariadbd", "--no-defaults", "--datadir=" + self.data, "--user=" + user,
+        return (["mariadbd", "--no-defaults", "--datadir=" + self.data, "--user=" + self.run_user,
                  "--socket=" + self.socket, "--port=%d" % self.port, "--bind-address=127.0.0.1",
                  "--pid-file=" + self.pidfile, "--log-error=" + self.log_path]
-                + list(self.BASE_OPTIONS) + self.options)
+                + list(self.BASE_OPTIONS) + self.server_options() + self.options)
+
+    def server_options(self):
+        """Options of this kind of server, between the defaults and the extra options."""
+        return []
+
+    def prepare_dirs(self):
+        """Called before each start, once the data dir exists."""
 
     def install(self):
         """A fresh data dir (mariadb-install-db); returns True if it made one."""
@@ -319,7 +329,7 @@ class MariaDB:
         install_log = os.path.join(self.dir, "install.log")
         with open(install_log, "w") as out:
             rc = subprocess.run(["mariadb-install-db", "--no-defaults", "--datadir=" + self.data,
-                                 "--user=" + _user_name(), "--auth-root-authentication-method=normal",
+                                 "--user=" + self.run_user, "--auth-root-authentication-method=normal",
                                  "--skip-test-db"], stdout=out, stderr=subprocess.STDOUT, env=self.environ).returncode
         if rc != 0:
             raise StackError("mariadb-install-db failed\n" + tail(install_log))
@@ -338,6 +348,7 @@ class MariaDB:
         os.makedirs(self.dir, exist_ok=True)
         os.makedirs(os.path.dirname(self.socket), exist_ok=True)
         fresh = self.install()
+        self.prepare_dirs()
         for f in (self.socket, self.pidfile):
             if os.path.lexists(f):
                 os.unlink(f)
@@ -362,9 +373,23 @@ class MariaDB:
         """SIGTERM, waits; KILL after `seconds`. False if it had to be killed."""
         return stop_process(self.name, self.pid(), seconds, self.log)
 
+    def kill(self):
+        """SIGKILL, as a crash would end it; waits until it is gone."""
+        pid = self.pid()
+        if not pid:
+            raise StackError("%s is not running" % self.name)
+        self.log("killing %s (pid %d)" % (self.name, pid))
+        _signal(pid, signal.SIGKILL)
+        if not wait_gone(pid, 10):
+            raise StackError("%s (pid %d) survived SIGKILL" % (self.name, pid))
+
     def restart(self):
         self.stop()
         self.start()
+
+    def start_member(self, peers=(), timeout=60):
+        """start(), for a server with no cluster; GaleraNode joins the running peers."""
+        return self.start(timeout)
 
     def client_argv(self, user, database=None, extra=()):
         return client_argv(self.socket, user, database, extra)
@@ -392,6 +417,173 @@ class MariaDB:
         self.root_password = root_password
 
 
+GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"  # Debian's galera-4
+CLUSTER_NAME = "webhook-stack"
+
+
+class GaleraNode(MariaDB):
+    """Node `number` (from 1) of a local MariaDB Galera cluster: a MariaDB with wsrep on and
+    three more loopback ports, galera_ports = (group communication, IST, SST). gcomm_ports are
+    the group communication ports of every node (the cluster address). The node runs as the
+    mysql user when the stack runs as root: rsync state transfer refuses to run as root.
+    Node 1 makes the data dir and bootstraps the cluster; the others receive theirs by state
+    transfer from a running node."""
+
+    # small enough for three nodes on two cores; gcache keeps the write sets a node that was
+    # down briefly receives by IST instead of a full copy (SST)
+    GALERA_OPTIONS = ("--innodb-buffer-pool-size=32M", "--innodb-log-file-size=32M", "--binlog-format=ROW",
+                      "--innodb-autoinc-lock-mode=2", "--default-storage-engine=InnoDB", "--wsrep-on=ON",
+                      "--wsrep-provider=" + GALERA_PROVIDER, "--wsrep-cluster-name=" + CLUSTER_NAME,
+                      "--wsrep-sst-method=rsync")
+    GCACHE_SIZE = "64M"
+
+    def __init__(self, number, directory, port, galera_ports, gcomm_ports, socket_path=None, options=(),
+                 environ=None, log=_stderr_log):
+        super().__init__(directory, port, socket_path, options, environ, log, name="mariadb node %d" % number)
+        self.number = number
+        self.gcomm_port, self.ist_port, self.sst_port = (int(p) for p in galera_ports)
+        self.gcomm_ports = [int(p) for p in gcomm_ports]
+        if os.getuid() == 0:
+            self.run_user = "mysql"
+        self.bootstrap = False  # start a new primary component (--wsrep-new-cluster)
+        self.start_position = None  # UUID:seqno recovered after a crash (--wsrep-start-position)
+
+    def server_options(self):
+        provider = ";".join(("gmcast.listen_addr=tcp://127.0.0.1:%d" % self.gcomm_port,
+                             "ist.recv_addr=127.0.0.1:%d" % self.ist_port, "gcache.size=" + self.GCACHE_SIZE))
+        opts = list(self.GALERA_OPTIONS) + [
+            "--wsrep-node-name=node%d" % self.number,
+            "--wsrep-cluster-address=gcomm://" + ",".join("127.0.0.1:%d" % p for p in self.gcomm_ports),
+            "--wsrep-node-address=127.0.0.1:%d" % self.gcomm_port,
+            "--wsrep-node-incoming-address=127.0.0.1:%d" % self.port,
+            "--wsrep-sst-receive-address=127.0.0.1:%d" % self.sst_port,
+            "--wsrep-provider-options=" + provider]
+        if self.start_position:
+            opts.append("--wsrep-start-position=" + self.start_position)
+        return opts + (["--wsrep-new-cluster"] if self.bootstrap else [])
+
+    def install(self):
+        """Node 1: a fresh data dir. The others: an empty one, which state transfer fills."""
+        if self.number == 1 or self.initialized:
+            return super().install()
+        shutil.rmtree(self.data, ignore_errors=True)
+        os.makedirs(self.data)
+        return True
+
+    def prepare_dirs(self):
+        """The node's directories belong to the user it runs as (rsync writes the data dir)."""
+        if self.run_user == _user_name():
+            return
+        for f in (self.log_path, self.recover_log):
+            open(f, "a").close()
+        for d in (self.dir, os.path.dirname(self.socket)):
+            rc = subprocess.run(["chown", "-R", "%s:" % self.run_user, d]).returncode
+            if rc != 0:
+                raise StackError("chown -R %s %s failed" % (self.run_user, d))
+        reach = subprocess.run(["runuser", "-u", self.run_user, "--", "test", "-w", self.data],
+                               stderr=subprocess.DEVNULL).returncode
+        if reach != 0:
+            raise StackError("user %s cannot reach %s (a directory above it is closed to it): put the "
+                             "state dir elsewhere (WEBHOOK_STATE_DIR)" % (self.run_user, self.data))
+
+    @property
+    def recover_log(self):
+        return os.path.join(self.dir, "recover.log")
+
+    def grastate(self):
+        """{uuid, seqno, safe_to_bootstrap} of the data dir's grastate.dat ({} if none)."""
+        return {k: v.strip() for k, v in (line.split(":", 1) for line in _lines(os.path.join(self.data, "grastate.dat"))
+                                          if ":" in line and not line.startswith("#"))}
+
+    def recover_position(self):
+        """After a crash grastate.dat has no seqno (-1); the node's position is in InnoDB.
+        mariadbd --wsrep-recover reads it (as Debian's galera_recovery does) so that the node
+        rejoins by IST instead of receiving a full copy (SST). None when there is nothing to
+        recover."""
+        state = self.grastate()
+        if state.get("seqno") != "-1" or state.get("uuid", "").strip("0-") == "":
+            return None
+        self.prepare_dirs()
+        with open(self.recover_log, "w"):
+            pass
+        argv = [a for a in self.argv() if a != "--wsrep-new-cluster" and not a.startswith("--wsrep-start-position")]
+        subprocess.run(argv + ["--wsrep-recover", "--log-error=" + self.recover_log], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.environ, timeout=120)
+        found = re.findall(r"WSREP: Recovered position: (\S+:\d+)", "".join(_lines(self.recover_log)))
+        if found:
+            self.log("%s: recovered position %s after a crash" % (self.name, found[-1]))
+        return found[-1] if found else None
+
+    def wait_evicted(self, peers, timeout):
+        """Waits until the running peers no longer count a previous incarnation of this node
+        (they drop a dead node after evs.suspect_timeout, 5 s): a node that joins before that
+        waits far longer for a view."""
+        me = "127.0.0.1:%d" % self.port  # its wsrep_node_incoming_address
+
+        def settled():
+            return not any(me in p.wsrep_status().get("wsrep_incoming_addresses", "").split(",") for p in peers)
+        if not wait_for(settled, timeout, 0.5):
+            self.log("%s: the other nodes still count a previous run of it; starting anyway" % self.name)
+
+    def allow_bootstrap(self):
+        """Galera refuses to bootstrap from a node that was not the last to leave (or after a
+        crash of every node). The stack bootstraps from node 1 only when no node runs, so the
+        refusal protects nothing here: say so, and clear it."""
+        path = os.path.join(self.data, "grastate.dat")
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            return
+        if "safe_to_bootstrap: 0" in text:
+            self.log("%s was not the last node to leave the cluster; bootstrapping from it anyway "
+                     "(transactions only other nodes committed after it left are lost)" % self.name)
+            with open(path, "w") as f:
+                f.write(text.replace("safe_to_bootstrap: 0", "safe_to_bootstrap: 1"))
+
+    def start_member(self, peers=(), timeout=120):
+        """Starts the node and waits until it is Synced: it joins the peers (the nodes that run)
+        by IST, or by SST when its data is missing or too old; with no peer, node 1 bootstraps
+        the cluster from its data. Returns start()'s answer (True: a new data dir)."""
+        if self.pid():
+            self.log("%s already running (pid %d)" % (self.name, self.pid()))
+            return False
+        t0 = time.monotonic()
+        self.bootstrap = not peers
+        if self.bootstrap:
+            self.allow_bootstrap()
+        else:
+            self.wait_evicted(peers, 30)
+        self.start_position = self.recover_position()
+        fresh = self.start(timeout)
+        self.wait_synced(timeout)
+        if self.number != 1:
+            self.mark_initialized()
+        self.log("%s Synced (pid %d, %.1f s%s)" % (self.name, self.pid(), time.monotonic() - t0,
+                                                  ", bootstrapped the cluster" if self.bootstrap else ""))
+        return fresh
+
+    def wsrep_status(self):
+        """The node's wsrep_* status variables ({} when it does not answer)."""
+        try:
+            p = query_client(self.socket, "root", self.root_password, "SHOW GLOBAL STATUS LIKE 'wsrep%'",
+                             environ=self.environ, timeout=10)
+        except subprocess.TimeoutExpired:
+            return {}
+        if p.returncode != 0:
+            return {}
+        return dict(row for row in rows_of(p.stdout) if len(row) == 2)
+
+    def state(self):
+        """wsrep_local_state_comment: Synced, Joining, Donor/Desynced, … (None: no answer)."""
+        return self.wsrep_status().get("wsrep_local_state_comment")
+
+    def wait_synced(self, timeout):
+        if not wait_for(lambda: self.state() == "Synced", timeout, 0.2):
+            raise StackError("%s is not Synced after %d s (state: %s)\n%s" % (
+                self.name, timeout, self.state(), tail(self.log_path)))
+
+
 def client_argv(socket_path, user, database=None, extra=()):
     """The mariadb client over a unix socket (its password: MYSQL_PWD in its environment)."""
     argv = ["mariadb", "--no-defaults", "--socket=" + socket_path, "--user=" + user]
@@ -415,6 +607,15 @@ def query_client(socket_path, user, password, query, database=None, environ=None
 def rows_of(batch_output):
     """Rows of the client's batch output: tuples of str, NULL -> None."""
     return [tuple(None if c == "NULL" else c for c in line.split("\t")) for line in batch_output.splitlines()]
+
+
+def _lines(path):
+    """The lines of a text file ([] if it cannot be read)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.readlines()
+    except OSError:
+        return []
 
 
 def _user_name():
@@ -678,7 +879,8 @@ class Settings:
 
 class Stack:
     """A stack in one state directory. Paths (.state/ layout): env, credentials, secret.key,
-    migrate.log, mariadb/, httpd/, worker/, sanitizer/."""
+    migrate.log, mariadb/ (the server, or Galera node 1), mariadb-node2/… (the other nodes
+    with WEBHOOK_DB_NODES > 1), httpd/, worker/, sanitizer/."""
 
     def __init__(self, state_dir, build_dir=None, environ=None, for_up=True, log=_stderr_log):
         self.environ = dict(os.environ if environ is None else environ)
@@ -710,11 +912,10 @@ class Stack:
         self.htpasswd = os.path.join(self.state, "httpd", "htpasswd")
         self.load_credentials()
         self.preload = self.environ.get("WEBHOOK_SANITIZE_PRELOAD") or "auto"
-        db_dir = os.path.join(self.state, "mariadb")
-        sock = previous.get("WEBHOOK_DB_SOCKET") or MariaDB.default_socket(db_dir)
-        self.db = MariaDB(db_dir, self.db_port, sock, self.environ.get("WEBHOOK_DB_EXTRA_ARGS", "").split(),
-                          environ=self.environ, log=log)
-        self.db.root_password = self.db_root_password
+        self.db_node_count = self.node_count(s.get("WEBHOOK_DB_NODES", "1"))
+        self.db_ports, self.galera_ports = self.cluster_ports(previous)
+        self.nodes = self.make_nodes(previous)
+        self.db = self.nodes[0]  # the plain server, or node 1: the stack's socket and dumps
         self.httpd = Httpd(os.path.join(self.state, "httpd"), self.http_port, self.module_so,
                            self.environ.get("WEBHOOK_APACHE_BIN") or "/usr/sbin/apache2", environ=self.environ,
                            log=log, sanitizer_dir=self.sanitizer_dir, sanitizer_preload=self.preload)
@@ -735,13 +936,77 @@ class Stack:
         write_private(self.cred_file, "DB_PASSWORD=%s\nDB_ROOT_PASSWORD=%s\nAPI_PASSWORD=%s\nHTPASSWD=%s\n" % (
             self.db_password, self.db_root_password, self.api_password, self.htpasswd))
 
-    def db_spec(self):
-        return "host=127.0.0.1 port=%d user=%s password=%s database=%s connect_timeout=2" % (
-            self.db_port, DB_USER, self.db_password, DB_NAME)
+    # -- the database servers: one plain MariaDB, or the nodes of a Galera cluster
 
-    def sql(self, query, check=True):
-        """query as the application user over the socket; rows of str (NULL -> None)."""
-        return self.db.run_sql(query, DB_USER, self.db_password, DB_NAME, check=check)
+    @staticmethod
+    def node_count(text):
+        if not text.isdigit() or not 1 <= int(text) <= 9:
+            raise StackError("WEBHOOK_DB_NODES: expected 1 (one MariaDB) to 9 (Galera nodes), got '%s'" % text)
+        return int(text)
+
+    def cluster_ports(self, previous):
+        """([SQL port of each node], [(gcomm, IST, SST) ports of each node]): those of the env
+        file, and free ones for nodes it does not list yet. Node 1's SQL port is
+        WEBHOOK_DB_PORT; a single server has no Galera ports."""
+        n = self.db_node_count
+        if n == 1:
+            return [self.db_port], []
+        sql_ports = [int(p) for p in previous.get("WEBHOOK_DB_PORTS", "").split(",")[1:n] if p]
+        galera = [tuple(int(p) for p in g.split(":"))
+                  for g in previous.get("WEBHOOK_DB_GALERA_PORTS", "").split(",")[:n] if g]
+        taken = [self.http_port, self.db_port] + sql_ports + [p for g in galera for p in g]
+        if self.worker_metrics_port.isdigit():
+            taken.append(int(self.worker_metrics_port))
+        fresh = free_ports((n - 1 - len(sql_ports)) + 3 * (n - len(galera)), avoid=taken)
+        sql_ports += [fresh.pop() for _ in range(n - 1 - len(sql_ports))]
+        galera += [(fresh.pop(), fresh.pop(), fresh.pop()) for _ in range(n - len(galera))]
+        return [self.db_port] + sql_ports, galera
+
+    def make_nodes(self, previous):
+        """The MariaDB objects: state/mariadb (the plain server, or node 1), state/mariadb-nodeN."""
+        extra = self.environ.get("WEBHOOK_DB_EXTRA_ARGS", "").split()
+        db_dir = os.path.join(self.state, "mariadb")
+        sock = previous.get("WEBHOOK_DB_SOCKET") or MariaDB.default_socket(db_dir)
+        if self.db_node_count == 1:
+            nodes = [MariaDB(db_dir, self.db_port, sock, extra, environ=self.environ, log=self.log)]
+        else:
+            gcomm = [g[0] for g in self.galera_ports]
+            dirs = [db_dir] + [os.path.join(self.state, "mariadb-node%d" % i)
+                               for i in range(2, self.db_node_count + 1)]
+            nodes = [GaleraNode(i + 1, d, self.db_ports[i], self.galera_ports[i], gcomm,
+                                sock if i == 0 else None, extra, environ=self.environ, log=self.log)
+                     for i, d in enumerate(dirs)]
+        for node in nodes:
+            node.root_password = self.db_root_password
+        return nodes
+
+    def node(self, number):
+        """The database server `number` (from 1; the plain server is node 1)."""
+        if not 1 <= number <= len(self.nodes):
+            raise StackError("no database node %d: the stack has %d (WEBHOOK_DB_NODES)" % (number, len(self.nodes)))
+        return self.nodes[number - 1]
+
+    def start_node(self, number):
+        """Starts a stopped node; a Galera node rejoins the nodes that run and is Synced on
+        return. The plain server, or a Galera node 1 that bootstrapped the cluster: True if
+        its data dir is new."""
+        node = self.node(number)
+        peers = [n for n in self.nodes if n is not node and n.pid()]
+        if number != 1 and not peers:
+            raise StackError("no node of the cluster runs: start node 1 first (it bootstraps the cluster)")
+        return node.start_member(peers)
+
+    def db_spec(self, order=None):
+        """The database setting of Apache and the worker: every node, node 1 first (order:
+        other node numbers, e.g. [2, 3, 1])."""
+        return db_spec(self.db_ports, self.db_password, order)
+
+    def sql(self, query, check=True, node=1, root=False):
+        """query as the application user (or root) over the socket of a node (the plain server
+        is node 1); rows of str (NULL -> None)."""
+        if root:
+            return self.node(node).run_sql(query, check=check)
+        return self.node(node).run_sql(query, DB_USER, self.db_password, DB_NAME, check=check)
 
     def client_argv(self, *args):
         """The mariadb client as the application user on the stack's database (MYSQL_PWD:
@@ -761,17 +1026,37 @@ class Stack:
         if self.wakeup_port == "auto":
             self.wakeup_port = str(free_port(socket.SOCK_DGRAM))
         if self.worker_metrics_port == "auto":
-            self.worker_metrics_port = str(free_port(avoid=(self.http_port, self.db_port)))
+            taken = [self.http_port] + self.db_ports + [p for g in self.galera_ports for p in g]
+            self.worker_metrics_port = str(free_port(avoid=taken))
 
     # -- the steps of up
 
     def start_database(self):
-        if self.db.start():
+        """Starts the server, or the cluster: node 1 first (on a new cluster it makes the
+        database and its users, which the others receive by state transfer), then the other
+        nodes together (their state transfers overlap)."""
+        if self.start_node(1):
             self.db_password, self.db_root_password = random_hex(16), random_hex(16)
             self.save_credentials()
             self.db.create_database(DB_NAME, DB_USER, self.db_password, self.db_root_password)
             self.db.mark_initialized()
-        self.log("mariadb up (pid %s)" % self.db.pid())
+            for n in self.nodes:
+                n.root_password = self.db_root_password
+        self.log("%s up (pid %s)" % (self.db.name, self.db.pid()))
+        errors = []
+
+        def join(number):
+            try:
+                self.start_node(number)
+            except StackError as e:
+                errors.append(e)
+        threads = [threading.Thread(target=join, args=(n.number,)) for n in self.nodes[1:]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
         self.load_credentials()
         if not self.db_password:
             raise StackError("%s has no DB password; remove %s to start afresh" % (self.cred_file, self.state))
@@ -790,7 +1075,8 @@ class Stack:
         migrate_log = os.path.join(self.state, "migrate.log")
         # with the key file, migrate also re-seals credentials an older release sealed as v1
         with open(migrate_log, "w") as out:
-            rc = subprocess.run([self.worker_bin, "migrate", "--database", self.db_spec(), "--sql-dir", sql_dir,
+            # through node 1 alone: once for the cluster
+            rc = subprocess.run([self.worker_bin, "migrate", "--database", self.db_spec([1]), "--sql-dir", sql_dir,
                                  "--secret-key-file", self.secret_key], stdout=out, stderr=subprocess.STDOUT,
                                 env=self.environ).returncode
         with open(migrate_log, errors="replace") as f:
@@ -904,7 +1190,11 @@ class Stack:
              ("WEBHOOK_ALLOW_PRIVATE_TARGETS", self.allow_private_targets),
              ("WEBHOOK_METRICS_URL", "http://127.0.0.1:%d/webhook-metrics" % self.http_port),
              ("WEBHOOK_PORTAL_URL", "http://127.0.0.1:%d/webhooks/portal/" % self.http_port),
-             ("WEBHOOK_WORKER_METRICS_PORT", self.worker_metrics_port)]
+             ("WEBHOOK_WORKER_METRICS_PORT", self.worker_metrics_port), ("WEBHOOK_DB_NODES", str(len(self.nodes)))]
+        if len(self.nodes) > 1:
+            v += [("WEBHOOK_DB_PORTS", ",".join(str(p) for p in self.db_ports)),
+                  ("WEBHOOK_DB_GALERA_PORTS", ",".join("%d:%d:%d" % g for g in self.galera_ports)),
+                  ("WEBHOOK_DB_SOCKETS", ",".join(n.socket for n in self.nodes))]
         if self.worker_metrics_port not in ("off", "auto"):
             v.append(("WEBHOOK_WORKER_METRICS_URL", "http://127.0.0.1:%s/metrics" % self.worker_metrics_port))
         if self.request_timeout_ms:
@@ -966,7 +1256,8 @@ class Stack:
             self.log("no stack in %s" % self.state)
             return True
         ok = True
-        for stop in (self.worker.stop, self.httpd.stop, self.db.stop):
+        # node 1 last: the last node to leave may bootstrap the cluster again
+        for stop in [self.worker.stop, self.httpd.stop] + [n.stop for n in reversed(self.nodes)]:
             try:
                 ok = stop() and ok
             except StackError as e:
@@ -977,15 +1268,10 @@ class Stack:
     def status(self):
         """[(component, state, pid, detail)] and whether every component is up and answers."""
         rows, good = [], True
-        pid = self.db.pid()
-        if pid and self.db.ping():
-            rows.append(("mariadb", "running", pid, "answers on 127.0.0.1:%d and %s" % (self.db_port, self.db.socket)))
-        elif pid:
-            rows.append(("mariadb", "running", pid, "NOT ANSWERING on %s" % self.db.socket))
-            good = False
-        else:
-            rows.append(("mariadb", "down", "-", "see %s" % self.db.log_path))
-            good = False
+        for node in self.nodes:
+            row, healthy = self.node_status(node)
+            rows.append(row)
+            good = good and healthy
         pid = self.httpd.pid()
         self.httpd.probe = (self.base_url + "/event-types", API_USER, self.api_password)
         if pid:
@@ -1003,6 +1289,26 @@ class Stack:
             rows.append(("worker", "down", "-", "see %s" % self.worker.log_path))
             good = False
         return rows, good
+
+    def node_status(self, node):
+        """((component, state, pid, detail), healthy) of a database server: healthy when it
+        answers, and for a Galera node when it is Synced (its state and its cluster's status
+        and size are in the detail)."""
+        name = "mariadb" if len(self.nodes) == 1 else "node%d" % node.number
+        pid = node.pid()
+        if not pid:
+            return (name, "down", "-", "see %s" % node.log_path), False
+        if not node.ping():
+            return (name, "running", pid, "NOT ANSWERING on %s" % node.socket), False
+        where = "127.0.0.1:%d and %s" % (node.port, node.socket)
+        if len(self.nodes) == 1:
+            return (name, "running", pid, "answers on " + where), True
+        st = node.wsrep_status()
+        state = st.get("wsrep_local_state_comment", "?")
+        detail = "%s (cluster %s, size %s) on %s" % (state, st.get("wsrep_cluster_status", "?"),
+                                                      st.get("wsrep_cluster_size", "?"), where)
+        synced = state == "Synced"
+        return (name, "running" if synced else "degraded", pid, detail), synced
 
     def dump(self, path):
         """mariadb-dump of the stack's database into path (mode 0600); the tool's status."""
@@ -1023,6 +1329,22 @@ class Stack:
         if p.returncode != 0:
             raise StackError("webhook-worker principal add failed: " + (p.stderr or p.stdout).strip())
         self.log("principal %s -> %s%s" % (user, kind, " " + scope if scope else ""))
+
+
+def db_spec(ports, password, order=None):
+    """The database setting (WebhookDatabase, the worker's `database`) for the application's
+    database on the servers at 127.0.0.1:ports (node numbers from 1). order: the node numbers
+    to list, in the order connections try them (default: all, node 1 first); one node gives
+    the single-host form."""
+    order = list(order or range(1, len(ports) + 1))
+    for n in order:
+        if not 1 <= n <= len(ports):
+            raise StackError("no database node %d (there are %d)" % (n, len(ports)))
+    if len(order) == 1:
+        host = "host=127.0.0.1 port=%d" % ports[order[0] - 1]
+    else:
+        host = "host=" + ",".join("127.0.0.1:%d" % ports[n - 1] for n in order)
+    return "%s user=%s password=%s database=%s connect_timeout=2" % (host, DB_USER, password, DB_NAME)
 
 
 def principal_scope(flags):

@@ -114,7 +114,9 @@ def secret_files(state_dir, db_dump):
              os.path.join(state_dir, "httpd", "logs", "access_log"),
              os.path.join(state_dir, "mariadb", "error.log"),
              db_dump or os.path.join(state_dir, "db-dump.sql")]
-    return files + worker_logs(state_dir)
+    # the other nodes of a Galera cluster (WEBHOOK_DB_NODES)
+    nodes = sorted(d for d in os.listdir(state_dir) if d.startswith("mariadb-node")) if os.path.isdir(state_dir) else []
+    return files + [os.path.join(state_dir, d, "error.log") for d in nodes] + worker_logs(state_dir)
 
 
 def mask(value):

@@ -929,10 +929,12 @@ class PrivateStack:
     down); activate() makes api(), sql(), post_event(), … talk to it instead of the shared
     fixture stack. down() checks its logs like stack_down checks the shared stack's
     (check_logs.py): a test that provokes error lines on purpose declares their tags with
-    expect_log_tags(). self.stack is the whstack.Stack (its db, httpd and worker)."""
+    expect_log_tags(). self.stack is the whstack.Stack (its db, httpd and worker). With
+    db_nodes > 1 its database is a local Galera cluster of that many nodes (WEBHOOK_DB_NODES):
+    stop_node(), kill_node(), start_node(), node_status() and node_sql() work on one node."""
 
     def __init__(self, name, retry_schedule="1s,1s,1s,1s", request_timeout_ms=3000,
-                 poll_interval_ms=100, log_level="debug"):
+                 poll_interval_ms=100, log_level="debug", db_nodes=1):
         build = os.environ.get("WEBHOOK_BUILD_DIR") or env_shared().get("WEBHOOK_BUILD_DIR")
         if not build:
             raise HarnessError("WEBHOOK_BUILD_DIR is not known (not in the environment nor the shared env file)")
@@ -941,7 +943,8 @@ class PrivateStack:
         self.settings = {"WEBHOOK_RETRY_SCHEDULE": retry_schedule,
                          "WEBHOOK_REQUEST_TIMEOUT_MS": str(request_timeout_ms),
                          "WEBHOOK_POLL_INTERVAL_MS": str(poll_interval_ms),
-                         "WEBHOOK_WORKER_LOG_LEVEL": log_level}
+                         "WEBHOOK_WORKER_LOG_LEVEL": log_level,
+                         "WEBHOOK_DB_NODES": str(db_nodes)}
         self.env = None
         self.stack = None
         self.workers = []
@@ -1111,6 +1114,47 @@ class PrivateStack:
             self.stack.db.start()
         except whstack.StackError as e:
             raise self._failure("starting mariadbd again", e) from e
+
+
+    # -- the nodes of a cluster (db_nodes > 1; the plain server is node 1) ----------------
+
+    def stop_node(self, number):
+        """Stops database node `number` (from 1) cleanly: it leaves the cluster."""
+        self._node_op("stopping node %d" % number, lambda: self.stack.node(number).stop())
+
+    def kill_node(self, number):
+        """kill -9 of database node `number`, as a crash."""
+        self._node_op("killing node %d" % number, lambda: self.stack.node(number).kill())
+
+    def start_node(self, number):
+        """Starts database node `number` again; a Galera node has rejoined (IST) and is Synced
+        on return."""
+        self._node_op("starting node %d" % number, lambda: self.stack.start_node(number))
+
+    def _node_op(self, what, op):
+        try:
+            op()
+        except whstack.StackError as e:
+            raise self._failure(what, e) from e
+
+    def node_status(self, number):
+        """The wsrep_* status variables of a Galera node ({} when it does not answer):
+        wsrep_local_state_comment (Synced, Joining, …), wsrep_cluster_status (Primary,
+        non-Primary), wsrep_cluster_size, wsrep_ready, …"""
+        return self.stack.node(number).wsrep_status()
+
+    def node_log(self, number):
+        """The path of database node `number`'s error log."""
+        return self.stack.node(number).log_path
+
+    def node_sql(self, number, query, root=False):
+        """Runs query on database node `number` (from 1) as the application user on its
+        database, or as root; rows of str (NULL -> None). HarnessError, with the server's
+        error (e.g. "ERROR 1047"), when the query fails."""
+        try:
+            return self.stack.sql(query, node=number, root=root)
+        except whstack.StackError as e:
+            raise HarnessError("node %d: %s" % (number, e)) from e
 
 
 def env_shared():
