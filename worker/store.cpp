@@ -445,19 +445,17 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
 //    certification (1213), with_transaction runs it again and it counts the first one's
 //    deliveries. On the claim's own node, a replicated write of these rows either committed
 //    before step 2 (so it is counted), holds the row (skipped), or aborts this claim (it
-//    holds the lock). No new lock waits: the rows are locked already. One statement, with
-//    the scopes matched by value as in step 2 (each row of a multi-table UPDATE is updated
-//    once, however many rows of the other table it meets); updated_at is kept (the
-//    registration did not change).
-void write_cap_rows(Db& d, const std::set<uint64_t>& taken_from, const Candidates& c) {
-    std::set<ScopeKey> scopes;
-    for (auto ep : taken_from) scopes.insert(c.info.at(ep).scope);
-    Params params;
-    std::string where = scope_match("s.", scopes, params);
-    d.exec("UPDATE webhook_endpoints ep, webhook_scopes s "
+//    holds the lock). No new lock waits: the rows are locked already. One statement, each
+//    endpoint's scope row joined by primary key (scopes matched by value instead make a
+//    cross join: endpoints x scopes rows read). The two scope_kind columns are the same ENUM
+//    under different collations (webhook_endpoints' is its table's first default), so the
+//    endpoint's side takes the scope table's. updated_at is kept: the registration did not
+//    change.
+void write_cap_rows(Db& d, const std::set<uint64_t>& taken_from) {
+    d.exec("UPDATE webhook_endpoints ep STRAIGHT_JOIN webhook_scopes s "
+           "ON s.scope_kind = ep.scope_kind COLLATE utf8mb4_nopad_bin AND s.scope_id = ep.scope_id "
            "SET ep.claim_seq = ep.claim_seq + 1, ep.updated_at = ep.updated_at, s.claim_seq = s.claim_seq + 1 "
-           "WHERE ep.id IN (" + id_list({taken_from.begin(), taken_from.end()}) + ") AND (" + where + ")",
-           params);
+           "WHERE ep.id IN (" + id_list({taken_from.begin(), taken_from.end()}) + ")");
 }
 
 // The data of the events in column `event_col` of rows, each loaded once: the deliveries of
@@ -506,7 +504,7 @@ std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, u
         "lease_expires_at = NOW(3) + INTERVAL ? SECOND, attempts = attempts + 1 "
         "WHERE id IN (" + id_list(mine) + ")",
         {owner, lease_seconds});
-    write_cap_rows(d, taken_from, c);
+    write_cap_rows(d, taken_from);
     return mine;
 }
 
