@@ -444,8 +444,8 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
 //    endpoint (or scope) on two nodes now write the same row, the second to commit fails
 //    certification (1213), with_transaction runs it again and it counts the first one's
 //    deliveries. On the claim's own node, a replicated write of these rows either committed
-//    before step 2 (so it is counted), holds the row (skipped), or aborts this claim (it
-//    holds the lock). No new lock waits: the rows are locked already. One statement, each
+//    before step 2 (so it is counted), holds the row (skipped), or arrives while this claim
+//    holds the row and aborts it (1213 again). No new lock waits: the rows are locked already. One statement, each
 //    endpoint's scope row joined by primary key (scopes matched by value instead make a
 //    cross join: endpoints x scopes rows read). The two scope_kind columns are the same ENUM
 //    under different collations (webhook_endpoints' is its table's first default), so the
@@ -480,7 +480,8 @@ std::string skip_sql(const std::set<uint64_t>& skip, const char* col) {
 }
 
 // The claim's transaction: find the endpoints with due work and room, lock them and their
-// scopes, take their heads and lease them to `owner`. Returns the deliveries leased.
+// scopes, take their heads, lease them to `owner` and write the rows of the endpoints and
+// scopes taken from. Returns the deliveries leased.
 std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, unsigned lease_seconds,
                                   const ClaimLimits& limits, const std::set<uint64_t>& skip, ClaimResult& result,
                                   std::set<ScopeKey>& missing_scopes) {
