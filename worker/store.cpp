@@ -373,7 +373,7 @@ std::set<uint64_t> lock_open(Db& d, const std::vector<uint64_t>& open, const Can
 //    primary key spares MariaDB the UNION's plan per endpoint.
 std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const std::set<uint64_t>& mine_eps,
                                  const std::set<ScopeKey>& mine_scopes, Candidates& c, unsigned n,
-                                 const ClaimLimits& limits, ClaimResult& result) {
+                                 const ClaimLimits& limits, ClaimResult& result, std::set<uint64_t>& taken_from) {
     Inflight locked_fl;  // exact: counted under the locks
     count_inflight(d, mine_scopes, locked_fl);
     Room exact{limits, locked_fl.scope};
@@ -422,6 +422,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
     const size_t ep_col = taken.col("endpoint_id"), id_col = taken.col("id");
     for (const auto& row : taken.rows) {
         ++got[to_u64(row[ep_col])];
+        taken_from.insert(to_u64(row[ep_col]));
         mine.push_back(to_u64(row[id_col]));
     }
     // More of an endpoint may be due: claim again as soon as one of its slots (or its
@@ -435,6 +436,26 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
             result.full = true;
     }
     return mine;
+}
+
+// 4. Write what serializes the caps: the rows of the endpoints taken from and of their
+//    scopes (claim_seq + 1, sql/015). The locks of step 2 serialize claims on one server,
+//    but a Galera cluster replicates writes, not row locks: two claims that take from one
+//    endpoint (or scope) on two nodes now write the same row, the second to commit fails
+//    certification (1213), with_transaction runs it again and it counts the first one's
+//    deliveries. On the claim's own node, a replicated write of these rows either committed
+//    before step 2 (so it is counted), holds the row (skipped), or arrives while this claim
+//    holds the row and aborts it (1213 again). No new lock waits: the rows are locked already. One statement, each
+//    endpoint's scope row joined by primary key (scopes matched by value instead make a
+//    cross join: endpoints x scopes rows read). The two scope_kind columns are the same ENUM
+//    under different collations (webhook_endpoints' is its table's first default), so the
+//    endpoint's side takes the scope table's. updated_at is kept: the registration did not
+//    change.
+void write_cap_rows(Db& d, const std::set<uint64_t>& taken_from) {
+    d.exec("UPDATE webhook_endpoints ep STRAIGHT_JOIN webhook_scopes s "
+           "ON s.scope_kind = ep.scope_kind COLLATE utf8mb4_nopad_bin AND s.scope_id = ep.scope_id "
+           "SET ep.claim_seq = ep.claim_seq + 1, ep.updated_at = ep.updated_at, s.claim_seq = s.claim_seq + 1 "
+           "WHERE ep.id IN (" + id_list({taken_from.begin(), taken_from.end()}) + ")");
 }
 
 // The data of the events in column `event_col` of rows, each loaded once: the deliveries of
@@ -459,7 +480,8 @@ std::string skip_sql(const std::set<uint64_t>& skip, const char* col) {
 }
 
 // The claim's transaction: find the endpoints with due work and room, lock them and their
-// scopes, take their heads and lease them to `owner`. Returns the deliveries leased.
+// scopes, take their heads, lease them to `owner` and write the rows of the endpoints and
+// scopes taken from. Returns the deliveries leased.
 std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, unsigned lease_seconds,
                                   const ClaimLimits& limits, const std::set<uint64_t>& skip, ClaimResult& result,
                                   std::set<ScopeKey>& missing_scopes) {
@@ -471,17 +493,19 @@ std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, u
     std::set<ScopeKey> mine_scopes;
     std::set<uint64_t> mine_eps = lock_open(d, open, c, missing_scopes, mine_scopes);
     if (mine_eps.empty()) return {};
-    std::vector<uint64_t> mine = take_heads(d, open, mine_eps, mine_scopes, c, n, limits, result);
+    std::set<uint64_t> taken_from;
+    std::vector<uint64_t> mine = take_heads(d, open, mine_eps, mine_scopes, c, n, limits, result, taken_from);
     if (mine.size() >= n) result.full = true;
     // Due work beyond the window (of endpoints it did not show): claim again when a slot
     // frees. Only after taking something, so a loop of empty claims cannot spin.
     if (!c.walked && c.window_full && !mine.empty()) result.full = true;
-    if (!mine.empty())
-        d.exec(
-            "UPDATE webhook_deliveries SET status = 'inflight', lease_owner = ?, "
-            "lease_expires_at = NOW(3) + INTERVAL ? SECOND, attempts = attempts + 1 "
-            "WHERE id IN (" + id_list(mine) + ")",
-            {owner, lease_seconds});
+    if (mine.empty()) return mine;
+    d.exec(
+        "UPDATE webhook_deliveries SET status = 'inflight', lease_owner = ?, "
+        "lease_expires_at = NOW(3) + INTERVAL ? SECOND, attempts = attempts + 1 "
+        "WHERE id IN (" + id_list(mine) + ")",
+        {owner, lease_seconds});
+    write_cap_rows(d, taken_from);
     return mine;
 }
 
