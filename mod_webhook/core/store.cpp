@@ -641,15 +641,7 @@ void forget_event_catalogue() {
 // always settle it.
 constexpr int kInsertAttempts = 10;
 
-std::string new_event_id() {
-    static const char digits[] = "0123456789abcdef";
-    std::string id = "evt_";
-    for (unsigned char c : wh::random_bytes(12)) {
-        id += digits[c >> 4];
-        id += digits[c & 15];
-    }
-    return id;
-}
+std::string new_event_id() { return "evt_" + wh::random_hex(12); }
 
 bool commit_outcome_unknown(const DbError& e) {
     // 2013 lost connection during the query (a read timeout ends this way too), 2006 server
