@@ -100,7 +100,7 @@ bool try_lock(Db& db, const std::string& owner) {
 
 class MigrationLock {
 public:
-    MigrationLock(Db& db) : db_(db), owner_(lock_owner()) {
+    explicit MigrationLock(Db& db) : db_(db), owner_(lock_owner()) {
         const auto give_up = std::chrono::steady_clock::now() + kLockWait;
         for (;;) {
             try {
@@ -109,7 +109,7 @@ public:
                 if (!e.retryable()) throw;  // a certification conflict with another taker
             }
             if (std::chrono::steady_clock::now() >= give_up)
-                throw std::runtime_error("could not take the migration lock (webhook_migration_lock) within " +
+                throw MigrationLockError("could not take the migration lock (webhook_migration_lock) within " +
                                          std::to_string(std::chrono::duration_cast<std::chrono::minutes>(kLockWait).count()) +
                                          " minutes: another migrate keeps it; if none runs, wait " +
                                          std::to_string(kLockTtlSeconds) + " s for it to expire");
@@ -136,7 +136,7 @@ public:
     // Throws if another migrator took the lock over (it expired: no renewal got through).
     void check() const {
         if (lost_)
-            throw std::runtime_error("the migration lock expired while migrating (no renewal for " +
+            throw MigrationLockError("the migration lock expired while migrating (no renewal for " +
                                      std::to_string(kLockTtlSeconds) + " s) and another migrate took it over; "
                                      "run migrate again once it is done");
     }

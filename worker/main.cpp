@@ -89,6 +89,9 @@ int run_migrate(const Options& opt) {
                       " (MariaDB error " + std::to_string(e.code()) +
                       "); check the 'database' setting, that the server runs and that the user "
                       "may create tables; it is safe to run again");
+    } catch (const MigrationLockError& e) {
+        log_error("WH00108: migration stopped: " + std::string(e.what()) +
+                  " (the row of webhook_migration_lock names the other run's host and pid)");
     } catch (const std::exception& e) {
         log_error("WH00103: migration failed: " + std::string(e.what()) +
                       "; check --sql-dir (now '" + dir + "')");
