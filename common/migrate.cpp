@@ -106,7 +106,8 @@ public:
             try {
                 if (try_lock(db_, owner_)) break;
             } catch (const DbError& e) {
-                if (!e.retryable()) throw;  // a certification conflict with another taker
+                // 1213 here is a certification conflict with another taker: try again
+                if (!e.retryable()) throw;
             }
             if (std::chrono::steady_clock::now() >= give_up)
                 throw MigrationLockError("could not take the migration lock (webhook_migration_lock) within " +
