@@ -84,7 +84,7 @@ std::string parse_db_host(const std::string& text, DbHost& out) {
         size_t colon = text.find(':');
         if (colon != std::string::npos) {
             if (text.find(':', colon + 1) != std::string::npos)
-                return "has several ':' (write an IPv6 address in brackets: [::1]:3306)";
+                return "has several ':' (write an IPv6 address in brackets: [address]:port)";
             name = text.substr(0, colon);
             port = text.substr(colon + 1);
             if (port.empty()) return "has an empty port";
