@@ -14,7 +14,7 @@ namespace wh::api {
 enum class MetricsHandler { api = 0, events = 1 };
 
 struct MetricsBlock {
-    static constexpr uint64_t kMagic = 0x776862686f6f6b31ULL;  // "whbhook1"
+    static constexpr uint64_t kMagic = 0x776862686f6f6b32ULL;  // "whbhook2": the layout's version
     static constexpr size_t kHandlers = 2;
     static constexpr size_t kStatuses = 600;  // index = HTTP status (100-599)
     static constexpr size_t kBuckets = 13;    // + the +Inf slot
