@@ -587,13 +587,13 @@ void insert_event_rows(wh::Db& db, const std::vector<EventInput>& events, const 
 // After a commit whose answer was lost: whether the event public_id is stored, read on a
 // fresh connection (the Db reconnects, on the next healthy host of its list). The read is
 // a locking one, so it waits for the lost statement if that is still running on the same
-// server, and it waits for the cluster to apply what was committed before it
-// (wsrep_sync_wait; ignored by a server that is not a Galera node). nullopt: the lookup
-// failed as well.
+// server, and it waits for the cluster to apply what was committed before it (sync_reads:
+// wsrep_sync_wait on a Galera node; the next request's dispatch sets it as that request
+// needs). nullopt: the lookup failed as well.
 std::optional<bool> stored_after_lost_commit(wh::Db& db, const std::string& public_id) {
     try {
-        return !db.query("SET STATEMENT wsrep_sync_wait = 1 FOR "
-                         "SELECT 1 FROM webhook_events WHERE public_id = ? LOCK IN SHARE MODE",
+        db.sync_reads(true);
+        return !db.query("SELECT 1 FROM webhook_events WHERE public_id = ? LOCK IN SHARE MODE",
                          {public_id}).empty();
     } catch (const DbError& e) {
         wh::log_debug(std::string("event lookup after a lost commit failed: ") + e.what());

@@ -237,8 +237,7 @@ public:
     // No connection: the statement never left, so the error is passed on as it is (503).
     void refused_connection_is_not_a_lost_commit() {
         wh::DbConfig cfg;
-        cfg.host = "127.0.0.1";
-        cfg.port = 1;
+        cfg.hosts = {wh::DbHost{"127.0.0.1", 1}};
         cfg.user = "u";
         cfg.database = "d";
         cfg.connect_timeout = 1;
