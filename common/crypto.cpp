@@ -55,6 +55,17 @@ std::string random_bytes(size_t n) {
     return out;
 }
 
+std::string random_hex(size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * n);
+    for (unsigned char c : random_bytes(n)) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
 std::string hmac_sha256(const std::string& key, const std::string& data) {
     return hmac_sha256(key, std::vector<std::string_view>{data});
 }

@@ -1,7 +1,10 @@
 // Applies the numbered migrations in sql/ (NNN_name.sql) in order, each at most once,
-// recording them in webhook_schema_version. Safe to run again and from several hosts.
+// recording them in webhook_schema_version. Safe to run again and from several hosts at
+// once, also on the nodes of a Galera cluster: they take turns through a row lock
+// (webhook_migration_lock, docs/operations.md "Migrations and their lock").
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,7 +17,14 @@ struct MigrationResult {
     unsigned version = 0;               // schema version afterwards
 };
 
-// Throws DbError or std::runtime_error (unreadable directory or file).
+// The migration lock (webhook_migration_lock) could not be taken in time, or expired while
+// migrating and another run took it over.
+class MigrationLockError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Throws DbError, MigrationLockError or std::runtime_error (unreadable directory or file).
 MigrationResult migrate(Db& db, const std::string& sql_dir);
 
 }  // namespace wh

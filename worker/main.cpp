@@ -3,6 +3,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -67,10 +68,16 @@ int reseal_step(const Options& opt, Db& db) {
     return r.unreadable ? 1 : 0;
 }
 
+constexpr unsigned kMigrateReadTimeout = 24 * 3600;  // seconds
+
 int run_migrate(const Options& opt) {
     std::string dir = opt.sql_dir.empty() ? std::string(WEBHOOK_SQL_DIR) : opt.sql_dir;
     try {
-        Db db(opt.db);
+        // A migration's ALTER may rebuild a big table for hours; the server goes on with it
+        // whatever the client does, so a read timeout would only make migrate fail halfway.
+        DbConfig cfg = opt.db;
+        cfg.read_timeout = std::max(cfg.read_timeout, kMigrateReadTimeout);
+        Db db(cfg);
         db.connect();
         MigrationResult r = migrate(db, dir);
         for (const auto& f : r.applied) std::cout << "applied " << f << "\n";
@@ -82,6 +89,9 @@ int run_migrate(const Options& opt) {
                       " (MariaDB error " + std::to_string(e.code()) +
                       "); check the 'database' setting, that the server runs and that the user "
                       "may create tables; it is safe to run again");
+    } catch (const MigrationLockError& e) {
+        log_error("WH00108: migration stopped: " + std::string(e.what()) +
+                  " (the row of webhook_migration_lock names the other run's host and pid)");
     } catch (const std::exception& e) {
         log_error("WH00103: migration failed: " + std::string(e.what()) +
                       "; check --sql-dir (now '" + dir + "')");

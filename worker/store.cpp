@@ -439,7 +439,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
 }
 
 // 4. Write what serializes the caps: the rows of the endpoints taken from and of their
-//    scopes (claim_seq + 1, sql/015). The locks of step 2 serialize claims on one server,
+//    scopes (write_seq + 1, sql/015). The locks of step 2 serialize claims on one server,
 //    but a Galera cluster replicates writes, not row locks: two claims that take from one
 //    endpoint (or scope) on two nodes now write the same row, the second to commit fails
 //    certification (1213), with_transaction runs it again and it counts the first one's
@@ -454,7 +454,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
 void write_cap_rows(Db& d, const std::set<uint64_t>& taken_from) {
     d.exec("UPDATE webhook_endpoints ep STRAIGHT_JOIN webhook_scopes s "
            "ON s.scope_kind = ep.scope_kind COLLATE utf8mb4_nopad_bin AND s.scope_id = ep.scope_id "
-           "SET ep.claim_seq = ep.claim_seq + 1, ep.updated_at = ep.updated_at, s.claim_seq = s.claim_seq + 1 "
+           "SET ep.write_seq = ep.write_seq + 1, ep.updated_at = ep.updated_at, s.write_seq = s.write_seq + 1 "
            "WHERE ep.id IN (" + id_list({taken_from.begin(), taken_from.end()}) + ")");
 }
 

@@ -532,11 +532,12 @@ namespace {
 // SQL text below is prepared once per pooled connection and then only executed.
 
 // locking = a locking read, which sees the latest committed row whatever the isolation level
-// (needed after a duplicate-key error: a plain read may use an older snapshot).
+// (needed after a duplicate-key error: a plain read may use an older snapshot). A real key is
+// its own idempotency_identity (sql/014), so the lookup goes through uq_event_identity.
 std::optional<std::string> find_idempotent(wh::Db& db, const std::string& reseller, const std::string& key,
                                            bool locking = false) {
     static const std::string plain =
-        "SELECT public_id FROM webhook_events WHERE reseller_id = ? AND idempotency_key = ?";
+        "SELECT public_id FROM webhook_events WHERE reseller_id = ? AND idempotency_identity = ?";
     static const std::string locked = plain + " LOCK IN SHARE MODE";
     Rows r = db.query_prepared(locking ? locked : plain, {reseller, key});
     if (r.empty()) return std::nullopt;
@@ -545,9 +546,11 @@ std::optional<std::string> find_idempotent(wh::Db& db, const std::string& resell
 
 // One row of VALUES; event_date NULL means the column's default (now, in epoch ms), the
 // same expression as in sql/001_schema.sql, so one SQL text serves both cases.
-const char* kEventRow = "(?,?,?,?,COALESCE(?, FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)),?,?)";
+const char* kEventRow = "(?,?,?,?,?,COALESCE(?, FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)),?,?)";
+constexpr size_t kEventParams = 8;
 
-void add_event_params(Params& params, const EventInput& e) {
+void add_event_params(Params& params, const EventInput& e, const std::string& public_id) {
+    params.emplace_back(public_id);
     params.emplace_back(e.event_code);
     params.emplace_back(e.reseller_id);
     params.emplace_back(e.portfolio_id);
@@ -557,19 +560,45 @@ void add_event_params(Params& params, const EventInput& e) {
     params.emplace_back(e.idempotency_key);
 }
 
-// "INSERT … VALUES (row),(row),… RETURNING id, public_id" for n rows, built once per n.
+// "INSERT … VALUES (row),(row),…" for n rows, built once per n.
 const std::string& event_insert_sql(size_t n) {
     static std::mutex mu;
     static std::map<size_t, std::string> cache;
     std::lock_guard<std::mutex> lock(mu);
     std::string& sql = cache[n];
     if (sql.empty()) {
-        sql = "INSERT INTO webhook_events (event_code, reseller_id, portfolio_id, merchant_id, event_date, "
-              "data, idempotency_key) VALUES ";
+        sql = "INSERT INTO webhook_events (public_id, event_code, reseller_id, portfolio_id, merchant_id, "
+              "event_date, data, idempotency_key) VALUES ";
         for (size_t i = 0; i < n; ++i) (sql += i ? "," : "") += kEventRow;
-        sql += " RETURNING id, public_id";
     }
     return sql;
+}
+
+// Inserts events[idx[0..n)] with their public ids in one statement.
+void insert_event_rows(wh::Db& db, const std::vector<EventInput>& events, const std::vector<std::string>& ids,
+                       const size_t* idx, size_t n) {
+    Params params;
+    params.reserve(n * kEventParams);  // one allocation, not a growth per row
+    for (size_t k = 0; k < n; ++k) add_event_params(params, events[idx[k]], ids[idx[k]]);
+    if (db.exec_prepared(event_insert_sql(n), params) != n)
+        throw std::runtime_error("INSERT INTO webhook_events stored fewer rows than it was given");
+}
+
+// After a commit whose answer was lost: whether the event public_id is stored, read on a
+// fresh connection (the Db reconnects, on the next healthy host of its list). The read is
+// a locking one, so it waits for the lost statement if that is still running on the same
+// server, and it waits for the cluster to apply what was committed before it
+// (wsrep_sync_wait; ignored by a server that is not a Galera node). nullopt: the lookup
+// failed as well.
+std::optional<bool> stored_after_lost_commit(wh::Db& db, const std::string& public_id) {
+    try {
+        return !db.query("SET STATEMENT wsrep_sync_wait = 1 FOR "
+                         "SELECT 1 FROM webhook_events WHERE public_id = ? LOCK IN SHARE MODE",
+                         {public_id}).empty();
+    } catch (const DbError& e) {
+        wh::log_debug(std::string("event lookup after a lost commit failed: ") + e.what());
+        return std::nullopt;
+    }
 }
 
 // Keyless events go in multi-row INSERTs of 100, 10 and 1 rows: at most three statement
@@ -612,95 +641,137 @@ void forget_event_catalogue() {
 // always settle it.
 constexpr int kInsertAttempts = 10;
 
+std::string new_event_id() { return "evt_" + wh::random_hex(12); }
+
+bool commit_outcome_unknown(const DbError& e) {
+    // 2013 lost connection during the query (a read timeout ends this way too), 2006 server
+    // gone away, 2055 lost connection with a system error: the statement may have been
+    // executed and committed, only its answer is missing. Every other error is an answer.
+    return e.code() == 2013 || e.code() == 2006 || e.code() == 2055;
+}
+
+// The commit of `n` new events (one statement or one transaction, so all or none), the first
+// of them `public_id`, lost its answer (`lost`). Returns if they are stored; rethrows `lost`
+// (503) if they are not, or if that cannot be known.
+static void settle_lost_commit(wh::Db& db, const DbError& lost, const std::string& public_id, size_t n) {
+    std::optional<bool> stored = stored_after_lost_commit(db, public_id);
+    std::string what = "event " + public_id + (n > 1 ? " and the " + std::to_string(n - 1) + " others of its batch" : "");
+    wh::log_warn(std::string("WH00070: the connection to MariaDB broke before the answer to committing ") + what +
+                 " (" + lost.what() + "); " +
+                 (!stored ? "the lookup on a fresh connection failed too: answering 503"
+                          : *stored ? "a lookup on a fresh connection found it stored: answering 202"
+                                    : "a lookup on a fresh connection found it not stored: answering 503") +
+                 ". The gateway must repeat a 503 with the same idempotency key; many of these lines mean "
+                 "commits outlast WebhookDatabaseTimeout (an overloaded server or a stalled cluster)");
+    if (!stored || !*stored) throw lost;
+}
+
 // One event: one statement in autocommit, no explicit transaction (START TRANSACTION and
 // COMMIT would be two more round trips per event). A keyed event is INSERTed first; the
-// unique key (reseller_id, idempotency_key) turns a repeat into a duplicate-key error, and
-// then the first event is read (a locking read: it sees the latest committed row).
-static EventResult insert_one(wh::Db& db, const EventInput& e) {
+// unique key (reseller_id, idempotency_identity) turns a repeat into a duplicate-key error,
+// and then the first event is read (a locking read: it sees the latest committed row).
+static EventResult insert_one(wh::Db& db, const std::vector<EventInput>& events, const std::vector<std::string>& ids) {
+    const EventInput& e = events[0];
+    const std::string& public_id = ids[0];
+    const size_t first[] = {0};
     for (int attempt = 1;; ++attempt) {
         if (attempt > 1) wh::deadlock_backoff(attempt);
         try {
-            Params params;
-            params.reserve(7);  // add_event_params: one allocation, not four
-            add_event_params(params, e);
-            Rows rows = db.query_prepared(event_insert_sql(1), params);
-            if (rows.size() != 1) throw std::runtime_error("INSERT ... RETURNING gave no row");
-            return {Cells(rows, 0).text("public_id"), false};
+            insert_event_rows(db, events, ids, first, 1);
+            return {public_id, false};
         } catch (const DbError& err) {
             if (e.idempotency_key && err.duplicate_key()) {
-                if (auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key, true)) return {*first, true};
+                if (auto found = find_idempotent(db, e.reseller_id, *e.idempotency_key, true)) return {*found, true};
+            }
+            if (commit_outcome_unknown(err)) {
+                settle_lost_commit(db, err, public_id, 1);
+                return {public_id, false};
             }
             if (!err.retryable() || attempt >= kInsertAttempts) throw;
         }
     }
 }
 
-std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>& events) {
-    if (events.size() == 1) return {insert_one(db, events[0])};
-    return wh::with_transaction(db, [&](wh::Db& db) {
-        std::vector<EventResult> out(events.size());
-        std::map<std::pair<std::string, std::string>, std::string> batch_keys;
-        std::vector<size_t> pending;  // keyless events not inserted yet, in batch order
-        auto insert_rows = [&](const size_t* idx, size_t n) {
-            Params params;
-            params.reserve(n * 7);
-            for (size_t k = 0; k < n; ++k) add_event_params(params, events[idx[k]]);
-            Rows rows = db.query_prepared(event_insert_sql(n), params);
-            if (rows.size() != n) throw std::runtime_error("INSERT ... RETURNING row count mismatch");
-            // Auto-increment ids grow in VALUES order within one statement.
-            std::vector<std::pair<unsigned long long, std::string>> ids;
-            for (const auto& r : rows.rows) {
-                Cells c(rows, r);
-                ids.emplace_back(c.number("id"), c.text("public_id"));
-            }
-            std::sort(ids.begin(), ids.end());
-            for (size_t k = 0; k < n; ++k) out[idx[k]].event_id = ids[k].second;
-        };
-        auto flush = [&]() {
-            size_t done = 0;
-            for (size_t chunk : kChunks)
-                for (; pending.size() - done >= chunk; done += chunk) insert_rows(&pending[done], chunk);
-            pending.clear();
-        };
-        for (size_t i = 0; i < events.size(); ++i) {
-            const EventInput& e = events[i];
-            if (!e.idempotency_key) {
-                pending.push_back(i);
-                if (pending.size() >= 100) flush();
-                continue;
-            }
-            flush();  // keep the batch's order in the table
-            // The same key twice in one batch: the later item is a duplicate of the earlier
-            // one, exactly as if it came in a later request.
-            auto bk = std::make_pair(e.reseller_id, *e.idempotency_key);
-            auto seen = batch_keys.find(bk);
-            if (seen != batch_keys.end()) {
-                out[i] = {seen->second, true};
-                continue;
-            }
-            if (auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key)) {
-                out[i] = {*first, true};
-                batch_keys[bk] = *first;
-                continue;
-            }
-            try {
-                const size_t one[] = {i};
-                insert_rows(one, 1);
-            } catch (const DbError& err) {
-                // Another request inserted the same key since our SELECT and committed (the
-                // unique key (reseller_id, idempotency_key) made us wait for its COMMIT).
-                if (!err.duplicate_key()) throw;
-                auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key, true);
-                if (!first) throw;
-                wh::log_debug("duplicate idempotency key raced with a concurrent request; "
-                              "answering with the first event " + *first);
-                out[i] = {*first, true};
-            }
-            batch_keys[bk] = out[i].event_id;
+// The batch's statements, inside the caller's transaction: keyless events in multi-row
+// INSERTs, keyed ones one by one after a duplicate check, everything in the batch's order.
+static std::vector<EventResult> insert_batch(wh::Db& db, const std::vector<EventInput>& events,
+                                             const std::vector<std::string>& ids) {
+    std::vector<EventResult> out(events.size());
+    std::map<std::pair<std::string, std::string>, std::string> batch_keys;
+    std::vector<size_t> pending;  // keyless events not inserted yet, in batch order
+    auto flush = [&]() {
+        size_t done = 0;
+        for (size_t chunk : kChunks)
+            for (; pending.size() - done >= chunk; done += chunk) insert_event_rows(db, events, ids, &pending[done], chunk);
+        pending.clear();
+    };
+    for (size_t i = 0; i < events.size(); ++i) {
+        const EventInput& e = events[i];
+        if (!e.idempotency_key) {
+            out[i] = {ids[i], false};
+            pending.push_back(i);
+            if (pending.size() >= 100) flush();
+            continue;
         }
-        flush();
+        flush();  // keep the batch's order in the table
+        // The same key twice in one batch: the later item is a duplicate of the earlier
+        // one, exactly as if it came in a later request.
+        auto bk = std::make_pair(e.reseller_id, *e.idempotency_key);
+        auto seen = batch_keys.find(bk);
+        if (seen != batch_keys.end()) {
+            out[i] = {seen->second, true};
+            continue;
+        }
+        if (auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key)) {
+            out[i] = {*first, true};
+            batch_keys[bk] = *first;
+            continue;
+        }
+        try {
+            const size_t one[] = {i};
+            insert_event_rows(db, events, ids, one, 1);
+            out[i] = {ids[i], false};
+        } catch (const DbError& err) {
+            // Another request inserted the same key since our SELECT and committed (the
+            // unique key (reseller_id, idempotency_identity) made us wait for its COMMIT).
+            if (!err.duplicate_key()) throw;
+            auto first = find_idempotent(db, e.reseller_id, *e.idempotency_key, true);
+            if (!first) throw;
+            wh::log_debug("duplicate idempotency key raced with a concurrent request; "
+                          "answering with the first event " + *first);
+            out[i] = {*first, true};
+        }
+        batch_keys[bk] = out[i].event_id;
+    }
+    flush();
+    return out;
+}
+
+std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>& events) {
+    // Public ids are made here, not by the column's default, so that an event whose commit
+    // lost its answer can be looked up.
+    std::vector<std::string> ids;
+    ids.reserve(events.size());
+    for (size_t i = 0; i < events.size(); ++i) ids.push_back(new_event_id());
+    if (events.size() == 1) return {insert_one(db, events, ids)};
+    std::vector<EventResult> out;
+    bool committing = false;  // every statement ran: a failure now is the COMMIT's
+    try {
+        return wh::with_transaction(db, [&](wh::Db& db) {
+            committing = false;
+            out = insert_batch(db, events, ids);
+            committing = true;
+            return out;
+        }, kInsertAttempts);
+    } catch (const DbError& err) {
+        // A failure before COMMIT rolled everything back: known not stored, answered as is.
+        if (!committing || !commit_outcome_unknown(err)) throw;
+        auto is_new = [](const EventResult& r) { return !r.duplicate; };
+        size_t n = size_t(std::count_if(out.begin(), out.end(), is_new));
+        if (n == 0) return out;  // all duplicates: the transaction wrote nothing
+        settle_lost_commit(db, err, std::find_if(out.begin(), out.end(), is_new)->event_id, n);
         return out;
-    }, kInsertAttempts);
+    }
 }
 
 }  // namespace wh::api

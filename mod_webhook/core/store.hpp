@@ -127,7 +127,16 @@ struct EventResult {
 };
 // Inserts all events in one transaction (all or nothing; a single event is one autocommit
 // statement); duplicates by (resellerId, idempotencyKey) return the first event's id and
-// store nothing.
+// store nothing. When the commit's answer is lost (commit_outcome_unknown), the events are
+// looked up by public id on a fresh connection: stored, they are answered as usual; not
+// stored, or not known, the DbError is rethrown (503), with one WH00070 line either way.
 std::vector<EventResult> insert_events(wh::Db& db, const std::vector<EventInput>& events);
+
+// A new event's public id: "evt_" + 24 lowercase hex digits (96 random bits), the format
+// of the column's default in sql/001_schema.sql.
+std::string new_event_id();
+// Whether e leaves the outcome of the statement that got it unknown: the connection broke
+// after the statement was sent, so it may have committed.
+bool commit_outcome_unknown(const wh::DbError& e);
 
 }  // namespace wh::api

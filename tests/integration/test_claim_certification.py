@@ -14,7 +14,9 @@ writes a row that claim wrote is refused with error 1020. Such a transaction sta
 claim of the same endpoint on another node. Checked here:
 - an endpoint the worker claimed from, and its scope: the write is refused;
 - an endpoint at its cap (due work, but nothing taken from it) and an endpoint with no work,
-  and their scopes: the write passes. A claim writes nothing it did not take from."""
+  and their scopes: the write passes. A claim writes nothing it did not take from.
+A registration counts the scope's endpoints under the scope's row (WebhookMaxEndpointsPerScope)
+and writes that row too, so two registrations on two nodes cannot both pass the count."""
 import os
 import re
 import subprocess
@@ -133,6 +135,19 @@ class ClaimCertification(unittest.TestCase):
         self.assertEqual(got, {name: want for name, (_, want) in checks.items()},
                          "which rows the claims after the snapshot wrote (%d: refused, 0: untouched)" % REFUSED)
         self.assertEqual(self.r.problems, [], "requests without a valid signature")
+
+    def test_a_registration_writes_its_scope_row(self):
+        reseller = h.unique_id("res-cert")
+        first = h.register_endpoint(self.r.url("/reg-1"), [CODE], reseller_id=reseller)  # the scope row exists
+        self.addCleanup(h.api, "DELETE", "/endpoints/" + first["id"])
+        session = SnapshotSession()
+        try:
+            second = h.register_endpoint(self.r.url("/reg-2"), [CODE], reseller_id=reseller)
+            self.addCleanup(h.api, "DELETE", "/endpoints/" + second["id"])
+            got = session.write(touch_scope(reseller))
+        finally:
+            session.close()
+        self.assertEqual(got, REFUSED, "a registration after the snapshot wrote its scope's row")
 
 
 if __name__ == "__main__":

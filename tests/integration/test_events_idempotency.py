@@ -2,7 +2,7 @@
 """Idempotency under concurrency: the same key posted at the same moment by many
 clients stores exactly one event, and every answer carries that event's id
 ("duplicate": true on all but one); the key is per reseller; batches that share keys in any
-order agree on the ids too."""
+order agree on the ids too; every event has a non-NULL idempotency identity (sql/014)."""
 import random
 import unittest
 
@@ -80,6 +80,28 @@ class ConcurrentIdempotency(unittest.TestCase):
         self.assertEqual({pid for pid, _ in stored}, {next(iter(v)) for v in by_key.values()})
         new_flags = sum(1 for _, (_, _, body) in results for item in body if not item.get("duplicate"))
         self.assertEqual(new_flags, len(keys))
+
+
+class IdempotencyIdentity(unittest.TestCase):
+    """Every event has a non-NULL identity (sql/014): its key, or U+0001 + its eventId; the
+    key itself stays NULL for an event posted without one."""
+
+    def test_keyless_events_have_distinct_identities_and_no_key(self):
+        reseller, key = h.unique_id("res"), h.unique_id("key")
+        keyless = event(reseller, None)
+        del keyless["idempotencyKey"]
+        status, _, body = h.post_events([keyless, keyless, event(reseller, key)])
+        self.assertEqual(status, 202, body)
+        stored = h.sql("SELECT public_id, idempotency_key, HEX(idempotency_identity) FROM webhook_events "
+                       "WHERE reseller_id = %s ORDER BY id" % h.q(reseller))
+        self.assertEqual([r[0] for r in stored], [b["eventId"] for b in body])
+        derived = [(pid, None, ("\x01" + pid).encode().hex().upper()) for pid, _, _ in stored[:2]]
+        self.assertEqual(stored[:2], derived)
+        self.assertEqual(stored[2][1:], (key, key.encode().hex().upper()))
+        # the API shows no key for the keyless ones: a repeat of the posted event is a new event
+        status, _, again = h.post_events(keyless)
+        self.assertEqual(status, 202, again)
+        self.assertNotIn("duplicate", again)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
 // Event ingestion pieces that need no server: the data nesting limit and echo cap of the
 // events validator, the wake-up datagram (sender -> listener over loopback UDP; the
 // coalescer that merges them under load), and the
-// prepared-statement path's failure handling when MariaDB is unreachable.
+// prepared-statement path's failure handling when MariaDB is unreachable, and what a lost
+// commit needs: public ids made before the INSERT, and which errors leave its outcome unknown.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <poll.h>
 
 #include <chrono>
+#include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "db.hpp"
+#include "store.hpp"
 #include "validate.hpp"
 #include "wakeup.hpp"
 
@@ -55,6 +59,9 @@ class IngestTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(coalescer_merges_bursts_and_sends_after_the_last);
     CPPUNIT_TEST(coalescer_sends_what_is_pending_when_stopped);
     CPPUNIT_TEST(prepared_path_reports_unreachable_server);
+    CPPUNIT_TEST(event_ids_are_made_before_the_insert);
+    CPPUNIT_TEST(only_a_broken_connection_leaves_a_commit_unknown);
+    CPPUNIT_TEST(refused_connection_is_not_a_lost_commit);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -206,6 +213,50 @@ public:
         }
         CPPUNIT_ASSERT(!db.connected());
         CPPUNIT_ASSERT_EQUAL(size_t(0), db.prepared_count());
+    }
+
+    // The column default's format (sql/001_schema.sql), 96 random bits: never the same twice.
+    void event_ids_are_made_before_the_insert() {
+        const std::regex format("evt_[0-9a-f]{24}");
+        std::set<std::string> seen;
+        for (int i = 0; i < 1000; ++i) {
+            std::string id = new_event_id();
+            CPPUNIT_ASSERT_MESSAGE(id, std::regex_match(id, format));
+            seen.insert(id);
+        }
+        CPPUNIT_ASSERT_EQUAL(size_t(1000), seen.size());
+    }
+
+    void only_a_broken_connection_leaves_a_commit_unknown() {
+        for (unsigned code : {2013u, 2006u, 2055u})
+            CPPUNIT_ASSERT_MESSAGE(std::to_string(code), commit_outcome_unknown(wh::DbError(code, "lost")));
+        // answers from the server, and connections that never carried the statement
+        for (unsigned code : {1062u, 1213u, 1205u, 1047u, 2002u, 2003u, 1040u})
+            CPPUNIT_ASSERT_MESSAGE(std::to_string(code), !commit_outcome_unknown(wh::DbError(code, "answer")));
+    }
+
+    // No connection: the statement never left, so the error is passed on as it is (503).
+    void refused_connection_is_not_a_lost_commit() {
+        wh::DbConfig cfg;
+        cfg.host = "127.0.0.1";
+        cfg.port = 1;
+        cfg.user = "u";
+        cfg.database = "d";
+        cfg.connect_timeout = 1;
+        wh::Db db(cfg);
+        EventInput e;
+        e.event_code = "billing.subscription-created";
+        e.reseller_id = "r-1";
+        e.portfolio_id = "p-1";
+        e.data_json = "{}";
+        for (size_t n : {size_t(1), size_t(3)}) {
+            try {
+                insert_events(db, std::vector<EventInput>(n, e));
+                CPPUNIT_FAIL("expected DbError");
+            } catch (const wh::DbError& err) {
+                CPPUNIT_ASSERT(err.unavailable() && !commit_outcome_unknown(err));
+            }
+        }
     }
 };
 

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""A commit whose answer is lost: the module looks the event up by its public id on a fresh
+connection, answers 202 if it is stored and 503 if it is not (mod_webhook/core/store.cpp,
+insert_events; one WH00070 line either way).
+
+A private stack whose Apache reaches MariaDB through a small TCP proxy in this test (an extra
+httpd conf overrides WebhookDatabase; the worker and the test talk to MariaDB directly). The
+proxy is armed with a marker that the event's data carries; on the connection that sends it:
+- "after": the commit (the single event's INSERT in autocommit, a batch's COMMIT) reaches
+  MariaDB, which answers, then the proxy closes both sides without passing the answer on:
+  the event is stored, the module hears nothing (error 2013) -> 202, stored exactly once;
+- "before": the proxy closes both sides instead of passing the statement on: the event is
+  not stored -> 503, nothing stored."""
+import json
+import os
+import select
+import signal
+import socket
+import threading
+import time
+import unittest
+
+import harness as h
+from test_ingest_db_restart import apache_pid
+
+CODE = "processing.chargeback-processed"
+COMMIT = b"\x03COMMIT"  # COM_QUERY "COMMIT" as the client library sends it
+
+
+class CommitProxy(threading.Thread):
+    """127.0.0.1:port -> MariaDB, one thread for all connections; arm() drops one commit."""
+
+    def __init__(self, db_port):
+        super().__init__(daemon=True)
+        self.db_port = db_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.plan = None       # (marker bytes, "after" | "before", at COMMIT?)
+        self.dropped = threading.Event()
+        self.stop = threading.Event()
+        self.pairs = {}        # socket -> [peer, is_client_side, marker seen]
+
+    def arm(self, marker, when, at_commit):
+        with self.lock:
+            self.dropped.clear()
+            self.plan = (marker.encode(), when, at_commit)
+
+    def run(self):
+        while not self.stop.is_set():
+            ready, _, _ = select.select([self.listener] + list(self.pairs), [], [], 0.1)
+            for s in ready:
+                if s is self.listener:
+                    self.accept()
+                elif s in self.pairs:
+                    self.pump(s)
+
+    def accept(self):
+        client, _ = self.listener.accept()
+        server = socket.create_connection(("127.0.0.1", self.db_port))
+        self.pairs[client] = [server, True, False]
+        self.pairs[server] = [client, False, False]
+
+    def close(self, s):
+        peer = self.pairs.pop(s)[0]
+        self.pairs.pop(peer, None)
+        for x in (s, peer):
+            x.close()
+
+    def pump(self, s):
+        data = s.recv(1 << 16)
+        if not data:
+            self.close(s)
+            return
+        peer, from_client, _ = self.pairs[s]
+        if from_client and self.trigger(s, data):
+            return
+        peer.sendall(data)
+
+    def trigger(self, s, data):
+        """True if this chunk is the armed commit; then it is handled (and the pair closed)."""
+        with self.lock:
+            if self.plan is None:
+                return False
+            marker, when, at_commit = self.plan
+            state = self.pairs[s]
+            state[2] = state[2] or marker in data
+            if not state[2] or (at_commit and COMMIT not in data):
+                return False
+            self.plan = None
+        server = state[0]
+        if when == "after":
+            server.sendall(data)
+            server.settimeout(10)
+            server.recv(1 << 16)  # MariaDB's answer: the commit is done; it goes nowhere
+        self.close(s)
+        self.dropped.set()
+        return True
+
+    def shutdown(self):
+        self.stop.set()
+        self.join(5)
+        for s in list(self.pairs):
+            s.close()
+        self.listener.close()
+
+
+def event(reseller, marker, i=0):
+    return {"eventCode": CODE, "resellerId": reseller, "portfolioId": "pf-lost",
+            "data": {"chargebackId": "cb-%d" % i, "marker": marker}}
+
+
+def stored(reseller):
+    return h.sql("SELECT public_id, data FROM webhook_events WHERE reseller_id = %s ORDER BY id" % h.q(reseller))
+
+
+def error_log(ps):
+    with open(os.path.join(ps.state, "httpd", "logs", "error_log"), errors="replace") as f:
+        return f.read()
+
+
+class CommitOutcome(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ps = h.PrivateStack("commit-outcome")
+        cls.ps.expect_log_tags("the proxy drops commits on purpose: a commit known not to be stored is "
+                               "answered 503 as the database being unavailable", "WH00010")
+        cls.extra = os.path.join(cls.ps.build_dir, "itest-private", "commit-outcome.conf")
+        with open(cls.extra, "w", encoding="utf-8") as f:
+            f.write("# WebhookDatabase through the test's proxy: written once the stack is up\n")
+        cls.ps.settings["WEBHOOK_HTTPD_EXTRA_CONF"] = cls.extra
+        cls.ps.up()
+        try:
+            cls.ps.activate()
+            cls.proxy = CommitProxy(int(cls.ps.env["WEBHOOK_DB_PORT"]))
+            cls.proxy.start()
+            cls.route_apache_through_proxy()
+        except BaseException:
+            cls.ps.down(check=False)
+            raise
+
+    @classmethod
+    def route_apache_through_proxy(cls):
+        e = cls.ps.env
+        os.chmod(cls.extra, 0o600)  # it holds the database password
+        with open(cls.extra, "w", encoding="utf-8") as f:
+            f.write('WebhookDatabase "host=127.0.0.1 port=%d user=%s password=%s database=%s connect_timeout=2"\n'
+                    % (cls.proxy.port, e["WEBHOOK_DB_USER"], e["WEBHOOK_DB_PASSWORD"], e["WEBHOOK_DB_NAME"]))
+        before = error_log(cls.ps).count("resuming normal operations")
+        os.kill(apache_pid(cls.ps), signal.SIGUSR1)
+        h.wait_until(lambda: error_log(cls.ps).count("resuming normal operations") > before, timeout=30,
+                     message="Apache to restart gracefully with the proxy as its database")
+        # the new children's connections go through the proxy
+        h.wait_until(lambda: h.post_events(event(h.unique_id("res"), "warm-up"))[0] == 202, timeout=15)
+        h.wait_until(lambda: len(cls.proxy.pairs) > 0, timeout=5, message="a connection through the proxy")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.shutdown()
+        cls.ps.down()
+        os.remove(cls.extra)
+
+    def lose(self, events, when, at_commit):
+        """Posts events (a dict or a list) with the proxy armed; returns (status, body, rows)."""
+        reseller = (events if isinstance(events, dict) else events[0])["resellerId"]
+        marker = (events if isinstance(events, dict) else events[0])["data"]["marker"]
+        self.proxy.arm(marker, when, at_commit)
+        status, _, body = h.post_events(events)
+        self.assertTrue(self.proxy.dropped.is_set(), "the proxy saw no commit to drop: %s %r" % (status, body))
+        return status, body, stored(reseller)
+
+    def test_single_event_stored_although_its_answer_was_lost(self):
+        reseller, marker = h.unique_id("res"), h.unique_id("lost")
+        status, body, rows = self.lose(event(reseller, marker), "after", at_commit=False)
+        self.assertEqual(status, 202, body)
+        self.assertEqual([r[0] for r in rows], [body["eventId"]], "stored exactly once, under the answered id")
+        self.assertNotIn("duplicate", body)
+        h.wait_until(lambda: "WH00070" in error_log(self.ps) and "found it stored: answering 202" in error_log(self.ps),
+                     timeout=5, message="the WH00070 line of a stored event")
+
+    def test_batch_stored_although_its_commit_answer_was_lost(self):
+        reseller, marker = h.unique_id("res"), h.unique_id("lost")
+        batch = [event(reseller, marker, i) for i in range(3)]
+        status, body, rows = self.lose(batch, "after", at_commit=True)
+        self.assertEqual(status, 202, body)
+        self.assertEqual([r[0] for r in rows], [b["eventId"] for b in body], "each stored exactly once, in order")
+        self.assertEqual([json.loads(r[1])["chargebackId"] for r in rows], ["cb-0", "cb-1", "cb-2"])
+        self.assertIn("and the 2 others of its batch", error_log(self.ps))
+
+    def test_single_event_never_sent_is_503_and_not_stored(self):
+        reseller, marker = h.unique_id("res"), h.unique_id("lost")
+        status, body, rows = self.lose(event(reseller, marker), "before", at_commit=False)
+        self.assertEqual(status, 503, body)
+        self.assertEqual(rows, [])
+        self.assertIn("found it not stored: answering 503", error_log(self.ps))
+
+    def test_batch_commit_never_sent_is_503_and_nothing_stored(self):
+        reseller, marker = h.unique_id("res"), h.unique_id("lost")
+        status, body, rows = self.lose([event(reseller, marker, i) for i in range(3)], "before", at_commit=True)
+        self.assertEqual(status, 503, body)
+        self.assertEqual(rows, [])
+
+    def test_after_a_lost_commit_the_module_works_on(self):
+        reseller, marker = h.unique_id("res"), h.unique_id("lost")
+        self.lose(event(reseller, marker), "after", at_commit=False)
+        deadline = time.monotonic() + 10
+        status = None
+        while time.monotonic() < deadline and status != 202:
+            status = h.post_events(event(reseller, "next"))[0]
+        self.assertEqual(status, 202)
+        self.assertEqual(len(stored(reseller)), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
