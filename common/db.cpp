@@ -1,9 +1,11 @@
 #include "db.hpp"
 
+#include <arpa/inet.h>
 #include <errmsg.h>
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -57,6 +59,67 @@ std::string split_db_items(const std::string& spec, std::vector<std::pair<std::s
     }
 }
 
+constexpr size_t kMaxDbHosts = 16;
+
+bool host_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+}
+
+// One entry of host=: name, name:port, [v6] or [v6]:port. "" or why not (never the text).
+std::string parse_db_host(const std::string& text, DbHost& out) {
+    std::string name = text, port;
+    if (!text.empty() && text[0] == '[') {
+        size_t close = text.find(']');
+        if (close == std::string::npos) return "has a '[' without its ']'";
+        name = text.substr(1, close - 1);
+        in6_addr a6;
+        if (inet_pton(AF_INET6, name.c_str(), &a6) != 1) return "is not an IPv6 address inside [ ]";
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':') return "has text after ']' that is not :port";
+            port = text.substr(close + 2);
+            if (port.empty()) return "has an empty port";
+        }
+    } else {
+        size_t colon = text.find(':');
+        if (colon != std::string::npos) {
+            if (text.find(':', colon + 1) != std::string::npos)
+                return "has several ':' (write an IPv6 address in brackets: [address]:port)";
+            name = text.substr(0, colon);
+            port = text.substr(colon + 1);
+            if (port.empty()) return "has an empty port";
+        }
+        if (name.empty()) return "has no host name";
+        if (!std::all_of(name.begin(), name.end(), host_name_char))
+            return "is not a host name, an IPv4 address or [IPv6]:port";
+    }
+    unsigned p = 0;
+    if (!port.empty() && (!parse_uint(port, p) || p == 0 || p > 65535))
+        return "has a port that is not a number from 1 to 65535";
+    out = DbHost{name, p};
+    return "";
+}
+
+// host=h1:p1,h2,[::1]:p3: the list, in order.
+std::string parse_db_hosts(const std::string& value, std::vector<DbHost>& out) {
+    std::vector<DbHost> hosts;
+    size_t start = 0;
+    for (size_t n = 1;; ++n) {
+        size_t comma = value.find(',', start);
+        std::string entry = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (n > kMaxDbHosts) return "'host' lists more than " + std::to_string(kMaxDbHosts) + " hosts";
+        DbHost h;
+        if (entry.empty()) return "'host' entry " + std::to_string(n) + " is empty";
+        if (std::string e = parse_db_host(entry, h); !e.empty())
+            return "'host' entry " + std::to_string(n) + " " + e;
+        hosts.push_back(std::move(h));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    out = std::move(hosts);
+    return "";
+}
+
 }  // namespace
 
 std::string parse_db_config(const std::string& spec, DbConfig& out) {
@@ -65,8 +128,9 @@ std::string parse_db_config(const std::string& spec, DbConfig& out) {
     int item = 0;
     for (const auto& [key, value] : items) {
         ++item;
-        if (key == "host") out.host = value;
-        else if (key == "socket") out.socket = value;
+        if (key == "host") {
+            if (std::string e = parse_db_hosts(value, out.hosts); !e.empty()) return e;
+        } else if (key == "socket") out.socket = value;
         else if (key == "user") out.user = value;
         else if (key == "password") out.password = value;
         else if (key == "database" || key == "dbname") out.database = value;
@@ -90,10 +154,52 @@ std::string parse_db_config(const std::string& spec, DbConfig& out) {
     return "";
 }
 
-bool DbError::unavailable() const {
-    // Client-side connection errors (2000-2999) and the server refusing connections.
-    return (code_ >= 2000 && code_ < 3000) || code_ == 1040 /* too many connections */ ||
-           code_ == 1053 /* shutdown in progress */ || code_ == 1927 /* connection killed */;
+std::string db_host_label(const DbConfig& cfg, const DbHost& host) {
+    std::string name = host.name.find(':') != std::string::npos ? "[" + host.name + "]" : host.name;
+    return name + ":" + std::to_string(host.port ? host.port : cfg.port);
+}
+
+std::string db_where(const DbConfig& cfg) {
+    if (!cfg.socket.empty()) return cfg.socket;
+    std::string out;
+    for (const DbHost& h : cfg.hosts) out += (out.empty() ? "" : ",") + db_host_label(cfg, h);
+    return out;
+}
+
+bool db_unavailable(unsigned code) {
+    // Client-side connection errors (2000-2999), the server refusing connections or going
+    // down, and a Galera node that cannot serve: outside the primary component (1047), or it
+    // lost it while committing (1180).
+    return (code >= 2000 && code < 3000) || code == 1040 /* too many connections */ ||
+           code == 1053 /* shutdown in progress */ || code == 1927 /* connection killed */ ||
+           code == 1047 /* WSREP has not yet prepared node for application use */ ||
+           code == 1180 /* error during COMMIT */;
+}
+
+bool db_retryable(unsigned code) { return code == 1213 || code == 1205; }
+
+std::string DbError::cause() const {
+    const char* what;
+    switch (code_) {
+    case 1047: what = "the MariaDB node is not part of the Galera primary component"; break;
+    case 1180: what = "the MariaDB node failed to commit (on Galera: it left the primary component)"; break;
+    case 2006: what = "the MariaDB server has gone away"; break;
+    case 2013: what = "the connection to MariaDB was lost during a query"; break;
+    case 1040: what = "MariaDB refuses connections: too many"; break;
+    case 1053: what = "the MariaDB server is shutting down"; break;
+    case 1927: what = "the connection to MariaDB was killed"; break;
+    case 1213: what = "a transaction kept conflicting past its retries (deadlock or Galera certification conflict)"; break;
+    case 1205: what = "a lock wait timed out"; break;
+    default:
+        if (code_ < 2000 || code_ >= 3000) return "";
+        what = "MariaDB is unreachable";
+    }
+    return std::string(what) + " (error " + std::to_string(code_) + ")";
+}
+
+std::string DbError::explain() const {
+    std::string c = cause();
+    return c.empty() ? what() : c + ": " + what();
 }
 
 size_t Rows::col(const std::string& name) const {
@@ -102,11 +208,19 @@ size_t Rows::col(const std::string& name) const {
     throw std::out_of_range("no column " + name);
 }
 
+namespace {
+std::atomic<uint64_t> g_conflict_retries{0};
+}
+
 void deadlock_backoff(int attempt) {
+    g_conflict_retries.fetch_add(1, std::memory_order_relaxed);
     thread_local std::minstd_rand rng(std::random_device{}());
-    int ms = std::min(attempt, 10) * 2 + int(rng() % 8);
+    int ceiling = 2 << std::clamp(attempt - 2, 0, 6);  // 2, 4, … 128 ms
+    int ms = ceiling / 2 + int(rng() % unsigned(ceiling / 2 + 1));
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
+
+uint64_t db_conflict_retries() { return g_conflict_retries.load(std::memory_order_relaxed); }
 
 void db_library_init() { mysql_library_init(0, nullptr, nullptr); }
 
@@ -123,6 +237,9 @@ void Db::close() {
         mysql_close(conn_);
         conn_ = nullptr;
     }
+    host_.clear();
+    galera_.reset();
+    sync_applied_ = false;
 }
 
 void Db::close_statements() noexcept {
@@ -132,27 +249,32 @@ void Db::close_statements() noexcept {
 
 void Db::fail(const char* what) {
     unsigned code = conn_ ? mysql_errno(conn_) : 0;
-    std::string msg = std::string(what) + ": " + (conn_ ? mysql_error(conn_) : "no connection");
-    // A broken connection is useless: drop it so the next call reconnects.
-    if ((code >= 2000 && code < 3000) || code == 1927 || code == 1053) close();
+    std::string msg = std::string(what) + on_host() + ": " + (conn_ ? mysql_error(conn_) : "no connection");
+    // A broken connection, or one to a node that cannot serve, is useless: drop it so that
+    // the next call connects again (and picks a host again).
+    if (db_unavailable(code)) close();
     throw DbError(code, msg);
 }
 
-void Db::connect() {
-    if (conn_) return;
+std::string Db::on_host() const {
+    // With one server the message says enough; with a list, which node failed matters.
+    return cfg_.socket.empty() && cfg_.hosts.size() > 1 && !host_.empty() ? " on " + host_ : "";
+}
+
+void Db::open(const DbHost* h, unsigned timeout) {
     conn_ = mysql_init(nullptr);
     if (!conn_) throw DbError(CR_OUT_OF_MEMORY, "mysql_init failed");
-    mysql_options(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &cfg_.connect_timeout);
+    mysql_options(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     mysql_options(conn_, MYSQL_OPT_READ_TIMEOUT, &cfg_.read_timeout);
     mysql_options(conn_, MYSQL_OPT_WRITE_TIMEOUT, &cfg_.write_timeout);
     mysql_options(conn_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     my_bool no = 0;
     mysql_options(conn_, MYSQL_OPT_RECONNECT, &no);
-    const char* host = cfg_.socket.empty() ? cfg_.host.c_str() : "localhost";
-    const char* sock = cfg_.socket.empty() ? nullptr : cfg_.socket.c_str();
-    if (!mysql_real_connect(conn_, host, cfg_.user.c_str(), cfg_.password.c_str(),
-                            cfg_.database.c_str(), cfg_.socket.empty() ? cfg_.port : 0, sock,
-                            CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS)) {
+    const char* host = h ? h->name.c_str() : "localhost";
+    unsigned port = h ? (h->port ? h->port : cfg_.port) : 0;
+    const char* sock = h ? nullptr : cfg_.socket.c_str();
+    if (!mysql_real_connect(conn_, host, cfg_.user.c_str(), cfg_.password.c_str(), cfg_.database.c_str(), port,
+                            sock, CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS)) {
         unsigned code = mysql_errno(conn_);
         std::string msg = std::string("connect: ") + mysql_error(conn_);
         close();
@@ -169,6 +291,85 @@ void Db::connect() {
         close();
         throw DbError(code, msg);
     }
+    host_ = h ? db_host_label(cfg_, *h) : cfg_.socket;
+}
+
+void Db::connect() {
+    if (conn_) return;
+    if (cfg_.socket.empty() && cfg_.hosts.empty()) throw DbError(CR_CONNECTION_ERROR, "connect: no host to connect to");
+    if (!cfg_.socket.empty() || cfg_.hosts.size() == 1)
+        open(cfg_.socket.empty() ? &cfg_.hosts[0] : nullptr, cfg_.connect_timeout);
+    else
+        connect_walk();
+    if (!sync_reads_) return;
+    try {
+        apply_sync_reads();
+    } catch (const DbError&) {
+        close();  // a session without the setting it was asked for is not used
+        throw;
+    }
+}
+
+void Db::connect_walk() {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::seconds(cfg_.connect_timeout);
+    const size_t n = cfg_.hosts.size();
+    unsigned first_code = 0;
+    std::string tried;
+    for (size_t i = 0; i < n; ++i) {
+        long long left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (i > 0 && left <= 0) break;
+        // Shared among the hosts still to try: a host that hangs leaves time for the next ones.
+        unsigned timeout = unsigned(std::max<long long>(1, left / 1000 / (long long)(n - i)));
+        const DbHost& h = cfg_.hosts[i];
+        unsigned code;
+        std::string why;
+        try {
+            open(&h, timeout);
+            Wsrep w = probe_galera();
+            if (!w.galera || w.ready) return;
+            code = 1047;  // what the node itself answers to statements in that state
+            why = "a Galera node that is not ready and Synced (state " + (w.state.empty() ? "?" : w.state) + ")";
+        } catch (const DbError& e) {
+            code = e.code();
+            why = e.what();
+        }
+        close();
+        if (!first_code) first_code = code ? code : CR_CONNECTION_ERROR;
+        tried += (tried.empty() ? "" : "; ") + db_host_label(cfg_, h) + ": " + why;
+    }
+    throw DbError(first_code, "connect: no healthy host within connect_timeout (" + tried + ")");
+}
+
+Db::Wsrep Db::probe_galera() {
+    // Readable on a node outside the primary component too (information_schema only).
+    Rows r = query(
+        "SELECT LOWER(VARIABLE_NAME), VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
+        "WHERE VARIABLE_NAME = 'WSREP_ON' UNION ALL SELECT LOWER(VARIABLE_NAME), VARIABLE_VALUE "
+        "FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('WSREP_READY', "
+        "'WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT')");
+    std::map<std::string, std::string> v;
+    for (const auto& row : r.rows)
+        if (row.size() == 2 && row[0] && row[1]) v[*row[0]] = *row[1];
+    Wsrep w;
+    w.galera = v["wsrep_on"] == "ON";
+    w.ready = v["wsrep_ready"] == "ON" && v["wsrep_local_state"] == "4";  // 4: Synced
+    w.state = v["wsrep_local_state_comment"];
+    galera_ = w.galera;
+    return w;
+}
+
+void Db::sync_reads(bool on) {
+    sync_reads_ = on;
+    if (conn_) apply_sync_reads();
+}
+
+void Db::apply_sync_reads() {
+    if (sync_applied_ == sync_reads_) return;
+    if (!galera_) probe_galera();
+    if (!*galera_) return;  // the variable means nothing there (and may not exist)
+    exec(sync_reads_ ? "SET SESSION wsrep_sync_wait = 1" : "SET SESSION wsrep_sync_wait = 0");
+    sync_applied_ = sync_reads_;
 }
 
 bool Db::ping() {
@@ -287,24 +488,20 @@ void Db::exec_script(const std::string& sql) {
 
 namespace {
 
-bool connection_error(unsigned code) {
-    return (code >= 2000 && code < 3000) || code == 1927 || code == 1053;
-}
-
 constexpr unsigned kNeedReprepare = 1615;  // ER_NEED_REPREPARE: a table changed under it
 
 }  // namespace
 
 void Db::fail_stmt(MYSQL_STMT* stmt, const std::string& sql, const char* what) {
     unsigned code = mysql_stmt_errno(stmt);
-    std::string msg = std::string(what) + ": " + mysql_stmt_error(stmt);
+    std::string msg = std::string(what) + on_host() + ": " + mysql_stmt_error(stmt);
     if (!code) {  // some failures are reported on the connection only
         code = conn_ ? mysql_errno(conn_) : 0;
-        if (code) msg = std::string(what) + ": " + mysql_error(conn_);
+        if (code) msg = std::string(what) + on_host() + ": " + mysql_error(conn_);
     }
     auto it = stmts_.find(sql);
     if (it == stmts_.end() || it->second != stmt) mysql_stmt_close(stmt);  // not cached yet
-    if (connection_error(code)) close();  // drops every statement with the connection
+    if (db_unavailable(code)) close();  // drops every statement with the connection
     throw DbError(code, msg);
 }
 

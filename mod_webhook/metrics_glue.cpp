@@ -44,8 +44,14 @@ extern "C" int wh_metrics_post_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, ser
         void* data = nullptr;
         apr_pool_userdata_get(&data, kUserdataKey, proc);
         if (data) {
-            g_block = static_cast<wh::api::MetricsBlock*>(apr_shm_baseaddr_get(static_cast<apr_shm_t*>(data)));
-            return OK;
+            // A graceful restart may load a newer module whose block is larger: that one gets
+            // a fresh block (the old one stays mapped until the parent exits).
+            auto* old = static_cast<apr_shm_t*>(data);
+            auto* b = static_cast<wh::api::MetricsBlock*>(apr_shm_baseaddr_get(old));
+            if (apr_shm_size_get(old) >= sizeof(wh::api::MetricsBlock) && b->magic == wh::api::MetricsBlock::kMagic) {
+                g_block = b;
+                return OK;
+            }
         }
         apr_shm_t* shm = nullptr;
         apr_status_t rv = apr_shm_create(&shm, sizeof(wh::api::MetricsBlock), nullptr, proc);

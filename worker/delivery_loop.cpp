@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 #include "payload.hpp"
 #include "redact.hpp"
@@ -147,7 +148,7 @@ void DeliveryLoop::return_handle(CURL* h) {
 
 void DeliveryLoop::db_down(const DbError& e) {
     db_.close();
-    health_.down(e.what());
+    health_.down(e.explain());
     if (!db_is_down_) {
         db_is_down_ = true;
         db_backoff_ = std::chrono::milliseconds(250);
@@ -171,11 +172,15 @@ bool DeliveryLoop::db_step(const char* tag, const char* what, const std::functio
             db_down(e);
             return false;
         }
-        if (log_throttle(tag, 60))
-            log_error(std::string(tag) + ": " + what + " failed: " + e.what() +
-                          " (MariaDB error " + std::to_string(e.code()) +
-                          "). Check that 'webhook-worker migrate' has been run and the "
-                          "database user has the needed grants; retrying");
+        if (!log_throttle(tag, 60)) return true;
+        if (e.retryable())  // past with_transaction's retries: another cycle will do
+            log_warn(std::string(tag) + ": " + what + " failed: " + e.explain() +
+                     "; it runs again next cycle. If this is frequent, give the module and every "
+                     "worker the same host list (one node takes the writes) and look for long transactions");
+        else
+            log_error(std::string(tag) + ": " + what + " failed: " + e.what() + " (MariaDB error " +
+                      std::to_string(e.code()) + "). Check that 'webhook-worker migrate' has been run and the "
+                      "database user has the needed grants; retrying");
         return true;
     } catch (const std::exception& e) {
         if (log_throttle(tag, 60))
@@ -195,6 +200,7 @@ void DeliveryLoop::handle_wakeup() {
     if (!n) return;
     n_wakeups_ += n;
     if (stopping_) return;
+    woken_ = true;
     auto soonest = last_cycle_ + kWakeupCycleGap;
     if (next_db_at_ > soonest) next_db_at_ = std::max(soonest, Clock::now());
 }
@@ -203,13 +209,15 @@ void DeliveryLoop::db_cycle() {
     auto now = Clock::now();
     last_cycle_ = now;
     next_db_at_ = now + std::chrono::milliseconds(opt_.poll_interval_ms);
-    if (!db_.connected()) {
-        try {
-            db_.connect();
-        } catch (const DbError& e) {
-            db_down(e);
-            return;
-        }
+    // A wake-up follows a commit made through the module's node, which may not be this
+    // worker's: then the cycle's reads wait for this node to have applied it (Galera only).
+    bool woken = std::exchange(woken_, false);
+    try {
+        db_.connect();
+        db_.sync_reads(woken);
+    } catch (const DbError& e) {
+        db_down(e);
+        return;
     }
     db_up();
     if (stopping_) return;
@@ -640,9 +648,7 @@ int DeliveryLoop::run() {
 
 void DeliveryLoop::log_started() const {
     log_info("webhook-worker " WEBHOOK_VERSION " started: worker_id=" + opt_.worker_id +
-             " database=" + (opt_.db.socket.empty() ? opt_.db.host + ":" + std::to_string(opt_.db.port)
-                                                       : opt_.db.socket) +
-             "/" + opt_.db.database + " concurrency=" + std::to_string(opt_.concurrency) +
+             " database=" + db_where(opt_.db) + "/" + opt_.db.database + " concurrency=" + std::to_string(opt_.concurrency) +
              " per_endpoint=" + std::to_string(opt_.per_endpoint_concurrency) +
              " per_scope=" + std::to_string(opt_.max_in_flight_per_scope) +
              " breaker=" + std::to_string(opt_.breaker_after_timeouts) + "x/" +

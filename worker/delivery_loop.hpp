@@ -126,6 +126,7 @@ private:
     WakeupListener wakeup_;
     Clock::time_point last_cycle_{};
     unsigned long long n_wakeups_ = 0;
+    bool woken_ = false;  // a datagram came since the last DB cycle: its reads sync (Db::sync_reads)
 
     bool stopping_ = false;
     bool leave_now_ = false;

@@ -17,7 +17,8 @@ void DbHealth::down(const std::string& why) {
     }
     log_error("WH00110: cannot use MariaDB (" + why +
               "); no new deliveries are claimed and finished attempts are kept in memory until it "
-              "is back. Retrying with backoff (up to 5 s): check that the server is running and "
+              "is back. Retrying with backoff (up to 5 s), each time from the first host of the "
+              "'database' setting: check that the server (on Galera, the cluster) is running and "
               "that the 'database' setting is right");
 }
 
@@ -155,7 +156,7 @@ size_t Recorder::write(std::vector<Finished>& batch, std::vector<Fate>& fates) {
         try {
             if (!reused) db_.connect();
         } catch (const DbError& e) {
-            health_.down(e.what());
+            health_.down(e.explain());
             return 0;
         }
         size_t done = record(batch, fates, why);
@@ -184,7 +185,7 @@ size_t Recorder::record(std::vector<Finished>& batch, std::vector<Fate>& fates, 
     } catch (const DbError& e) {
         if (e.unavailable()) {
             db_.close();
-            why = e.what();
+            why = e.explain();
             return 0;
         }
     } catch (const std::exception&) {
@@ -202,7 +203,7 @@ size_t Recorder::record(std::vector<Finished>& batch, std::vector<Fate>& fates, 
             } catch (const DbError& e) {
                 if (e.unavailable()) {
                     db_.close();
-                    why = e.what();
+                    why = e.explain();
                     return i;
                 }
                 if (round == 0) {
@@ -211,9 +212,11 @@ size_t Recorder::record(std::vector<Finished>& batch, std::vector<Fate>& fates, 
                     continue;
                 }
                 log_error("WH00116: could not record attempt " + std::to_string(f.o.attempt_no) +
-                              " of " + f.o.notification_id + ": " + e.what() +
-                              "; the lease expires and the delivery is retried. Check the schema "
-                              "('webhook-worker migrate') and the MariaDB error log");
+                          " of " + f.o.notification_id + ": " + e.explain() +
+                          "; the lease expires and the delivery is retried. " +
+                          (e.retryable() ? "Frequent conflicts: give the module and every worker the same "
+                                           "host list (one node takes the writes)"
+                                         : "Check the schema ('webhook-worker migrate') and the MariaDB error log"));
             } catch (const std::exception& e) {
                 log_error("WH00117: could not record attempt of " + f.o.notification_id + ": " +
                               e.what() + "; the lease expires and the delivery is retried");

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "db.hpp"
 #include "options.hpp"
 
 namespace wh::worker {
@@ -112,6 +113,9 @@ std::string WorkerMetrics::render() const {
     o += "webhook_worker_attempt_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cum) + "\n";
     o += "webhook_worker_attempt_duration_seconds_sum " + num(hist_sum_) + "\n";
     o += "webhook_worker_attempt_duration_seconds_count " + std::to_string(hist_count_) + "\n";
+    head(o, "webhook_worker_db_conflict_retries_total", "counter",
+         "Transactions run again after a deadlock, a Galera certification conflict or a lock wait timeout.");
+    o += "webhook_worker_db_conflict_retries_total " + std::to_string(wh::db_conflict_retries()) + "\n";
     head(o, "webhook_worker_inflight", "gauge", "Deliveries this worker is sending now.");
     o += "webhook_worker_inflight " + std::to_string(inflight_) + "\n";
     if (backlog_known_) {

@@ -1,9 +1,10 @@
 // The operations of the two handlers, their route table (routes()) and the dispatch: route,
 // method, access (user, body syntax, principal), then the operation. All DB access goes
 // through store.cpp (wh::Db).
-#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <utility>
 
 #include "cross_site.hpp"
 #include "crypto.hpp"
@@ -13,6 +14,7 @@
 #include "problem.hpp"
 #include "router.hpp"
 #include "store.hpp"
+#include "throttle.hpp"
 #include "util.hpp"
 #include "validate.hpp"
 
@@ -417,9 +419,52 @@ HttpResponse dispatch(Handler handler, const HttpRequest& req) {
             return problem(403, why);
         }
     }
+    // A read may follow a write made through another Galera node (POST, then GET elsewhere):
+    // reads wait for this node to catch up; writes are certified anyway and pay nothing.
+    req.db.sync_reads(req.method == "GET" || req.method == "HEAD");
     Principal who;
     if (auto refused = admit(*e, req, who)) return *refused;
     return e->operation(req, who, m.id);
+}
+
+// The log tag and what to do, for an error that answers 503.
+std::pair<const char*, const char*> unavailable_advice(const wh::DbError& e) {
+    if (e.retryable())
+        return {"WH00011", "If they are frequent, give the module and every worker the same host list "
+                           "(one node takes the writes) and look for long transactions"};
+    if (e.code() == 1047 || e.code() == 1180)
+        return {"WH00062", "The next connection moves to the next healthy host of WebhookDatabase; "
+                           "check the cluster (wsrep_cluster_status on each node)"};
+    return {"WH00010", "The next connection tries the hosts of WebhookDatabase again from the first; "
+                       "check that MariaDB runs and WebhookDatabase is right"};
+}
+
+// 503 + Retry-After for a database that cannot serve now (unreachable, a node outside the
+// primary component, a conflict past its retries). One log line per cause per 10 s per child,
+// with the count of the others: an outage under load must not flood the error log (every
+// request answers 503 quickly meanwhile).
+HttpResponse database_unavailable(const wh::DbError& e) {
+    static std::mutex mu;
+    static wh::Throttle<unsigned> per_cause(std::chrono::seconds(10));
+    uint64_t skipped = 0;
+    bool log;
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        log = per_cause.allow(e.code(), wh::Throttle<unsigned>::Clock::now(), &skipped);
+    }
+    if (log) {
+        auto [tag, advice] = unavailable_advice(e);
+        std::string line = std::string(tag) + ": " + e.explain() + "; answering 503" +
+                           (skipped ? " (and " + std::to_string(skipped) + " more requests since the last such line)" : "") +
+                           ". " + advice;
+        // a conflict is the clients' doing, not an outage of the server
+        if (e.retryable()) wh::log_warn(line);
+        else wh::log_error(line);
+    }
+    HttpResponse r = problem(503, e.retryable() ? "the database is busy; retry later"
+                                                : "the database is unavailable; retry later");
+    r.set_header("Retry-After", "2");
+    return r;
 }
 
 }  // namespace
@@ -458,29 +503,8 @@ HttpResponse handle(Handler handler, const HttpRequest& req) noexcept {
             return no_secret_key(req);
         } catch (const wh::DbError& e) {
             HttpResponse r;
-            if (e.unavailable()) {
-                // One line per 10 s per child, with the count: an outage under load must not
-                // flood the error log (every request answers 503 quickly meanwhile).
-                static std::atomic<long long> last_ms{0}, suppressed{0};
-                long long now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now().time_since_epoch()).count();
-                long long last = last_ms.load();
-                if (now_ms - last >= 10000 && last_ms.compare_exchange_strong(last, now_ms)) {
-                    long long n = suppressed.exchange(0);
-                    wh::log_error(std::string("WH00010: MariaDB is unreachable (") + e.what() +
-                                  "); answering 503" +
-                                  (n ? " (and " + std::to_string(n) + " more requests in the last 10 s)" : "") +
-                                  ". Check that MariaDB runs and WebhookDatabase is right");
-                } else {
-                    ++suppressed;
-                }
-                r = problem(503, "the database is unavailable; retry later");
-                r.set_header("Retry-After", "2");
-            } else if (e.retryable()) {
-                wh::log_warn(std::string("WH00011: database busy (") + e.what() +
-                             "); answering 503. Persistent lock waits need a look at long transactions");
-                r = problem(503, "the database is busy; retry later");
-                r.set_header("Retry-After", "2");
+            if (e.unavailable() || e.retryable()) {
+                r = database_unavailable(e);
             } else {
                 wh::log_error(std::string("WH00012: database error (") + e.what() + ", code " +
                               std::to_string(e.code()) + "); check the schema is migrated");

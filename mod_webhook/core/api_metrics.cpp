@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "db.hpp"
 #include "json.hpp"
 
 namespace wh::api {
@@ -53,7 +54,17 @@ EventCounts count_events(const std::string& body) {
     return c;
 }
 
+void metrics_publish_count(uint64_t& block_counter, std::atomic<uint64_t>& published, uint64_t total) {
+    uint64_t seen = published.load();
+    // Threads race here: only the one that moves `published` forward adds its difference.
+    while (seen < total && !published.compare_exchange_weak(seen, total)) {
+    }
+    if (seen < total) add(block_counter, total - seen);
+}
+
 void metrics_observe(MetricsBlock& b, MetricsHandler h, int status, long long micros, const std::string& body) {
+    static std::atomic<uint64_t> retries_published{0};
+    metrics_publish_count(b.db_conflict_retries, retries_published, wh::db_conflict_retries());
     size_t hi = size_t(h);
     if (hi >= MetricsBlock::kHandlers) return;
     if (status >= 100 && status < int(MetricsBlock::kStatuses)) add(b.responses[hi][status], 1);
@@ -89,6 +100,9 @@ std::string metrics_render(const MetricsBlock& b) {
         bool usual = st == 400 || st == 413 || st == 415 || st == 422 || st == 500 || st == 503;
         if (n || usual) o += "webhook_events_rejected_total{status=\"" + std::to_string(st) + "\"} " + std::to_string(n) + "\n";
     }
+    head("webhook_db_conflict_retries_total", "counter",
+         "Transactions the module ran again after a deadlock, a Galera certification conflict or a lock wait timeout.");
+    o += "webhook_db_conflict_retries_total " + std::to_string(load(b.db_conflict_retries)) + "\n";
     head("webhook_http_responses_total", "counter", "Responses of the module's handlers, by handler and HTTP status.");
     for (size_t h = 0; h < MetricsBlock::kHandlers; ++h)
         for (int st = 100; st < int(MetricsBlock::kStatuses); ++st)

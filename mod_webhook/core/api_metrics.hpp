@@ -4,6 +4,7 @@
 // the `webhook-metrics` handler reports the sum for the whole server.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,7 +14,7 @@ namespace wh::api {
 enum class MetricsHandler { api = 0, events = 1 };
 
 struct MetricsBlock {
-    static constexpr uint64_t kMagic = 0x776862686f6f6b31ULL;  // "whbhook1"
+    static constexpr uint64_t kMagic = 0x776862686f6f6b32ULL;  // "whbhook2": the layout's version
     static constexpr size_t kHandlers = 2;
     static constexpr size_t kStatuses = 600;  // index = HTTP status (100-599)
     static constexpr size_t kBuckets = 13;    // + the +Inf slot
@@ -24,6 +25,7 @@ struct MetricsBlock {
     uint64_t latency_bucket[kHandlers][kBuckets + 1];  // per bucket, not cumulative
     uint64_t latency_sum_us[kHandlers];
     uint64_t latency_count[kHandlers];
+    uint64_t db_conflict_retries;  // transactions run again after a conflict (wh::db_conflict_retries)
 };
 
 // Request latency buckets (seconds), upper bounds.
@@ -39,7 +41,13 @@ struct EventCounts {
 };
 EventCounts count_events(const std::string& body);
 
-// One answered request (any thread, any process: atomic adds).
+// Adds to the block what `total` (a running count of this process, such as
+// wh::db_conflict_retries()) gained since `published` (this process's share already in the
+// block, advanced here). Any thread; a smaller or equal total adds nothing.
+void metrics_publish_count(uint64_t& block_counter, std::atomic<uint64_t>& published, uint64_t total);
+
+// One answered request (any thread, any process: atomic adds); publishes this process's
+// conflict retries too.
 void metrics_observe(MetricsBlock& b, MetricsHandler h, int status, long long micros, const std::string& body);
 
 // Prometheus text exposition (0.0.4) of the block (atomic loads).

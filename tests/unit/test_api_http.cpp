@@ -21,7 +21,6 @@ namespace {
 // A Db that is never connected by these tests (port 1 on loopback refuses at once if it is).
 wh::DbConfig unreachable_db() {
     wh::DbConfig c;
-    c.host = "127.0.0.1";
     c.port = 1;
     c.user = "nobody";
     c.database = "none";

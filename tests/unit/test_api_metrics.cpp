@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@ class ApiMetricsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(counts_events_in_202_bodies);
     CPPUNIT_TEST(observe_and_render);
     CPPUNIT_TEST(sums_across_processes_and_threads);
+    CPPUNIT_TEST(publishes_conflict_retries_once);
     CPPUNIT_TEST_SUITE_END();
 
     static bool has(const std::string& text, const std::string& line) {
@@ -95,6 +97,24 @@ public:
         CPPUNIT_ASSERT_EQUAL(total, b->latency_count[size_t(MetricsHandler::events)]);
         CPPUNIT_ASSERT_EQUAL(total, b->responses[size_t(MetricsHandler::events)][202]);
         munmap(mem, sizeof(MetricsBlock));
+    }
+
+    // Each process adds what its own running count gained since it last published, once,
+    // whichever thread gets there first.
+    void publishes_conflict_retries_once() {
+        MetricsBlock b;
+        metrics_init(b);
+        std::atomic<uint64_t> published{0};
+        metrics_publish_count(b.db_conflict_retries, published, 3);
+        metrics_publish_count(b.db_conflict_retries, published, 3);
+        metrics_publish_count(b.db_conflict_retries, published, 2);  // a late, smaller read
+        CPPUNIT_ASSERT_EQUAL(uint64_t(3), b.db_conflict_retries);
+        std::vector<std::thread> ts;
+        for (uint64_t total = 4; total <= 11; ++total)
+            ts.emplace_back([&, total] { metrics_publish_count(b.db_conflict_retries, published, total); });
+        for (auto& t : ts) t.join();
+        CPPUNIT_ASSERT_EQUAL(uint64_t(11), b.db_conflict_retries);
+        CPPUNIT_ASSERT(has(metrics_render(b), "webhook_db_conflict_retries_total 11"));
     }
 };
 

@@ -12,6 +12,8 @@ class DbConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(quoted_values_hold_spaces);
     CPPUNIT_TEST(errors_never_echo_a_value);
     CPPUNIT_TEST(timeouts_written_in_a_quoted_password_are_not_keys);
+    CPPUNIT_TEST(host_lists);
+    CPPUNIT_TEST(bad_host_lists_are_refused_without_echo);
     CPPUNIT_TEST_SUITE_END();
 
     static void assert_no_echo(const std::string& err, const std::string& secret) {
@@ -60,6 +62,66 @@ public:
         CPPUNIT_ASSERT_EQUAL(4u, c.read_timeout);
         CPPUNIT_ASSERT_EQUAL(4u, c.write_timeout);
         CPPUNIT_ASSERT_EQUAL(std::string("x read_timeout=1"), c.password);
+    }
+
+    void host_lists() {
+        DbConfig c;
+        CPPUNIT_ASSERT_EQUAL(std::string(),
+                             parse_db_config("host=db1.example:3307,db-2,[::1]:3309,10.0.0.4 port=3310 user=u database=d", c));
+        CPPUNIT_ASSERT_EQUAL(size_t(4), c.hosts.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("db1.example"), c.hosts[0].name);
+        CPPUNIT_ASSERT_EQUAL(3307u, c.hosts[0].port);
+        CPPUNIT_ASSERT_EQUAL(std::string("db-2"), c.hosts[1].name);
+        CPPUNIT_ASSERT_EQUAL(0u, c.hosts[1].port);  // takes port=, written before or after
+        CPPUNIT_ASSERT_EQUAL(std::string("::1"), c.hosts[2].name);
+        CPPUNIT_ASSERT_EQUAL(3309u, c.hosts[2].port);
+        CPPUNIT_ASSERT_EQUAL(std::string("db1.example:3307,db-2:3310,[::1]:3309,10.0.0.4:3310"), wh::db_where(c));
+        DbConfig one;  // one host without a port: as before the lists
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_db_config("user=u database=d host=127.0.0.2", one));
+        CPPUNIT_ASSERT_EQUAL(size_t(1), one.hosts.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.2:3306"), wh::db_where(one));
+        DbConfig v6;
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_db_config("user=u database=d host=[fe80::1] port=3311", v6));
+        CPPUNIT_ASSERT_EQUAL(std::string("[fe80::1]:3311"), wh::db_where(v6));
+        DbConfig dflt;  // no host=: loopback
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_db_config("user=u database=d", dflt));
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1:3306"), wh::db_where(dflt));
+        DbConfig sock;
+        CPPUNIT_ASSERT_EQUAL(std::string(), parse_db_config("user=u database=d socket=/run/m.sock host=a,b", sock));
+        CPPUNIT_ASSERT_EQUAL(std::string("/run/m.sock"), wh::db_where(sock));
+    }
+
+    void bad_host_lists_are_refused_without_echo() {
+        const char* bad[] = {
+            "secretA,",            // empty entry
+            ",secretA",            // empty entry
+            "secretA,,secretB",    // empty entry
+            "secretA:",            // empty port
+            "secretA:0",           // port 0
+            "secretA:65536",       // port too large
+            "secretA:33x",         // port not a number
+            "::1",                 // IPv6 without brackets
+            "fe80::secretA:1",     // IPv6 without brackets
+            "[::1",                // no closing bracket
+            "[secretA]:3306",      // not an address inside brackets
+            "[::1]3306",           // text after ]
+            "[::1]:",              // empty port
+            ":3306",               // no name
+            "secret/A",            // not a host name
+            "secret@A:3306",       // not a host name
+            "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,secretA",  // more than 16
+        };
+        for (const char* spec : bad) {
+            DbConfig c;
+            std::string err = parse_db_config("user=u database=d host=" + std::string(spec), c);
+            CPPUNIT_ASSERT_MESSAGE(spec, !err.empty());
+            CPPUNIT_ASSERT_MESSAGE(err, err.find("secret") == std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE(err, err.find("3306") == std::string::npos && err.find("33x") == std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE(err, err.find("'host'") != std::string::npos);
+        }
+        DbConfig c;  // the entry is named by its position
+        CPPUNIT_ASSERT_EQUAL(std::string("'host' entry 2 has a port that is not a number from 1 to 65535"),
+                             parse_db_config("user=u database=d host=a:1,b:99999", c));
     }
 };
 

@@ -199,7 +199,6 @@ public:
 
     void prepared_path_reports_unreachable_server() {
         wh::DbConfig cfg;
-        cfg.host = "127.0.0.1";
         cfg.port = 1;  // nothing listens: connection refused at once
         cfg.user = "u";
         cfg.database = "d";

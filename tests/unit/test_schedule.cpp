@@ -52,7 +52,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string(),
                              parse_db_config("host=127.0.0.2 port=3307 user=u password=p "
                                              "dbname=d connect_timeout=3", c));
-        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.2"), c.host);
+        CPPUNIT_ASSERT_EQUAL(size_t(1), c.hosts.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.2"), c.hosts[0].name);
         CPPUNIT_ASSERT_EQUAL(3307u, c.port);
         CPPUNIT_ASSERT_EQUAL(std::string("d"), c.database);
         CPPUNIT_ASSERT_EQUAL(3u, c.connect_timeout);

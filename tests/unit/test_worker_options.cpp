@@ -257,7 +257,7 @@ public:
         Options o;
         CPPUNIT_ASSERT_EQUAL(std::string(), load_options({"--config", path, "--concurrency", "13"}, o));
         CPPUNIT_ASSERT_EQUAL(13u, o.concurrency);
-        CPPUNIT_ASSERT_EQUAL(std::string("db.example"), o.db.host);
+        CPPUNIT_ASSERT_EQUAL(std::string("db.example"), o.db.hosts.at(0).name);
         CPPUNIT_ASSERT_EQUAL(3310u, o.db.port);
         CPPUNIT_ASSERT_EQUAL(std::string("a=b"), o.db.password);
         CPPUNIT_ASSERT(o.log_level == wh::LogLevel::warn);
