@@ -142,11 +142,13 @@ std::optional<EndpointRow> create_endpoint(wh::Db& db, const EndpointInput& in, 
                                            const std::string& secret, const std::string& created_by,
                                            unsigned max_per_scope) {
     return wh::with_transaction(db, [&](wh::Db& db) -> std::optional<EndpointRow> {
-        // Locks the scope's row (created on first use; a no-op update of an existing one takes
-        // the same exclusive lock in one statement, where INSERT IGNORE + FOR UPDATE could
-        // deadlock two registrations on their shared locks).
+        // Locks the scope's row (created on first use; the update of an existing one takes the
+        // same exclusive lock in one statement, where INSERT IGNORE + FOR UPDATE could deadlock
+        // two registrations on their shared locks). It writes the row, not a no-op: Galera
+        // certifies written rows only, so two registrations on two nodes conflict here and
+        // the limit holds across nodes (sql/015).
         db.exec("INSERT INTO webhook_scopes (scope_kind, scope_id) VALUES (?, ?) "
-                "ON DUPLICATE KEY UPDATE scope_kind = scope_kind",
+                "ON DUPLICATE KEY UPDATE write_seq = write_seq + 1",
                 {in.scope_kind, in.scope_id});
         Rows count = db.query("SELECT COUNT(*) AS live FROM webhook_endpoints "
                               "WHERE scope_kind = ? AND scope_id = ? AND deleted_at IS NULL",
