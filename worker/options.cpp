@@ -401,11 +401,7 @@ std::string default_worker_id() {
     if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "localhost");
     std::string rnd;
     try {
-        for (unsigned char c : random_bytes(4)) {
-            char hx[3];
-            std::snprintf(hx, sizeof hx, "%02x", c);
-            rnd += hx;
-        }
+        rnd = random_hex(4);
     } catch (...) {
         rnd = "0";
     }
