@@ -623,6 +623,9 @@ class RawReceiver:
             del self.conns[:1000]
 
     def _answer(self, c):
+        # The whole request is read and the peer's close awaited: closing a socket with
+        # unread bytes sends a reset, which can discard a large reply before the worker
+        # has read it (and the attempt would be judged `network`, not on the reply).
         try:
             c.settimeout(5)
             data = b""
@@ -631,8 +634,20 @@ class RawReceiver:
                 if not chunk:
                     break
                 data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            want = int(length.group(1)) if length else 0
+            while len(body) < want:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
             self.accepted += 1
             c.sendall(self.reply)
+            c.shutdown(socket.SHUT_WR)
+            c.settimeout(2)
+            while c.recv(65536):
+                pass
         except OSError:
             pass
         finally:
