@@ -526,31 +526,33 @@ class PortalBrowser(unittest.TestCase):
         for ep in made:
             self.addCleanup(h.api, "DELETE", "/endpoints/" + ep)
         self.go("#/endpoints", "Your endpoints")
-        rows = lambda: self.driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")  # noqa: E731
-        WebDriverWait(self.driver, WAIT).until(lambda d: len(rows()) == 25 and "…" not in self.text(),
+        WebDriverWait(self.driver, WAIT).until(lambda d: len(self.listed()) == 25 and "…" not in self.text(),
                                                "25 rows with their stats")
-        first_page = {r.get_attribute("data-endpoint") for r in rows()}
+        first_page = self.listed()
         self.assertIn("no attempts", self.text())
         self.driver.find_element(By.LINK_TEXT, "Next page").click()
-        WebDriverWait(self.driver, WAIT).until(
-            lambda d: rows() and not first_page & {r.get_attribute("data-endpoint") for r in rows()})
-        second_page = {r.get_attribute("data-endpoint") for r in rows()}
+        WebDriverWait(self.driver, WAIT).until(lambda d: self.listed() and not first_page & self.listed())
+        second_page = self.listed()
         status, _, body = h.api("GET", "/endpoints?portfolioId=" + self.portfolio + "&limit=200")
         self.assertEqual(status, 200, body)
         self.assertTrue(set(made) <= first_page | second_page | self.later_pages(), "an endpoint was never listed")
         self.driver.find_element(By.LINK_TEXT, "First page").click()
-        WebDriverWait(self.driver, WAIT).until(
-            lambda d: {r.get_attribute("data-endpoint") for r in rows()} == first_page)
+        WebDriverWait(self.driver, WAIT).until(lambda d: self.listed() == first_page)
+
+    def listed(self):
+        """The endpoint ids of the list's rows, read in one script: the list re-renders as
+        stats arrive, so rows found in one call may be gone by the next."""
+        return set(self.driver.execute_script(
+            "return [...document.querySelectorAll('tr[data-endpoint]')].map(r => r.dataset.endpoint);"))
 
     def later_pages(self):
         """The ids on the pages after the current one (following Next page to the end)."""
         seen = set()
         while self.driver.find_elements(By.LINK_TEXT, "Next page"):
-            before = {r.get_attribute("data-endpoint") for r in self.driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")}
+            before = self.listed()
             self.driver.find_element(By.LINK_TEXT, "Next page").click()
-            WebDriverWait(self.driver, WAIT).until(lambda d: before != {
-                r.get_attribute("data-endpoint") for r in d.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")})
-            seen |= {r.get_attribute("data-endpoint") for r in self.driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]")}
+            WebDriverWait(self.driver, WAIT).until(lambda d: before != self.listed())
+            seen |= self.listed()
         return seen
 
     def test_8b_framed_by_self_only(self):
