@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "log.hpp"
 
@@ -591,15 +592,30 @@ void insert_event_rows(wh::Db& db, const std::vector<EventInput>& events, const 
 // a locking one, so it waits for the lost statement if that is still running on the same
 // server, and it waits for the cluster to apply what was committed before it (sync_reads:
 // wsrep_sync_wait on a Galera node; the next request's dispatch sets it as that request
-// needs). nullopt: the lookup failed as well.
+// needs). A lost answer comes mostly from a stalled cluster (a node killed: several seconds
+// until the others agree it is gone), and a lookup made during the stall fails the same
+// way: the lookup is tried again on a new connection until kLookupBudgetTimeouts database
+// timeouts have passed, because a 503 for a stored event is published twice by a gateway
+// without idempotency keys. nullopt: every lookup failed.
+constexpr unsigned kLookupBudgetTimeouts = 4;
+
 std::optional<bool> stored_after_lost_commit(wh::Db& db, const std::string& public_id) {
-    try {
-        db.sync_reads(true);
-        return !db.query("SELECT 1 FROM webhook_events WHERE public_id = ? LOCK IN SHARE MODE",
-                         {public_id}).empty();
-    } catch (const DbError& e) {
-        wh::log_debug(std::string("event lookup after a lost commit failed: ") + e.what());
-        return std::nullopt;
+    using Clock = std::chrono::steady_clock;
+    auto budget = std::chrono::seconds(kLookupBudgetTimeouts * std::max(db.config().read_timeout, 1u));
+    auto deadline = Clock::now() + budget;
+    auto pause = std::chrono::milliseconds(250);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            db.sync_reads(true);
+            return !db.query("SELECT 1 FROM webhook_events WHERE public_id = ? LOCK IN SHARE MODE",
+                             {public_id}).empty();
+        } catch (const DbError& e) {
+            wh::log_debug("event lookup " + std::to_string(attempt) + " after a lost commit failed: " + e.what());
+        }
+        db.close();  // a node that answered with an error (non-primary) is left too
+        if (Clock::now() + pause >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, decltype(pause)(1000));
     }
 }
 
@@ -660,7 +676,9 @@ static void settle_lost_commit(wh::Db& db, const DbError& lost, const std::strin
     std::string what = "event " + public_id + (n > 1 ? " and the " + std::to_string(n - 1) + " others of its batch" : "");
     wh::log_warn(std::string("WH00070: the connection to MariaDB broke before the answer to committing ") + what +
                  " (" + lost.what() + "); " +
-                 (!stored ? "the lookup on a fresh connection failed too: answering 503"
+                 (!stored ? "lookups on fresh connections failed for " +
+                                std::to_string(kLookupBudgetTimeouts * std::max(db.config().read_timeout, 1u)) +
+                                " s too: answering 503"
                           : *stored ? "a lookup on a fresh connection found it stored: answering 202"
                                     : "a lookup on a fresh connection found it not stored: answering 503") +
                  ". The gateway must repeat a 503 with the same idempotency key; many of these lines mean "

@@ -10,7 +10,9 @@ proxy is armed with a marker that the event's data carries; on the connection th
   MariaDB, which answers, then the proxy closes both sides without passing the answer on:
   the event is stored, the module hears nothing (error 2013) -> 202, stored exactly once;
 - "before": the proxy closes both sides instead of passing the statement on: the event is
-  not stored -> 503, nothing stored."""
+  not stored -> 503, nothing stored.
+Armed with refuse_s, the proxy also closes every new connection for that long after the
+drop (a stalled cluster): the lookup is tried again until it gets through."""
 import json
 import os
 import select
@@ -36,15 +38,16 @@ class CommitProxy(threading.Thread):
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.lock = threading.Lock()
-        self.plan = None       # (marker bytes, "after" | "before", at COMMIT?)
+        self.plan = None       # (marker bytes, "after" | "before", at COMMIT?, refuse seconds)
+        self.refuse_until = 0  # monotonic time until which new connections are closed at once
         self.dropped = threading.Event()
         self.stop = threading.Event()
         self.pairs = {}        # socket -> [peer, is_client_side, marker seen]
 
-    def arm(self, marker, when, at_commit):
+    def arm(self, marker, when, at_commit, refuse_s=0):
         with self.lock:
             self.dropped.clear()
-            self.plan = (marker.encode(), when, at_commit)
+            self.plan = (marker.encode(), when, at_commit, refuse_s)
 
     def run(self):
         while not self.stop.is_set():
@@ -57,6 +60,9 @@ class CommitProxy(threading.Thread):
 
     def accept(self):
         client, _ = self.listener.accept()
+        if time.monotonic() < self.refuse_until:  # a stalled database: the handshake never comes
+            client.close()
+            return
         server = socket.create_connection(("127.0.0.1", self.db_port))
         self.pairs[client] = [server, True, False]
         self.pairs[server] = [client, False, False]
@@ -82,12 +88,13 @@ class CommitProxy(threading.Thread):
         with self.lock:
             if self.plan is None:
                 return False
-            marker, when, at_commit = self.plan
+            marker, when, at_commit, refuse_s = self.plan
             state = self.pairs[s]
             state[2] = state[2] or marker in data
             if not state[2] or (at_commit and COMMIT not in data):
                 return False
             self.plan = None
+            self.refuse_until = time.monotonic() + refuse_s
         server = state[0]
         if when == "after":
             server.sendall(data)
@@ -160,11 +167,12 @@ class CommitOutcome(unittest.TestCase):
         cls.ps.down()
         os.remove(cls.extra)
 
-    def lose(self, events, when, at_commit):
-        """Posts events (a dict or a list) with the proxy armed; returns (status, body, rows)."""
+    def lose(self, events, when, at_commit, refuse_s=0):
+        """Posts events (a dict or a list) with the proxy armed (refusing connections for
+        refuse_s after the drop); returns (status, body, rows)."""
         reseller = (events if isinstance(events, dict) else events[0])["resellerId"]
         marker = (events if isinstance(events, dict) else events[0])["data"]["marker"]
-        self.proxy.arm(marker, when, at_commit)
+        self.proxy.arm(marker, when, at_commit, refuse_s)
         status, _, body = h.post_events(events)
         self.assertTrue(self.proxy.dropped.is_set(), "the proxy saw no commit to drop: %s %r" % (status, body))
         return status, body, stored(reseller)
@@ -177,6 +185,16 @@ class CommitOutcome(unittest.TestCase):
         self.assertNotIn("duplicate", body)
         h.wait_until(lambda: "WH00070" in error_log(self.ps) and "found it stored: answering 202" in error_log(self.ps),
                      timeout=5, message="the WH00070 line of a stored event")
+
+    def test_lookup_tried_again_while_the_database_stalls(self):
+        """The first lookups after the lost answer fail (no new connection gets through for
+        1.5 s, as in a stalled cluster); a later one finds the event: 202, not a 503."""
+        reseller, marker = h.unique_id("res"), h.unique_id("lost")
+        t0 = time.monotonic()
+        status, body, rows = self.lose(event(reseller, marker), "after", at_commit=False, refuse_s=1.5)
+        self.assertEqual(status, 202, body)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5, "answered before any lookup could get through")
+        self.assertEqual([r[0] for r in rows], [body["eventId"]], "stored exactly once, under the answered id")
 
     def test_batch_stored_although_its_commit_answer_was_lost(self):
         reseller, marker = h.unique_id("res"), h.unique_id("lost")
