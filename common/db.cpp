@@ -178,6 +178,8 @@ bool db_unavailable(unsigned code) {
 
 bool db_retryable(unsigned code) { return code == 1213 || code == 1205; }
 
+bool db_no_server(unsigned code) { return code == 2002 || code == 2003; }
+
 std::string DbError::cause() const {
     const char* what;
     switch (code_) {
@@ -335,7 +337,9 @@ void Db::connect_walk() {
             why = e.what();
         }
         close();
-        if (!first_code) first_code = code ? code : CR_CONNECTION_ERROR;
+        if (!code) code = CR_CONNECTION_ERROR;
+        // The code of the first host that was reached says more than a host with no server.
+        if (!first_code || (db_no_server(first_code) && !db_no_server(code))) first_code = code;
         tried += (tried.empty() ? "" : "; ") + db_host_label(cfg_, h) + ": " + why;
     }
     throw DbError(first_code, "connect: no healthy host within connect_timeout (" + tried + ")");

@@ -55,6 +55,9 @@ bool db_unavailable(unsigned code);
 // Deadlock (a Galera certification conflict reports the same 1213) or lock wait timeout:
 // the whole transaction may be run again.
 bool db_retryable(unsigned code);
+// No server took the connection (2002 socket, 2003 TCP: refused, or no answer to the
+// connect): nothing runs there, as opposed to a server that is reached but stalls.
+bool db_no_server(unsigned code);
 
 class DbError : public std::runtime_error {
 public:
@@ -66,6 +69,7 @@ public:
     // caller treats it like unavailable (503, try later).
     bool retryable() const { return db_retryable(code_); }
     bool duplicate_key() const { return code_ == 1062; }
+    bool no_server() const { return db_no_server(code_); }
     // The cause in words for a log line, with the error number, e.g. "the MariaDB node is not
     // part of the primary component (Galera, error 1047)"; "" when the number is not one of
     // the unavailable or retryable ones (the message says it then).

@@ -596,24 +596,33 @@ void insert_event_rows(wh::Db& db, const std::vector<EventInput>& events, const 
 // until the others agree it is gone), and a lookup made during the stall fails the same
 // way: the lookup is tried again on a new connection until kLookupBudgetTimeouts database
 // timeouts have passed, because a 503 for a stored event is published twice by a gateway
-// without idempotency keys. nullopt: every lookup failed.
+// without idempotency keys. When no host has a server at all (refused: killed, stopped),
+// waiting tells nothing sooner than the gateway's own retry would, and holds a request
+// slot: it is answered 503 at once.
 constexpr unsigned kLookupBudgetTimeouts = 4;
 
-std::optional<bool> stored_after_lost_commit(wh::Db& db, const std::string& public_id) {
+struct LookupOutcome {
+    std::optional<bool> stored;  // nullopt: not known
+    std::string unknown_why;     // when not known, why, for the log line
+};
+
+LookupOutcome stored_after_lost_commit(wh::Db& db, const std::string& public_id) {
     using Clock = std::chrono::steady_clock;
-    auto budget = std::chrono::seconds(kLookupBudgetTimeouts * std::max(db.config().read_timeout, 1u));
-    auto deadline = Clock::now() + budget;
+    const unsigned budget_s = kLookupBudgetTimeouts * std::max(db.config().read_timeout, 1u);
+    const auto deadline = Clock::now() + std::chrono::seconds(budget_s);
     auto pause = std::chrono::milliseconds(250);
     for (int attempt = 1;; ++attempt) {
         try {
             db.sync_reads(true);
-            return !db.query("SELECT 1 FROM webhook_events WHERE public_id = ? LOCK IN SHARE MODE",
-                             {public_id}).empty();
+            return {!db.query("SELECT 1 FROM webhook_events WHERE public_id = ? LOCK IN SHARE MODE",
+                              {public_id}).empty(), ""};
         } catch (const DbError& e) {
             wh::log_debug("event lookup " + std::to_string(attempt) + " after a lost commit failed: " + e.what());
+            db.close();  // a node that answered with an error (non-primary) is left too
+            if (e.no_server()) return {std::nullopt, "a lookup found no server running (" + e.explain() + ")"};
         }
-        db.close();  // a node that answered with an error (non-primary) is left too
-        if (Clock::now() + pause >= deadline) return std::nullopt;
+        if (Clock::now() + pause >= deadline)
+            return {std::nullopt, "lookups on fresh connections failed for " + std::to_string(budget_s) + " s too"};
         std::this_thread::sleep_for(pause);
         pause = std::min(pause * 2, decltype(pause)(1000));
     }
@@ -672,18 +681,16 @@ bool commit_outcome_unknown(const DbError& e) {
 // of them `public_id`, lost its answer (`lost`). Returns if they are stored; rethrows `lost`
 // (503) if they are not, or if that cannot be known.
 static void settle_lost_commit(wh::Db& db, const DbError& lost, const std::string& public_id, size_t n) {
-    std::optional<bool> stored = stored_after_lost_commit(db, public_id);
+    LookupOutcome found = stored_after_lost_commit(db, public_id);
     std::string what = "event " + public_id + (n > 1 ? " and the " + std::to_string(n - 1) + " others of its batch" : "");
     wh::log_warn(std::string("WH00070: the connection to MariaDB broke before the answer to committing ") + what +
                  " (" + lost.what() + "); " +
-                 (!stored ? "lookups on fresh connections failed for " +
-                                std::to_string(kLookupBudgetTimeouts * std::max(db.config().read_timeout, 1u)) +
-                                " s too: answering 503"
-                          : *stored ? "a lookup on a fresh connection found it stored: answering 202"
-                                    : "a lookup on a fresh connection found it not stored: answering 503") +
+                 (!found.stored ? found.unknown_why + ": answering 503"
+                  : *found.stored ? "a lookup on a fresh connection found it stored: answering 202"
+                                  : "a lookup on a fresh connection found it not stored: answering 503") +
                  ". The gateway must repeat a 503 with the same idempotency key; many of these lines mean "
                  "commits outlast WebhookDatabaseTimeout (an overloaded server or a stalled cluster)");
-    if (!stored || !*stored) throw lost;
+    if (!found.stored || !*found.stored) throw lost;
 }
 
 // One event: one statement in autocommit, no explicit transaction (START TRANSACTION and

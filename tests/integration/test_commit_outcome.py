@@ -133,6 +133,7 @@ class CommitOutcome(unittest.TestCase):
         cls.ps.expect_log_tags("the proxy drops commits on purpose: a commit known not to be stored is "
                                "answered 503 as the database being unavailable", "WH00010")
         cls.extra = os.path.join(cls.ps.build_dir, "itest-private", "commit-outcome.conf")
+        os.makedirs(os.path.dirname(cls.extra), exist_ok=True)  # the first private stack of a new build
         with open(cls.extra, "w", encoding="utf-8") as f:
             f.write("# WebhookDatabase through the test's proxy: written once the stack is up\n")
         cls.ps.settings["WEBHOOK_HTTPD_EXTRA_CONF"] = cls.extra

@@ -3,7 +3,13 @@
 // the module uses per cause.
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <thread>
 
 #include "db.hpp"
 #include "throttle.hpp"
@@ -26,6 +32,36 @@ wh::DbConfig refusing(const std::string& hosts) {
     return c;
 }
 
+// A loopback port whose listener takes one connection and closes it before any greeting: a
+// server that is reached but does not serve (as a stalled or failing one).
+class Hangup {
+public:
+    Hangup() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        CPPUNIT_ASSERT(fd_ >= 0 && bind(fd_, (sockaddr*)&a, len) == 0 && listen(fd_, 4) == 0);
+        CPPUNIT_ASSERT(getsockname(fd_, (sockaddr*)&a, &len) == 0);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] {
+            int c = accept(fd_, nullptr, nullptr);
+            if (c >= 0) close(c);
+        });
+    }
+    ~Hangup() {
+        shutdown(fd_, SHUT_RDWR);  // wakes accept() if nothing connected
+        thread_.join();
+        close(fd_);
+    }
+    unsigned port() const { return port_; }
+
+private:
+    int fd_;
+    unsigned port_ = 0;
+    std::thread thread_;
+};
+
 }  // namespace
 
 class DbErrorsTest : public CppUnit::TestFixture {
@@ -35,6 +71,7 @@ class DbErrorsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(causes_name_the_real_problem);
     CPPUNIT_TEST(backoff_grows_and_counts_retries);
     CPPUNIT_TEST(walk_tries_every_host_then_reports_each);
+    CPPUNIT_TEST(walk_reports_the_host_that_was_reached);
     CPPUNIT_TEST(a_transaction_is_not_retried_when_the_server_is_unreachable);
     CPPUNIT_TEST(throttle_counts_what_it_held_back);
     CPPUNIT_TEST(worker_metrics_export_the_retries);
@@ -100,6 +137,7 @@ public:
         } catch (const DbError& e) {
             std::string what = e.what();
             CPPUNIT_ASSERT_MESSAGE(what, e.unavailable());
+            CPPUNIT_ASSERT_MESSAGE(what, e.no_server());
             CPPUNIT_ASSERT_MESSAGE(what, what.find("127.0.0.1:1:") != std::string::npos);
             CPPUNIT_ASSERT_MESSAGE(what, what.find("127.0.0.1:2:") != std::string::npos);
         }
@@ -109,6 +147,20 @@ public:
         // asking for synced reads without a connection only remembers it
         db.sync_reads(true);
         CPPUNIT_ASSERT(!db.connected());
+    }
+
+    // A refusing first host and a second that takes the connection and drops it: the error
+    // is the second's (a server is there), so a caller can tell a stall from no server.
+    void walk_reports_the_host_that_was_reached() {
+        Hangup reached;
+        wh::Db db(refusing("127.0.0.1:1,127.0.0.1:" + std::to_string(reached.port())));
+        try {
+            db.connect();
+            CPPUNIT_FAIL("expected DbError");
+        } catch (const DbError& e) {
+            CPPUNIT_ASSERT_MESSAGE(e.what(), e.unavailable());
+            CPPUNIT_ASSERT_MESSAGE(e.what(), !e.no_server());
+        }
     }
 
     void a_transaction_is_not_retried_when_the_server_is_unreachable() {
