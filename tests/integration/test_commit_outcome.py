@@ -12,7 +12,8 @@ proxy is armed with a marker that the event's data carries; on the connection th
 - "before": the proxy closes both sides instead of passing the statement on: the event is
   not stored -> 503, nothing stored.
 Armed with refuse_s, the proxy also closes every new connection for that long after the
-drop (a stalled cluster): the lookup is tried again until it gets through."""
+drop (a stalled cluster): the lookup is tried again until it gets through. Armed with down_s,
+it stops listening for that long instead (no server running): the lookup gives up at once."""
 import json
 import os
 import select
@@ -38,20 +39,24 @@ class CommitProxy(threading.Thread):
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.lock = threading.Lock()
-        self.plan = None       # (marker bytes, "after" | "before", at COMMIT?, refuse seconds)
+        self.plan = None       # (marker bytes, "after" | "before", at COMMIT?, refuse s, down s)
         self.refuse_until = 0  # monotonic time until which new connections are closed at once
+        self.down_until = 0    # monotonic time until which nothing listens on self.port
         self.dropped = threading.Event()
         self.stop = threading.Event()
         self.pairs = {}        # socket -> [peer, is_client_side, marker seen]
 
-    def arm(self, marker, when, at_commit, refuse_s=0):
+    def arm(self, marker, when, at_commit, refuse_s=0, down_s=0):
         with self.lock:
             self.dropped.clear()
-            self.plan = (marker.encode(), when, at_commit, refuse_s)
+            self.plan = (marker.encode(), when, at_commit, refuse_s, down_s)
 
     def run(self):
         while not self.stop.is_set():
-            ready, _, _ = select.select([self.listener] + list(self.pairs), [], [], 0.1)
+            if self.listener is None and time.monotonic() >= self.down_until:
+                self.listener = socket.create_server(("127.0.0.1", self.port))
+            listening = [self.listener] if self.listener else []
+            ready, _, _ = select.select(listening + list(self.pairs), [], [], 0.1)
             for s in ready:
                 if s is self.listener:
                     self.accept()
@@ -88,13 +93,17 @@ class CommitProxy(threading.Thread):
         with self.lock:
             if self.plan is None:
                 return False
-            marker, when, at_commit, refuse_s = self.plan
+            marker, when, at_commit, refuse_s, down_s = self.plan
             state = self.pairs[s]
             state[2] = state[2] or marker in data
             if not state[2] or (at_commit and COMMIT not in data):
                 return False
             self.plan = None
             self.refuse_until = time.monotonic() + refuse_s
+            if down_s:  # connections are refused by the kernel until run() listens again
+                self.down_until = time.monotonic() + down_s
+                self.listener.close()
+                self.listener = None
         server = state[0]
         if when == "after":
             server.sendall(data)
@@ -109,7 +118,8 @@ class CommitProxy(threading.Thread):
         self.join(5)
         for s in list(self.pairs):
             s.close()
-        self.listener.close()
+        if self.listener:
+            self.listener.close()
 
 
 def event(reseller, marker, i=0):
@@ -168,12 +178,12 @@ class CommitOutcome(unittest.TestCase):
         cls.ps.down()
         os.remove(cls.extra)
 
-    def lose(self, events, when, at_commit, refuse_s=0):
-        """Posts events (a dict or a list) with the proxy armed (refusing connections for
-        refuse_s after the drop); returns (status, body, rows)."""
+    def lose(self, events, when, at_commit, refuse_s=0, down_s=0):
+        """Posts events (a dict or a list) with the proxy armed (closing new connections for
+        refuse_s, or not listening for down_s, after the drop); returns (status, body, rows)."""
         reseller = (events if isinstance(events, dict) else events[0])["resellerId"]
         marker = (events if isinstance(events, dict) else events[0])["data"]["marker"]
-        self.proxy.arm(marker, when, at_commit, refuse_s)
+        self.proxy.arm(marker, when, at_commit, refuse_s, down_s)
         status, _, body = h.post_events(events)
         self.assertTrue(self.proxy.dropped.is_set(), "the proxy saw no commit to drop: %s %r" % (status, body))
         return status, body, stored(reseller)
@@ -196,6 +206,24 @@ class CommitOutcome(unittest.TestCase):
         self.assertEqual(status, 202, body)
         self.assertGreaterEqual(time.monotonic() - t0, 1.5, "answered before any lookup could get through")
         self.assertEqual([r[0] for r in rows], [body["eventId"]], "stored exactly once, under the answered id")
+
+    def test_no_server_running_answers_503_at_once(self):
+        """After the lost answer nothing listens for 4 s (a killed server): waiting would not
+        tell sooner than the gateway's retry, so the answer is 503 within the connect, and the
+        log line says why; the stored event is found again under its idempotency key."""
+        reseller, marker = h.unique_id("res"), h.unique_id("lost")
+        ev = dict(event(reseller, marker), idempotencyKey=h.unique_id("key"))
+        t0 = time.monotonic()
+        status, body, rows = self.lose(ev, "after", at_commit=False, down_s=4)
+        self.assertEqual(status, 503, body)
+        self.assertLess(time.monotonic() - t0, 3.0, "waited for the server to come back")
+        self.assertIn("a lookup found no server running", error_log(self.ps))
+        self.assertEqual(len(rows), 1, "the commit itself went through")
+        time.sleep(max(0.0, 4.5 - (time.monotonic() - t0)))  # the proxy listens again
+        status, _, body = h.post_events(ev)
+        self.assertEqual(status, 202, body)
+        self.assertEqual(body["eventId"], rows[0][0], "the retry with the same key finds the stored event")
+        self.assertTrue(body.get("duplicate"), body)
 
     def test_batch_stored_although_its_commit_answer_was_lost(self):
         reseller, marker = h.unique_id("res"), h.unique_id("lost")
