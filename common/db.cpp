@@ -368,6 +368,12 @@ void Db::sync_reads(bool on) {
     if (conn_) apply_sync_reads();
 }
 
+bool Db::galera() {
+    if (!conn_) connect();
+    if (!galera_) probe_galera();
+    return *galera_;
+}
+
 void Db::apply_sync_reads() {
     if (sync_applied_ == sync_reads_) return;
     if (!galera_) probe_galera();

@@ -146,6 +146,9 @@ public:
     // so a read sees a write made through another node. Kept for the connections to come;
     // costs a round trip when it changes on a Galera node, nothing elsewhere. Throws DbError.
     void sync_reads(bool on);
+    // Whether the connected server is a Galera node (wsrep_on), probed once per connection.
+    // Connects first if needed; throws DbError.
+    bool galera();
     // Drops the connection; the next connect() opens a fresh one.
     void close();
     // Cheap liveness check (mysql_ping without reconnect); closes on failure.

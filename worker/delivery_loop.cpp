@@ -222,9 +222,15 @@ void DeliveryLoop::db_cycle() {
     db_up();
     if (stopping_) return;
 
+    Share share = membership_.share();  // kept when the renewal fails
+    if (!db_step("WH00186", "renewing this worker's row in webhook_workers (share_work)",
+                 [&] { share = membership_.tick(db_, now); }))
+        return;
+    // A worker that shares work comes back before its row expires, whatever poll_interval_ms.
+    if (membership_.joined()) next_db_at_ = std::min(next_db_at_, now + kShareRenewal);
     bool more = false;
     if (!db_step("WH00111", "fan-out of new events", [&] {
-            size_t n = fan_out(db_);
+            size_t n = fan_out(db_, share);
             if (n) log_debug("fanned out " + std::to_string(n) + " events");
             more = n >= 500;
         }))
@@ -244,7 +250,7 @@ void DeliveryLoop::db_cycle() {
                 std::vector<const Claimed*> mine;
                 for (const auto& kv : jobs_) mine.push_back(&kv.second->c);
                 std::set<uint64_t> skip = at_cap_here(cap_waiting_, mine, limits_);
-                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, limits_, skip);
+                ClaimResult r = claim(db_, opt_.worker_id, free_slots, opt_.lease_seconds, limits_, skip, share);
                 backlog_ = r.full;
                 // Those left out still wait: one of their slots freeing claims again at once.
                 for (auto ep : skip) r.waiting.emplace(ep, cap_waiting_.at(ep));
@@ -597,6 +603,7 @@ void DeliveryLoop::handle_signals() {
         const char* name = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
         if (!stopping_) {
             stopping_ = true;
+            membership_.leave(db_);  // the others take this worker's share while it drains
             drain_deadline_ = Clock::now() + std::chrono::seconds(opt_.drain_seconds);
             log_info(std::string("received ") + name + ": no more claims; waiting up to " +
                          std::to_string(opt_.drain_seconds) + " s for " +

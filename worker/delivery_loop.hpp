@@ -20,6 +20,7 @@
 #include "operations.hpp"
 #include "options.hpp"
 #include "recorder.hpp"
+#include "shares.hpp"
 #include "store.hpp"
 #include "wakeup.hpp"
 
@@ -28,6 +29,8 @@ namespace wh::worker {
 // Largest reply kept for judging; the attempt row stores the first 4096 bytes of it.
 constexpr size_t kMaxReplyBytes = 64 * 1024;
 constexpr size_t kExcerptBytes = 4096;
+// How often a worker that shares work renews its row in webhook_workers (it lives 4 of these).
+constexpr std::chrono::milliseconds kShareRenewal(1000);
 
 class DeliveryLoop {
 public:
@@ -112,6 +115,7 @@ private:
     std::vector<Outcome> finished_;
     std::unique_ptr<Recorder> recorder_;  // after multi_: its wake-up calls curl_multi_wakeup
     Operations ops_{opt_.ops};  // lifecycle, retention (operations.hpp)
+    Membership membership_{opt_.worker_id, opt_.share_work, kShareRenewal};  // share_work (shares.hpp)
 
     bool db_is_down_ = false;
     std::chrono::milliseconds db_backoff_{0};

@@ -111,6 +111,14 @@ std::string private_targets(const OptionSpec&, const std::string& v, Options& ou
     return out.policy.parse(out.allow_private_targets);
 }
 
+std::string share_work(const OptionSpec&, const std::string& v, Options& out) {
+    bool on = false;
+    if (v == "auto") out.share_work = ShareMode::automatic;
+    else if (parse_on_off(v, on).empty()) out.share_work = on ? ShareMode::on : ShareMode::off;
+    else return "'" + v + "' is not one of auto, on, off";
+    return "";
+}
+
 std::string log_level(const OptionSpec&, const std::string& v, Options& out) {
     if (v == "error") out.log_level = LogLevel::error;
     else if (v == "warn" || v == "warning") out.log_level = LogLevel::warn;
@@ -189,6 +197,9 @@ std::vector<OptionSpec> make_table() {
          "database poll when idle"},
         {"worker_id", kRun, worker_id, 0, 0, "", member<&O::worker_id>, "ID",
          "lease owner name (default host:pid:random)"},
+        {"share_work", kRun, share_work, 0, 0, "auto", nullptr, "auto|on|off",
+         "share the scopes out among the workers alive (webhook_workers), so that workers on different Galera "
+         "nodes do not write the same rows; auto: on when the database is a Galera node"},
         {"drain_seconds", kRun, number, 0, 3600, "10", member<&O::drain_seconds>, "N",
          "SIGTERM: wait this long for transfers in flight, then give the rest back to pending"},
         {"ca_bundle", kRun, not_empty, 0, 0, "", member<&O::ca_bundle>, "FILE",

@@ -13,6 +13,7 @@
 #include "db.hpp"
 #include "log.hpp"
 #include "principal.hpp"
+#include "shares.hpp"
 #include "target.hpp"
 
 namespace wh::worker {
@@ -52,6 +53,7 @@ struct Options {
     unsigned lease_seconds = 0;
     unsigned poll_interval_ms = 0;
     std::string worker_id;  // lease owner
+    ShareMode share_work = ShareMode::automatic;  // shares.hpp
     LogLevel log_level = LogLevel::info;
     std::string sql_dir;          // migrate only; "" = the compiled-in default
     unsigned drain_seconds = 0;   // how long SIGTERM waits for in-flight transfers

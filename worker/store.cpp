@@ -24,11 +24,11 @@ std::string id_list(const std::vector<uint64_t>& ids) {
     return out;
 }
 
-size_t fan_out(Db& db, unsigned limit) {
+size_t fan_out(Db& db, const Share& share, unsigned limit) {
     return with_transaction(db, [&](Db& d) -> size_t {
         Rows r = d.query(
-            "SELECT id FROM webhook_events WHERE fanned_out_at IS NULL "
-            "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+            "SELECT id FROM webhook_events e WHERE fanned_out_at IS NULL" + share.reseller_sql("e") +
+                " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
             {limit});
         if (r.empty()) return 0;
         std::vector<uint64_t> ids;
@@ -152,11 +152,12 @@ std::set<ScopeKey> unseen_scopes(const std::map<uint64_t, EpInfo>& eps, const In
 }
 
 // The enabled, non-deleted endpoints among `eps`, with their scope and breaker count.
-std::map<uint64_t, EpInfo> enabled_endpoints(Db& d, const std::vector<uint64_t>& eps) {
+std::map<uint64_t, EpInfo> enabled_endpoints(Db& d, const std::vector<uint64_t>& eps, const Share& share) {
     std::map<uint64_t, EpInfo> m;
     if (eps.empty()) return m;
-    Rows r = d.query("SELECT id, scope_kind, scope_id, consecutive_timeouts FROM webhook_endpoints "
-                     "WHERE id IN (" + id_list(eps) + ") AND enabled = 1 AND deleted_at IS NULL");
+    Rows r = d.query("SELECT id, scope_kind, scope_id, consecutive_timeouts FROM webhook_endpoints ep "
+                     "WHERE id IN (" + id_list(eps) + ") AND enabled = 1 AND deleted_at IS NULL" +
+                     share.scope_sql("ep"));
     const size_t id = r.col("id"), kind = r.col("scope_kind"), scope = r.col("scope_id"),
                  timeouts = r.col("consecutive_timeouts");
     for (const auto& row : r.rows)
@@ -243,7 +244,8 @@ struct Candidates {
 //     No `status` in any ORDER BY here: on the worker's utf8mb4 connection MariaDB 10.11
 //     does not treat `status = 'pending'` (an ENUM) as a constant for ORDER BY, so
 //     `ORDER BY status, …` turned the index order into a filesort of every pending row.
-void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string& skip_sql, Candidates& c) {
+void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string& skip_sql, const Share& share,
+                 Candidates& c) {
     constexpr unsigned kMaxWindow = 4096;  // index reads bounded before the fallback walk
     unsigned page = std::max(4 * n, 256u), scanned = 0, capacity = 0;
     Room room{limits, {}};  // what the endpoints seen can take, scope caps included
@@ -265,7 +267,7 @@ void read_window(Db& d, unsigned n, const ClaimLimits& limits, const std::string
             if (rows.empty()) fresh.push_back(to_u64(row[ep_col]));
             rows.push_back(to_u64(row[id_col]));
         }
-        std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh);
+        std::map<uint64_t, EpInfo> eps = enabled_endpoints(d, fresh, share);
         count_inflight(d, unseen_scopes(eps, c.fl), c.fl);
         room.sync(c.fl.scope);
         for (auto ep : fresh) {
@@ -483,11 +485,11 @@ std::string skip_sql(const std::set<uint64_t>& skip, const char* col) {
 // scopes, take their heads, lease them to `owner` and write the rows of the endpoints and
 // scopes taken from. Returns the deliveries leased.
 std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, unsigned lease_seconds,
-                                  const ClaimLimits& limits, const std::set<uint64_t>& skip, ClaimResult& result,
-                                  std::set<ScopeKey>& missing_scopes) {
+                                  const ClaimLimits& limits, const std::set<uint64_t>& skip, const Share& share,
+                                  ClaimResult& result, std::set<ScopeKey>& missing_scopes) {
     Candidates c;
-    read_window(d, n, limits, skip_sql(skip, "endpoint_id"), c);
-    if (c.walked) walk_heads(d, skip_sql(skip, "ep.id"), c);
+    read_window(d, n, limits, skip_sql(skip, "endpoint_id"), share, c);
+    if (c.walked) walk_heads(d, skip_sql(skip, "ep.id") + share.scope_sql("ep"), c);
     std::vector<uint64_t> open = pick_open(c, n, limits, result);
     if (open.empty()) return {};
     std::set<ScopeKey> mine_scopes;
@@ -586,14 +588,14 @@ void load_claimed(Db& db, const std::string& owner, const std::vector<uint64_t>&
 }  // namespace
 
 ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits,
-                  const std::set<uint64_t>& skip) {
+                  const std::set<uint64_t>& skip, const Share& share) {
     ClaimResult result;
     if (n == 0) return result;
     std::set<ScopeKey> missing_scopes;
     std::vector<uint64_t> ids = with_transaction(db, [&](Db& d) {
         result = ClaimResult();  // a retried transaction starts afresh
         missing_scopes.clear();
-        return lease_heads(d, owner, n, lease_seconds, limits, skip, result, missing_scopes);
+        return lease_heads(d, owner, n, lease_seconds, limits, skip, share, result, missing_scopes);
     });
     // Scopes without a lock row were passed over: give them one and claim again at once.
     if (!missing_scopes.empty()) {

@@ -13,14 +13,16 @@
 #include "db.hpp"
 #include "judge.hpp"
 #include "payload.hpp"
+#include "shares.hpp"
 
 namespace wh::worker {
 
 // Creates the deliveries for up to `limit` events not fanned out yet: one per non-deleted
 // endpoint (disabled ones included: their deliveries are held) that subscribes to the
 // event's code and whose scope is the event's reseller or portfolio; a test event
-// (test_endpoint_id set) to that endpoint alone. Returns events done.
-size_t fan_out(Db& db, unsigned limit = 500);
+// (test_endpoint_id set) to that endpoint alone. Only events of the resellers in `share`.
+// Returns events done.
+size_t fan_out(Db& db, const Share& share = {}, unsigned limit = 500);
 
 // Deliveries whose lease expired go back to pending (the attempt was never recorded, so
 // `attempts` is given back). Returns how many.
@@ -69,9 +71,10 @@ struct ClaimLimits {
 // (all workers; exact: only the holder of the scope's lock row adds to its count), so
 // neither a backlog nor a hanging receiver of one endpoint or of one scope's many endpoints
 // can fill the batch (worker/README.md).
-// `skip`: endpoints known to be at a cap (at_cap_here), left out of the reads.
+// `skip`: endpoints known to be at a cap (at_cap_here), left out of the reads. `share`: only
+// endpoints of the scopes in it (shares.hpp).
 ClaimResult claim(Db& db, const std::string& owner, unsigned n, unsigned lease_seconds, const ClaimLimits& limits,
-                  const std::set<uint64_t>& skip = {});
+                  const std::set<uint64_t>& skip = {}, const Share& share = {});
 
 // Of the endpoints `waiting` at a cap, those this worker alone holds at it: its own in-flight
 // deliveries (`mine`) fill the endpoint's cap or its scope's. They stay at it until one of

@@ -88,10 +88,22 @@ class ClusterFaults(unittest.TestCase):
                          root=True)
 
     def start_workers(self):
+        workers = []
         for wid, order in (("w-node2", [2, 3, 1]), ("w-node3", [3, 1, 2])):
             w = self.ps.start_worker(wid, "--database", self.ps.stack.db_spec(order),
                                      "--per-endpoint-concurrency", str(CAP), "--lease-seconds", str(LEASE_S))
             self.addCleanup(w.stop)
+            workers.append(w)
+        return workers
+
+    def check_shared(self, workers):
+        """share_work (auto on Galera): each worker took a share of two, and each sent
+        attempts only for the scopes of its share while both were alive."""
+        for w in workers:
+            with open(w.log_path, encoding="utf-8", errors="replace") as f:
+                self.assertIn("work shared among 2 worker(s) alive", f.read(), "%s never shared work" % w.worker_id)
+        senders = {row[0] for row in self.ps.node_sql(2, "SELECT DISTINCT worker_id FROM webhook_attempts")}
+        self.assertEqual(senders, {"w-node2", "w-node3"}, "both workers delivered")
 
     def post_all(self, resellers, answers):
         """Posts EVENTS events round-robin over resellers at RATE, from POSTERS threads;
@@ -167,7 +179,7 @@ class ClusterFaults(unittest.TestCase):
             reseller = h.unique_id("res-ha")
             h.register_endpoint(self.receiver.set("/ha-%d" % i, self.counter), [CODE], reseller_id=reseller)
             resellers.append(reseller)
-        self.start_workers()
+        workers = self.start_workers()
         answers = {}
         t0 = time.monotonic()
         threads = self.post_all(resellers, answers)
@@ -209,6 +221,7 @@ class ClusterFaults(unittest.TestCase):
             self.assertGreaterEqual(min(gaps), LEASE_S - REQUEST_TIMEOUT_S - 0.5,
                                     "event %d sent again before its lease expired: %r" % (seq, got))
         self.assertLessEqual(max(self.counter.peak.values()), CAP, "the per-endpoint cap was exceeded")
+        self.check_shared(workers)
 
     def test_concurrent_migrate_on_every_node(self):
         db = "wh_migrate_race"

@@ -27,6 +27,7 @@ class WorkerOptionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(load_reads_the_config_file);
     CPPUNIT_TEST(drain_and_ca_bundle);
     CPPUNIT_TEST(v1_credentials_switch);
+    CPPUNIT_TEST(share_work_modes);
     CPPUNIT_TEST(database_password_with_a_space);
     CPPUNIT_TEST(scope_cap_and_breaker);
     CPPUNIT_TEST(table_entries_are_complete);
@@ -233,6 +234,20 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, file, from_file));
         CPPUNIT_ASSERT(!from_file.accept_v1_credentials);
         assert_error({"--accept-v1-credentials", "maybe"}, "accept_v1_credentials");
+    }
+
+    void share_work_modes() {
+        Options o;
+        CPPUNIT_ASSERT_EQUAL(std::string(), resolve({}, base_file(), o));
+        CPPUNIT_ASSERT(o.share_work == ShareMode::automatic);
+        const std::pair<const char*, ShareMode> cases[] = {
+            {"auto", ShareMode::automatic}, {"on", ShareMode::on}, {"Off", ShareMode::off}};
+        for (const auto& [text, mode] : cases) {
+            Options set;
+            CPPUNIT_ASSERT_EQUAL(std::string(), resolve({"--share-work", text}, base_file(), set));
+            CPPUNIT_ASSERT_MESSAGE(text, set.share_work == mode);
+        }
+        assert_error({"--share-work", "sometimes"}, "share_work");
     }
 
     void help_and_version_need_nothing() {

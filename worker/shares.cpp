@@ -1,0 +1,82 @@
+#include "shares.hpp"
+
+#include <algorithm>
+
+#include "log.hpp"
+
+namespace wh::worker {
+
+namespace {
+
+// MariaDB's CRC32 of the bytes of "kind:id" (binary: the columns' collations differ, and
+// bytes hash the same everywhere), so the shares of workers that agree on who is alive
+// cover every scope exactly once.
+std::string share_condition(const std::string& key_sql, const Share& s) {
+    if (s.count <= 1) return "";
+    return " AND MOD(CRC32(" + key_sql + "), " + std::to_string(s.count) + ") = " + std::to_string(s.index) + " ";
+}
+
+}  // namespace
+
+std::string Share::scope_sql(const char* endpoint) const {
+    const std::string e(endpoint);
+    return share_condition("CONCAT(CAST(" + e + ".scope_kind AS BINARY), ':', CAST(" + e + ".scope_id AS BINARY))", *this);
+}
+
+std::string Share::reseller_sql(const char* event) const {
+    return share_condition(std::string("CONCAT('reseller:', CAST(") + event + ".reseller_id AS BINARY))", *this);
+}
+
+Share share_of(std::vector<std::string> alive, const std::string& me) {
+    std::sort(alive.begin(), alive.end());
+    alive.erase(std::unique(alive.begin(), alive.end()), alive.end());
+    auto it = std::find(alive.begin(), alive.end(), me);
+    if (it == alive.end()) return Share{};
+    return Share{unsigned(it - alive.begin()), unsigned(alive.size())};
+}
+
+Membership::Membership(std::string worker_id, ShareMode mode, std::chrono::milliseconds renew)
+    : id_(std::move(worker_id)), mode_(mode), renew_(renew) {}
+
+bool Membership::wanted(Db& db) {
+    if (mode_ == ShareMode::automatic) return db.galera();
+    return mode_ == ShareMode::on;
+}
+
+Share Membership::tick(Db& db, Clock::time_point now) {
+    if (now < next_) return share_;
+    next_ = now + renew_;
+    if (!wanted(db)) return share_ = Share{};
+    const long long life_us = 4LL * renew_.count() * 1000;
+    db.exec_prepared(
+        "INSERT INTO webhook_workers (worker_id, expires_at) VALUES (?, NOW(3) + INTERVAL ? MICROSECOND) "
+        "ON DUPLICATE KEY UPDATE renewed_at = NOW(3), expires_at = VALUES(expires_at)",
+        {id_, life_us});
+    joined_ = true;
+    Rows r = db.query_prepared("SELECT worker_id FROM webhook_workers WHERE expires_at > NOW(3)");
+    std::vector<std::string> alive;
+    for (const auto& row : r.rows) alive.push_back(row[0].value_or(""));
+    Share s = share_of(std::move(alive), id_);
+    if (s != share_)
+        log_info("work shared among " + std::to_string(s.count) + " worker(s) alive: this one takes share " +
+                 std::to_string(s.index + 1) + " of " + std::to_string(s.count));
+    share_ = s;
+    if (now >= next_purge_) {
+        next_purge_ = now + std::chrono::hours(1);
+        db.exec_prepared("DELETE FROM webhook_workers WHERE expires_at < NOW(3) - INTERVAL 1 DAY");
+    }
+    return share_;
+}
+
+void Membership::leave(Db& db) noexcept {
+    if (!joined_) return;
+    try {
+        db.exec_prepared("DELETE FROM webhook_workers WHERE worker_id = ?", {id_});
+        joined_ = false;
+    } catch (const std::exception& e) {
+        log_warn(std::string("WH00185: could not delete this worker's row from webhook_workers (") + e.what() +
+                 "); the other workers take its share when the row expires, within 4 renewals");
+    }
+}
+
+}  // namespace wh::worker
