@@ -222,10 +222,10 @@ void DeliveryLoop::db_cycle() {
     db_up();
     if (stopping_) return;
 
-    Share share = membership_.share();  // kept when the renewal fails
     if (!db_step("WH00186", "renewing this worker's row in webhook_workers (share_work)",
-                 [&] { share = membership_.tick(db_, now); }))
+                 [&] { membership_.tick(db_, now); }))
         return;
+    const Share share = membership_.share();  // the last one when the renewal failed
     // A worker that shares work comes back before its row expires, whatever poll_interval_ms.
     if (membership_.joined()) next_db_at_ = std::min(next_db_at_, now + kShareRenewal);
     bool more = false;

@@ -43,10 +43,13 @@ bool Membership::wanted(Db& db) {
     return mode_ == ShareMode::on;
 }
 
-Share Membership::tick(Db& db, Clock::time_point now) {
-    if (now < next_) return share_;
+void Membership::tick(Db& db, Clock::time_point now) {
+    if (now < next_) return;
     next_ = now + renew_;
-    if (!wanted(db)) return share_ = Share{};
+    if (!wanted(db)) {
+        share_ = Share{};
+        return;
+    }
     const long long life_us = 4LL * renew_.count() * 1000;
     db.exec_prepared(
         "INSERT INTO webhook_workers (worker_id, expires_at) VALUES (?, NOW(3) + INTERVAL ? MICROSECOND) "
@@ -65,7 +68,6 @@ Share Membership::tick(Db& db, Clock::time_point now) {
         next_purge_ = now + std::chrono::hours(1);
         db.exec_prepared("DELETE FROM webhook_workers WHERE expires_at < NOW(3) - INTERVAL 1 DAY");
     }
-    return share_;
 }
 
 void Membership::leave(Db& db) noexcept {

@@ -41,9 +41,9 @@ class Membership {
 public:
     using Clock = std::chrono::steady_clock;
     Membership(std::string worker_id, ShareMode mode, std::chrono::milliseconds renew);
-    // The share to use now. Throws DbError (the caller's cycle reports it and keeps the
-    // last share: a database that is down claims nothing anyway).
-    Share tick(Db& db, Clock::time_point now);
+    // Renews the row and recomputes share() when due. Throws DbError; share() then stays
+    // what it was.
+    void tick(Db& db, Clock::time_point now);
     const Share& share() const { return share_; }
     bool joined() const { return joined_; }  // its row exists (sharing is on)
     // Deletes this worker's row so the others take its share at once. Never throws.

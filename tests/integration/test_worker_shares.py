@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""share_work on a PRIVATE stack (one MariaDB, --share-work on): two workers take disjoint
+shares of the scopes, CRC32("reseller:ID") % 2 in the order of their ids, and each sends only
+its share's notifications; a worker stopped by SIGTERM deletes its row and the other takes
+everything at once; one killed with SIGKILL loses its share when its row expires (4 s) and
+its scopes' events are still delivered, by the other."""
+import signal
+import time
+import unittest
+import zlib
+
+import harness as h
+
+CODE = "billing.transaction-created"
+RESELLERS = 12
+EXPIRY_S = 4  # the row lives 4 renewals of 1 s
+
+
+def share_of(reseller, count):
+    return zlib.crc32(("reseller:%s" % reseller).encode()) % count
+
+
+class WorkerShares(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ps = h.PrivateStack("worker-shares")
+        cls.ps.up()
+        cls.ps.activate()
+        cls.ps.stop_stack_worker()
+        cls.r = h.Receiver()
+        # resellers of both shares of two, one endpoint each
+        cls.resellers = []
+        while len(cls.resellers) < RESELLERS or len({share_of(x, 2) for x in cls.resellers}) < 2:
+            reseller = h.unique_id("res-sh")
+            h.register_endpoint(cls.r.set("/sh/" + reseller, h.ack()), [CODE], reseller_id=reseller)
+            cls.resellers.append(reseller)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.close()
+        cls.ps.down()
+
+    def start(self, worker_id):
+        w = self.ps.start_worker(worker_id, "--share-work", "on")
+        self.addCleanup(w.stop)
+        return w
+
+    def post_round(self, tag):
+        """One event per reseller; returns {reseller: the event's id}."""
+        ids = {}
+        for reseller in self.resellers:
+            status, _, body = h.post_events({"eventCode": CODE, "resellerId": reseller, "portfolioId": "pf-sh",
+                                             "data": {"round": tag}})
+            self.assertEqual(status, 202, body)
+            ids[reseller] = body["eventId"]
+        return ids
+
+    def senders(self, ids, timeout):
+        """{reseller: the worker ids that sent its event}, once every event was sent."""
+        q = ("SELECT e.reseller_id, a.worker_id FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id "
+             "JOIN webhook_events e ON e.id = d.event_id WHERE e.public_id IN (%s)" % ",".join(h.q(i) for i in ids.values()))
+
+        def read():
+            out = {}
+            for reseller, worker in h.sql(q):
+                out.setdefault(reseller, set()).add(worker)
+            return out if len(out) == len(ids) else None
+        return h.wait_until(read, timeout, 0.2, message="every event of the round delivered")
+
+    def rows(self):
+        return {row[0] for row in h.sql("SELECT worker_id FROM webhook_workers WHERE expires_at > NOW(3)")}
+
+    def test_shares_stop_and_kill(self):
+        a, b = self.start("w-a"), self.start("w-b")
+        for w in (a, b):
+            w.wait_log("work shared among 2 worker(s) alive")
+        by = self.senders(self.post_round("both"), 30)
+        for reseller, workers in by.items():
+            self.assertEqual(workers, {["w-a", "w-b"][share_of(reseller, 2)]}, reseller)
+
+        b.signal(signal.SIGTERM)
+        self.assertEqual(b.wait(30), 0)
+        self.assertEqual(self.rows(), {"w-a"}, "a stopped worker's row is deleted")
+        a.wait_log("this one takes share 1 of 1", timeout=3)
+        by = self.senders(self.post_round("alone"), 30)
+        self.assertEqual(set().union(*by.values()), {"w-a"})
+
+        c = self.start("w-c")
+        c.wait_log("work shared among 2 worker(s) alive")
+        # w-a sees w-c at its next renewal (its first share of two was in the first round)
+        h.wait_until(lambda: a.log().count("this one takes share 1 of 2") >= 2, 5, 0.1,
+                     message="w-a sharing with w-c")
+        c.signal(signal.SIGKILL)
+        c.wait(10)
+        killed = time.monotonic()
+        by = self.senders(self.post_round("killed"), 30)
+        took = time.monotonic() - killed
+        self.assertEqual(set().union(*by.values()), {"w-a"}, "the killed worker's scopes went to the other")
+        self.assertNotIn("w-c", self.rows())
+        print("after SIGKILL every event was delivered in %.1f s (row expiry %d s)" % (took, EXPIRY_S), flush=True)
+        self.assertLess(took, EXPIRY_S + 10)
+
+
+if __name__ == "__main__":
+    unittest.main()
