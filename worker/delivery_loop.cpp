@@ -228,6 +228,7 @@ void DeliveryLoop::db_cycle() {
     const Share share = membership_.share();  // the last one when the renewal failed
     // A worker that shares work comes back before its row expires, whatever poll_interval_ms.
     if (membership_.joined()) next_db_at_ = std::min(next_db_at_, now + kShareRenewal);
+    if (!membership_.settled(now)) return;  // a newcomer: the others do not count it yet
     bool more = false;
     if (!db_step("WH00111", "fan-out of new events", [&] {
             size_t n = fan_out(db_, share);

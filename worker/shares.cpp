@@ -51,10 +51,17 @@ void Membership::tick(Db& db, Clock::time_point now) {
         return;
     }
     const long long life_us = 4LL * renew_.count() * 1000;
-    db.exec_prepared(
-        "INSERT INTO webhook_workers (worker_id, expires_at) VALUES (?, NOW(3) + INTERVAL ? MICROSECOND) "
-        "ON DUPLICATE KEY UPDATE renewed_at = NOW(3), expires_at = VALUES(expires_at)",
-        {id_, life_us});
+    // A row that was missing or had expired is a (re)join: the others may not count this
+    // worker yet, so it waits until they have renewed once more and see it.
+    if (!db.exec_prepared("UPDATE webhook_workers SET renewed_at = NOW(3), expires_at = NOW(3) + INTERVAL ? "
+                          "MICROSECOND WHERE worker_id = ? AND expires_at > NOW(3)",
+                          {life_us, id_})) {
+        db.exec_prepared(
+            "INSERT INTO webhook_workers (worker_id, expires_at) VALUES (?, NOW(3) + INTERVAL ? MICROSECOND) "
+            "ON DUPLICATE KEY UPDATE started_at = NOW(3), renewed_at = NOW(3), expires_at = VALUES(expires_at)",
+            {id_, life_us});
+        joined_at_ = now;
+    }
     joined_ = true;
     Rows r = db.query_prepared("SELECT worker_id FROM webhook_workers WHERE expires_at > NOW(3)");
     std::vector<std::string> alive;
@@ -68,6 +75,10 @@ void Membership::tick(Db& db, Clock::time_point now) {
         next_purge_ = now + std::chrono::hours(1);
         db.exec_prepared("DELETE FROM webhook_workers WHERE expires_at < NOW(3) - INTERVAL 1 DAY");
     }
+}
+
+bool Membership::settled(Clock::time_point now) const {
+    return !joined_ || now >= joined_at_ + 2 * renew_;
 }
 
 void Membership::leave(Db& db) noexcept {

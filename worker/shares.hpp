@@ -46,6 +46,10 @@ public:
     void tick(Db& db, Clock::time_point now);
     const Share& share() const { return share_; }
     bool joined() const { return joined_; }  // its row exists (sharing is on)
+    // False for two renewals after this worker's row was (re)created: until every other
+    // worker has renewed and counts it, its share may still be theirs too, and working it
+    // would write the rows they write. Always true when sharing is off.
+    bool settled(Clock::time_point now) const;
     // Deletes this worker's row so the others take its share at once. Never throws.
     void leave(Db& db) noexcept;
 
@@ -56,6 +60,7 @@ private:
     std::chrono::milliseconds renew_;
     Clock::time_point next_{};
     Clock::time_point next_purge_{};
+    Clock::time_point joined_at_{};
     bool joined_ = false;
     Share share_;
 };

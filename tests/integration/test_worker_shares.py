@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """share_work on a PRIVATE stack (one MariaDB, --share-work on): two workers take disjoint
 shares of the scopes, CRC32("reseller:ID") % 2 in the order of their ids, and each sends only
-its share's notifications; a worker stopped by SIGTERM deletes its row and the other takes
+its share's notifications, the first one 2 s (two renewals) after its row was made, when the
+other counts it too; a worker stopped by SIGTERM deletes its row and the other takes
 everything at once; one killed with SIGKILL loses its share when its row expires (4 s) and
 its scopes' events are still delivered, by the other."""
 import signal
@@ -14,6 +15,7 @@ import harness as h
 CODE = "billing.transaction-created"
 RESELLERS = 12
 EXPIRY_S = 4  # the row lives 4 renewals of 1 s
+SETTLE_S = 2  # a new row's worker works after two renewals
 
 
 def share_of(reseller, count):
@@ -71,12 +73,19 @@ class WorkerShares(unittest.TestCase):
         return {row[0] for row in h.sql("SELECT worker_id FROM webhook_workers WHERE expires_at > NOW(3)")}
 
     def test_shares_stop_and_kill(self):
+        # Due before either worker runs: a worker that worked before the other counted it
+        # (its first renewal sees itself alone) would send the other's share too.
+        ids = self.post_round("both")
         a, b = self.start("w-a"), self.start("w-b")
-        for w in (a, b):
-            w.wait_log("work shared among 2 worker(s) alive")
-        by = self.senders(self.post_round("both"), 30)
+        by = self.senders(ids, 30)
         for reseller, workers in by.items():
             self.assertEqual(workers, {["w-a", "w-b"][share_of(reseller, 2)]}, reseller)
+        waited = dict(h.sql("SELECT w.worker_id, TIMESTAMPDIFF(MICROSECOND, w.started_at, MIN(a.started_at)) "
+                            "FROM webhook_workers w JOIN webhook_attempts a ON a.worker_id = w.worker_id "
+                            "GROUP BY w.worker_id"))
+        self.assertEqual(set(waited), {"w-a", "w-b"})
+        for worker, us in waited.items():
+            self.assertGreaterEqual(int(us), SETTLE_S * 1e6 - 50000, "%s sent before two renewals" % worker)
 
         b.signal(signal.SIGTERM)
         self.assertEqual(b.wait(30), 0)
