@@ -24,14 +24,31 @@ std::string id_list(const std::vector<uint64_t>& ids) {
     return out;
 }
 
+// A new delivery's public id: "ntf_", 4 hex digits of its endpoint's public id, 20 random
+// ones. The unique index on it is then ordered by endpoint bucket: InnoDB's duplicate check
+// locks the entry after the new one, which is one of the same endpoint's (or the next
+// bucket's first), not a random row that another worker may have just inserted, whose
+// replicated insert into that gap would abort this fan-out on a Galera node. 80 random
+// bits per bucket keep a clash out of reach (the table's default, 96 random bits, serves
+// the API's own inserts).
+const std::string kNotificationId = "CONCAT('ntf_', LEFT(MD5(ep.public_id), 4), LOWER(HEX(RANDOM_BYTES(10))))";
+
 size_t fan_out(Db& db, const Share& share, unsigned limit) {
     return with_transaction(db, [&](Db& d) -> size_t {
-        Rows r = d.query(
-            "SELECT id FROM webhook_events e WHERE fanned_out_at IS NULL" + share.reseller_sql("e") +
-                " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
-            {limit});
+        // A plain read picks this share's events, then they are locked by primary key: a
+        // locking read of k_event_fanout would lock every waiting event it passes, other
+        // shares' too, and on a Galera node another worker's replicated fan-out of those
+        // events then aborts this transaction.
+        Rows r = d.query("SELECT id FROM webhook_events e WHERE fanned_out_at IS NULL" + share.reseller_sql("e") +
+                             " ORDER BY id LIMIT ?",
+                         {limit});
         if (r.empty()) return 0;
         std::vector<uint64_t> ids;
+        for (const auto& row : r.rows) ids.push_back(to_u64(row[0]));
+        r = d.query("SELECT id FROM webhook_events WHERE id IN (" + id_list(ids) +
+                    ") AND fanned_out_at IS NULL FOR UPDATE SKIP LOCKED");
+        if (r.empty()) return 0;
+        ids.clear();
         for (const auto& row : r.rows) ids.push_back(to_u64(row[0]));
         std::string in = id_list(ids);
         // Per scope kind, from the event to the endpoints of its reseller (or portfolio) by
@@ -40,7 +57,7 @@ size_t fan_out(Db& db, const Share& share, unsigned limit) {
         // (the plan MariaDB chose for one OR-ed join), every endpoint subscribed to the code
         // in any scope was read for every event.
         auto scoped = [&](const char* kind, const char* column) {
-            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id, e.event_code FROM webhook_events e "
+            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id, e.event_code, " + kNotificationId + " FROM webhook_events e "
                                "JOIN webhook_endpoints ep ON ep.scope_kind = '") + kind +
                    "' AND ep.scope_id = e." + column + " AND ep.deleted_at IS NULL "
                    "AND (e.test_endpoint_id IS NULL OR e.test_endpoint_id = ep.id) "
@@ -48,7 +65,8 @@ size_t fan_out(Db& db, const Share& share, unsigned limit) {
                    "WHERE e.id IN (" + in + ")";
         };
         // event_code is copied for the delivery log's filter (sql/011_delivery_log_filters.sql).
-        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code) " + scoped("reseller", "reseller_id") +
+        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code, notification_id) " +
+               scoped("reseller", "reseller_id") +
                " UNION ALL " + scoped("portfolio", "portfolio_id") + " ORDER BY 1, 2");
         d.exec("UPDATE webhook_events SET fanned_out_at = NOW(3) WHERE id IN (" + in + ")");
         return ids.size();
@@ -203,7 +221,8 @@ std::set<ScopeKey> lock_scopes(Db& d, const std::set<ScopeKey>& scopes, std::set
     Params params;
     std::string where = scope_match("", scopes, params);
     std::set<ScopeKey> locked =
-        scope_keys(d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where + " FOR UPDATE SKIP LOCKED",
+        scope_keys(d.query("SELECT scope_kind, scope_id FROM webhook_scopes FORCE INDEX (PRIMARY) WHERE " + where +
+                               " FOR UPDATE SKIP LOCKED",
                            params));
     if (locked.size() == scopes.size()) return locked;
     std::set<ScopeKey> present = scope_keys(d.query("SELECT scope_kind, scope_id FROM webhook_scopes WHERE " + where, params));
@@ -348,12 +367,14 @@ std::vector<uint64_t> pick_open(const Candidates& c, unsigned n, const ClaimLimi
 // 2. Lock the endpoints we take work from (enabled, not deleted) and their scopes'
 //    rows, skipping those another worker is claiming for right now: only the lock
 //    holder may add to an endpoint's or a scope's in-flight count, so the counts below
-//    are exact and the caps hold across workers. Primary-key lookups; READ COMMITTED
-//    unlocks the rows that do not match.
+//    are exact and the caps hold across workers. Primary-key lookups, forced: on a small
+//    table MariaDB prefers a scan, which locks (for a moment) every row it passes, other
+//    workers' endpoints and scopes too, and on a Galera node their replicated claims then
+//    abort this one. READ COMMITTED unlocks the rows that do not match.
 std::set<uint64_t> lock_open(Db& d, const std::vector<uint64_t>& open, const Candidates& c,
                              std::set<ScopeKey>& missing_scopes, std::set<ScopeKey>& mine_scopes) {
     Rows locked = d.query(
-        "SELECT id FROM webhook_endpoints WHERE id IN (" + id_list(open) + ") "
+        "SELECT id FROM webhook_endpoints FORCE INDEX (PRIMARY) WHERE id IN (" + id_list(open) + ") "
         "AND enabled = 1 AND deleted_at IS NULL FOR UPDATE SKIP LOCKED");
     std::set<uint64_t> mine_eps;
     std::set<ScopeKey> scopes;
@@ -447,17 +468,19 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
 //    certification (1213), with_transaction runs it again and it counts the first one's
 //    deliveries. On the claim's own node, a replicated write of these rows either committed
 //    before step 2 (so it is counted), holds the row (skipped), or arrives while this claim
-//    holds the row and aborts it (1213 again). No new lock waits: the rows are locked already. One statement, each
-//    endpoint's scope row joined by primary key (scopes matched by value instead make a
-//    cross join: endpoints x scopes rows read). The two scope_kind columns are the same ENUM
-//    under different collations (webhook_endpoints' is its table's first default), so the
-//    endpoint's side takes the scope table's. updated_at is kept: the registration did not
-//    change.
-void write_cap_rows(Db& d, const std::set<uint64_t>& taken_from) {
-    d.exec("UPDATE webhook_endpoints ep STRAIGHT_JOIN webhook_scopes s "
-           "ON s.scope_kind = ep.scope_kind COLLATE utf8mb4_nopad_bin AND s.scope_id = ep.scope_id "
-           "SET ep.write_seq = ep.write_seq + 1, ep.updated_at = ep.updated_at, s.write_seq = s.write_seq + 1 "
-           "WHERE ep.id IN (" + id_list({taken_from.begin(), taken_from.end()}) + ")");
+//    holds the row and aborts it (1213 again). No new lock waits: the rows are locked
+//    already. Two single-table UPDATEs by primary key: joined in one multi-table UPDATE,
+//    MariaDB read the small endpoint table whole and waited for (and deadlocked on) rows
+//    of other workers' endpoints that it was not updating. updated_at is kept: the
+//    registration did not change.
+void write_cap_rows(Db& d, const std::set<uint64_t>& taken_from, const Candidates& c) {
+    d.exec("UPDATE webhook_endpoints SET write_seq = write_seq + 1, updated_at = updated_at WHERE id IN (" +
+           id_list({taken_from.begin(), taken_from.end()}) + ")");
+    std::set<ScopeKey> scopes;
+    for (auto ep : taken_from) scopes.insert(c.info.at(ep).scope);
+    Params params;
+    std::string where = scope_match("", scopes, params);
+    d.exec("UPDATE webhook_scopes SET write_seq = write_seq + 1 WHERE " + where, params);
 }
 
 // The data of the events in column `event_col` of rows, each loaded once: the deliveries of
@@ -507,7 +530,7 @@ std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, u
         "lease_expires_at = NOW(3) + INTERVAL ? SECOND, attempts = attempts + 1 "
         "WHERE id IN (" + id_list(mine) + ")",
         {owner, lease_seconds});
-    write_cap_rows(d, taken_from);
+    write_cap_rows(d, taken_from, c);
     return mine;
 }
 
