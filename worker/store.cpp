@@ -24,15 +24,6 @@ std::string id_list(const std::vector<uint64_t>& ids) {
     return out;
 }
 
-// A new delivery's public id: "ntf_", 4 hex digits of its endpoint's public id, 20 random
-// ones. The unique index on it is then ordered by endpoint bucket: InnoDB's duplicate check
-// locks the entry after the new one, which is one of the same endpoint's (or the next
-// bucket's first), not a random row that another worker may have just inserted, whose
-// replicated insert into that gap would abort this fan-out on a Galera node. 80 random
-// bits per bucket keep a clash out of reach (the table's default, 96 random bits, serves
-// the API's own inserts).
-const std::string kNotificationId = "CONCAT('ntf_', LEFT(MD5(ep.public_id), 4), LOWER(HEX(RANDOM_BYTES(10))))";
-
 size_t fan_out(Db& db, const Share& share, unsigned limit) {
     return with_transaction(db, [&](Db& d) -> size_t {
         // A plain read picks this share's events, then they are locked by primary key: a
@@ -57,7 +48,7 @@ size_t fan_out(Db& db, const Share& share, unsigned limit) {
         // (the plan MariaDB chose for one OR-ed join), every endpoint subscribed to the code
         // in any scope was read for every event.
         auto scoped = [&](const char* kind, const char* column) {
-            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id, e.event_code, " + kNotificationId + " FROM webhook_events e "
+            return std::string("SELECT STRAIGHT_JOIN e.id, ep.id, e.event_code FROM webhook_events e "
                                "JOIN webhook_endpoints ep ON ep.scope_kind = '") + kind +
                    "' AND ep.scope_id = e." + column + " AND ep.deleted_at IS NULL "
                    "AND (e.test_endpoint_id IS NULL OR e.test_endpoint_id = ep.id) "
@@ -65,7 +56,7 @@ size_t fan_out(Db& db, const Share& share, unsigned limit) {
                    "WHERE e.id IN (" + in + ")";
         };
         // event_code is copied for the delivery log's filter (sql/011_delivery_log_filters.sql).
-        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code, notification_id) " +
+        d.exec("INSERT IGNORE INTO webhook_deliveries (event_id, endpoint_id, event_code) " +
                scoped("reseller", "reseller_id") +
                " UNION ALL " + scoped("portfolio", "portfolio_id") + " ORDER BY 1, 2");
         d.exec("UPDATE webhook_events SET fanned_out_at = NOW(3) WHERE id IN (" + in + ")");
