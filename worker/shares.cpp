@@ -8,31 +8,52 @@ namespace wh::worker {
 
 namespace {
 
-// MariaDB's CRC32 of the bytes of "kind:id" (binary: the columns' collations differ, and
-// bytes hash the same everywhere), so the shares of workers that agree on who is alive
-// cover every scope exactly once.
+// X'…': any bytes of an id, quoted without escaping.
+std::string hex_literal(const std::string& bytes) {
+    static const char* digits = "0123456789abcdef";
+    std::string out = "X'";
+    for (unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out + "'";
+}
+
+// MariaDB's CRC32 of the bytes of "<worker>|kind:id" (binary: the columns' collations
+// differ, and bytes hash the same everywhere) is highest for this worker: workers that
+// agree on who is alive take every scope exactly once.
 std::string share_condition(const std::string& key_sql, const Share& s) {
-    if (s.count <= 1) return "";
-    return " AND MOD(CRC32(" + key_sql + "), " + std::to_string(s.count) + ") = " + std::to_string(s.index) + " ";
+    if (s.others.empty()) return "";
+    const std::string mine = "CRC32(CONCAT(" + hex_literal(s.me + "|") + ", " + key_sql + "))";
+    std::string out;
+    for (const auto& o : s.others)
+        out += " AND " + mine + (s.me > o ? " >= " : " > ") + "CRC32(CONCAT(" + hex_literal(o + "|") + ", " +
+               key_sql + "))";
+    return out + " ";
 }
 
 }  // namespace
 
+unsigned Share::index() const {
+    return unsigned(std::count_if(others.begin(), others.end(), [&](const std::string& o) { return o < me; }));
+}
+
 std::string Share::scope_sql(const char* endpoint) const {
     const std::string e(endpoint);
-    return share_condition("CONCAT(CAST(" + e + ".scope_kind AS BINARY), ':', CAST(" + e + ".scope_id AS BINARY))", *this);
+    return share_condition("CAST(" + e + ".scope_kind AS BINARY), ':', CAST(" + e + ".scope_id AS BINARY)", *this);
 }
 
 std::string Share::reseller_sql(const char* event) const {
-    return share_condition(std::string("CONCAT('reseller:', CAST(") + event + ".reseller_id AS BINARY))", *this);
+    return share_condition(std::string("'reseller:', CAST(") + event + ".reseller_id AS BINARY)", *this);
 }
 
 Share share_of(std::vector<std::string> alive, const std::string& me) {
     std::sort(alive.begin(), alive.end());
     alive.erase(std::unique(alive.begin(), alive.end()), alive.end());
     auto it = std::find(alive.begin(), alive.end(), me);
-    if (it == alive.end()) return Share{};
-    return Share{unsigned(it - alive.begin()), unsigned(alive.size())};
+    if (it == alive.end()) return Share{me, {}};
+    alive.erase(it);
+    return Share{me, std::move(alive)};
 }
 
 Membership::Membership(std::string worker_id, ShareMode mode, std::chrono::milliseconds renew)
@@ -68,8 +89,8 @@ void Membership::tick(Db& db, Clock::time_point now) {
     for (const auto& row : r.rows) alive.push_back(row[0].value_or(""));
     Share s = share_of(std::move(alive), id_);
     if (s != share_)
-        log_info("work shared among " + std::to_string(s.count) + " worker(s) alive: this one takes share " +
-                 std::to_string(s.index + 1) + " of " + std::to_string(s.count));
+        log_info("work shared among " + std::to_string(s.count()) + " worker(s) alive: this one takes share " +
+                 std::to_string(s.index() + 1) + " of " + std::to_string(s.count()));
     share_ = s;
     if (now >= next_purge_) {
         next_purge_ = now + std::chrono::hours(1);

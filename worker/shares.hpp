@@ -14,22 +14,26 @@
 
 namespace wh::worker {
 
-// One worker's part of the work: scopes (and resellers' events) whose
-// CRC32("kind:id") % count == index. count 1: everything.
+// One worker's part of the work, by rendezvous hashing: a scope (and a reseller's events)
+// belongs to the worker alive whose CRC32("<worker id>|kind:id") is the highest (a tie goes to
+// the greater id). When a worker joins or leaves, only the scopes it takes or gives move;
+// every other scope stays with its worker (with "CRC32 % n", every scope could move).
 struct Share {
-    unsigned index = 0;
-    unsigned count = 1;
-    bool operator==(const Share& o) const { return index == o.index && count == o.count; }
+    std::string me;                   // this worker's id
+    std::vector<std::string> others;  // the other workers alive, in byte order; none: everything
+    bool operator==(const Share& o) const { return me == o.me && others == o.others; }
     bool operator!=(const Share& o) const { return !(*this == o); }
+    unsigned count() const { return unsigned(others.size()) + 1; }
+    // This worker's place among the workers alive, in byte order (from 0), for the log.
+    unsigned index() const;
     // " AND <the condition>" on the scope columns of `endpoint` (an alias, e.g. "ep"); "" for all.
     std::string scope_sql(const char* endpoint) const;
     // " AND <the condition>" on the reseller of webhook_events row `event`; "" for all.
     std::string reseller_sql(const char* event) const;
 };
 
-// The share of `me` among the workers `alive` (any order): its place in their byte order.
-// A worker missing from the list (its row not visible yet) takes everything: it may conflict,
-// it never leaves work undone.
+// The share of `me` among the workers `alive` (any order). A worker missing from the list
+// (its row not visible yet) takes everything: it may conflict, it never leaves work undone.
 Share share_of(std::vector<std::string> alive, const std::string& me);
 
 // share_work: on, off, or on when the database is a Galera node.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """share_work on a PRIVATE stack (one MariaDB, --share-work on): two workers take disjoint
-shares of the scopes, CRC32("reseller:ID") % 2 in the order of their ids, and each sends only
-its share's notifications, the first one 2 s (two renewals) after its row was made, when the
+shares of the scopes, each scope going to the worker with the highest CRC32("WORKER|reseller:ID"),
+and each sends only its share's notifications, the first one 2 s (two renewals) after its row was made, when the
 other counts it too; a worker stopped by SIGTERM deletes its row and the other takes
 everything at once; one killed with SIGKILL loses its share when its row expires (4 s) and
 its scopes' events are still delivered, by the other."""
@@ -18,8 +18,10 @@ EXPIRY_S = 4  # the row lives 4 renewals of 1 s
 SETTLE_S = 2  # a new row's worker works after two renewals
 
 
-def share_of(reseller, count):
-    return zlib.crc32(("reseller:%s" % reseller).encode()) % count
+def owner(reseller, workers):
+    """The worker a reseller's scope goes to: the highest CRC32("<worker>|reseller:<id>"), a tie
+    to the greater id (rendezvous hashing, worker/shares.cpp)."""
+    return max(workers, key=lambda w: (zlib.crc32(("%s|reseller:%s" % (w, reseller)).encode()), w.encode()))
 
 
 class WorkerShares(unittest.TestCase):
@@ -30,9 +32,10 @@ class WorkerShares(unittest.TestCase):
         cls.ps.activate()
         cls.ps.stop_stack_worker()
         cls.r = h.Receiver()
-        # resellers of both shares of two, one endpoint each
+        # resellers of both workers of each pair, one endpoint each
         cls.resellers = []
-        while len(cls.resellers) < RESELLERS or len({share_of(x, 2) for x in cls.resellers}) < 2:
+        while len(cls.resellers) < RESELLERS or any(len({owner(x, pair) for x in cls.resellers}) < 2
+                                                    for pair in (["w-a", "w-b"], ["w-a", "w-c"])):
             reseller = h.unique_id("res-sh")
             h.register_endpoint(cls.r.set("/sh/" + reseller, h.ack()), [CODE], reseller_id=reseller)
             cls.resellers.append(reseller)
@@ -79,7 +82,7 @@ class WorkerShares(unittest.TestCase):
         a, b = self.start("w-a"), self.start("w-b")
         by = self.senders(ids, 30)
         for reseller, workers in by.items():
-            self.assertEqual(workers, {["w-a", "w-b"][share_of(reseller, 2)]}, reseller)
+            self.assertEqual(workers, {owner(reseller, ["w-a", "w-b"])}, reseller)
         waited = dict(h.sql("SELECT w.worker_id, TIMESTAMPDIFF(MICROSECOND, w.started_at, MIN(a.started_at)) "
                             "FROM webhook_workers w JOIN webhook_attempts a ON a.worker_id = w.worker_id "
                             "GROUP BY w.worker_id"))
@@ -99,6 +102,9 @@ class WorkerShares(unittest.TestCase):
         # w-a sees w-c at its next renewal (its first share of two was in the first round)
         h.wait_until(lambda: a.log().count("this one takes share 1 of 2") >= 2, 5, 0.1,
                      message="w-a sharing with w-c")
+        by = self.senders(self.post_round("joined"), 30)
+        for reseller, workers in by.items():
+            self.assertEqual(workers, {owner(reseller, ["w-a", "w-c"])}, reseller)
         c.signal(signal.SIGKILL)
         c.wait(10)
         killed = time.monotonic()
