@@ -55,15 +55,19 @@ std::string random_bytes(size_t n) {
     return out;
 }
 
-std::string random_hex(size_t n) {
+std::string to_hex(const std::string& bytes) {
     static const char digits[] = "0123456789abcdef";
     std::string out;
-    out.reserve(2 * n);
-    for (unsigned char c : random_bytes(n)) {
+    out.reserve(2 * bytes.size());
+    for (unsigned char c : bytes) {
         out += digits[c >> 4];
         out += digits[c & 15];
     }
     return out;
+}
+
+std::string random_hex(size_t n) {
+    return to_hex(random_bytes(n));
 }
 
 std::string hmac_sha256(const std::string& key, const std::string& data) {

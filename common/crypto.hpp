@@ -14,6 +14,8 @@ bool base64_decode(const std::string& b64, std::string& raw);
 
 // Bytes from the OpenSSL CSPRNG; throws std::runtime_error if it fails.
 std::string random_bytes(size_t n);
+// Bytes as lowercase hex digits, two per byte.
+std::string to_hex(const std::string& bytes);
 // n random bytes as 2n lowercase hex digits (public ids, lock owners).
 std::string random_hex(size_t n);
 std::string hmac_sha256(const std::string& key, const std::string& data);

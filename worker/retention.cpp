@@ -77,7 +77,7 @@ RetentionResult run_retention_pass(Db& db, unsigned retention_days, const Retent
                      [&](const std::vector<uint64_t>& ids) {
         with_transaction(db, [&](Db& d) {
             // Re-check under lock: a redeliver since the read makes the row young again.
-            Rows locked = d.query("SELECT id FROM webhook_deliveries WHERE id IN (" + id_list(ids) +
+            Rows locked = d.query("SELECT id FROM webhook_deliveries FORCE INDEX (PRIMARY) WHERE id IN (" + id_list(ids) +
                                   ") AND " + finished_delivery + " FOR UPDATE SKIP LOCKED");
             if (locked.empty()) return;
             std::vector<uint64_t> mine;

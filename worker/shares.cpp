@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crypto.hpp"
 #include "log.hpp"
 
 namespace wh::worker {
@@ -10,13 +11,7 @@ namespace {
 
 // X'…': any bytes of an id, quoted without escaping.
 std::string hex_literal(const std::string& bytes) {
-    static const char* digits = "0123456789abcdef";
-    std::string out = "X'";
-    for (unsigned char c : bytes) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out + "'";
+    return "X'" + to_hex(bytes) + "'";
 }
 
 // MariaDB's CRC32 of the bytes of "<worker>|kind:id" (binary: the columns' collations

@@ -15,6 +15,10 @@ uint64_t to_u64(const std::optional<std::string>& s) {
 
 }  // namespace
 
+// A statement that locks or writes rows given by id names the primary key (FORCE INDEX
+// (PRIMARY)): with few rows of a status MariaDB prefers the status index, and that scan
+// locks every row of the status, other workers' too; on a Galera node their replicated
+// writes then abort this transaction.
 std::string id_list(const std::vector<uint64_t>& ids) {
     std::string out;
     for (auto id : ids) {
@@ -26,17 +30,16 @@ std::string id_list(const std::vector<uint64_t>& ids) {
 
 size_t fan_out(Db& db, const Share& share, unsigned limit) {
     return with_transaction(db, [&](Db& d) -> size_t {
-        // A plain read picks this share's events, then they are locked by primary key: a
-        // locking read of k_event_fanout would lock every waiting event it passes, other
-        // shares' too, and on a Galera node another worker's replicated fan-out of those
-        // events then aborts this transaction.
+        // A plain read picks this share's events, then they are locked by primary key (see
+        // id_list): a locking read of k_event_fanout would lock every waiting event it
+        // passes, other shares' too.
         Rows r = d.query("SELECT id FROM webhook_events e WHERE fanned_out_at IS NULL" + share.reseller_sql("e") +
                              " ORDER BY id LIMIT ?",
                          {limit});
         if (r.empty()) return 0;
         std::vector<uint64_t> ids;
         for (const auto& row : r.rows) ids.push_back(to_u64(row[0]));
-        r = d.query("SELECT id FROM webhook_events WHERE id IN (" + id_list(ids) +
+        r = d.query("SELECT id FROM webhook_events FORCE INDEX (PRIMARY) WHERE id IN (" + id_list(ids) +
                     ") AND fanned_out_at IS NULL FOR UPDATE SKIP LOCKED");
         if (r.empty()) return 0;
         ids.clear();
@@ -80,7 +83,7 @@ uint64_t reap_expired_leases(Db& db, unsigned limit) {
     for (const auto& row : r.rows) ids.push_back(to_u64(row[0]));
     return with_transaction(db, [&](Db& d) {
         return d.exec(
-            "UPDATE webhook_deliveries SET status = 'pending', lease_owner = NULL, "
+            "UPDATE webhook_deliveries FORCE INDEX (PRIMARY) SET status = 'pending', lease_owner = NULL, "
             "lease_expires_at = NULL, attempts = IF(attempts > 0, attempts - 1, 0) "
             "WHERE id IN (" + id_list(ids) + ") AND status = 'inflight' AND lease_expires_at < NOW(3)");
     });
@@ -428,7 +431,7 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
                  std::to_string(k) + " FOR UPDATE SKIP LOCKED)";
     }
     if (!heads.empty())
-        parts = "SELECT endpoint_id, id FROM webhook_deliveries WHERE id IN (" + id_list(heads) +
+        parts = "SELECT endpoint_id, id FROM webhook_deliveries FORCE INDEX (PRIMARY) WHERE id IN (" + id_list(heads) +
                 ") AND status = 'pending' AND next_attempt_at <= NOW(3) FOR UPDATE SKIP LOCKED";
     if (parts.empty()) return mine;
     std::map<uint64_t, unsigned> got;
@@ -517,7 +520,7 @@ std::vector<uint64_t> lease_heads(Db& d, const std::string& owner, unsigned n, u
     if (!c.walked && c.window_full && !mine.empty()) result.full = true;
     if (mine.empty()) return mine;
     d.exec(
-        "UPDATE webhook_deliveries SET status = 'inflight', lease_owner = ?, "
+        "UPDATE webhook_deliveries FORCE INDEX (PRIMARY) SET status = 'inflight', lease_owner = ?, "
         "lease_expires_at = NOW(3) + INTERVAL ? SECOND, attempts = attempts + 1 "
         "WHERE id IN (" + id_list(mine) + ")",
         {owner, lease_seconds});
@@ -760,7 +763,7 @@ RecordSql record_sql(const std::string& owner, const std::vector<Finished>& batc
         "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, started_at, duration_ms, outcome, http_status, "
         "error_class, error_message, response_excerpt, worker_id) VALUES " + out.insert_sql;
     // One statement at a time: the params must follow the placeholders' order.
-    out.update_sql = "UPDATE webhook_deliveries SET ";
+    out.update_sql = "UPDATE webhook_deliveries FORCE INDEX (PRIMARY) SET ";
     out.update_sql += st.assign("status", out.update_params);
     out.update_sql += http.assign("last_http_status", out.update_params);
     out.update_sql += err.assign("last_error", out.update_params);
@@ -780,7 +783,7 @@ std::vector<bool> complete_batch(Db& db, const std::string& owner, const std::ve
     return with_transaction(db, [&](Db& d) {
         // The fence first, for the whole batch: lock the rows still ours; a lost lease
         // writes nothing at all (no attempt row either).
-        Rows r = d.query("SELECT id FROM webhook_deliveries WHERE id IN (" + id_list(ids) +
+        Rows r = d.query("SELECT id FROM webhook_deliveries FORCE INDEX (PRIMARY) WHERE id IN (" + id_list(ids) +
                              ") AND lease_owner = ? AND status = 'inflight' FOR UPDATE",
                          {owner});
         std::set<uint64_t> mine;
@@ -806,7 +809,7 @@ CompleteResult complete(Db& db, const std::string& owner, const Outcome& o, cons
 uint64_t release(Db& db, const std::string& owner, const std::vector<uint64_t>& ids) {
     if (ids.empty()) return 0;
     return db.exec(
-        "UPDATE webhook_deliveries SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
+        "UPDATE webhook_deliveries FORCE INDEX (PRIMARY) SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
         "attempts = IF(attempts > 0, attempts - 1, 0) "
         "WHERE id IN (" + id_list(ids) + ") AND lease_owner = ? AND status = 'inflight'",
         {owner});

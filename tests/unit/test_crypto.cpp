@@ -15,6 +15,7 @@ class CryptoTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(signing_in_parts_equals_signing_the_whole);
     CPPUNIT_TEST(malformed_secret_throws);
     CPPUNIT_TEST(base64_round_trip_and_rejects_garbage);
+    CPPUNIT_TEST(hex_of_every_byte);
     CPPUNIT_TEST(generated_secrets_are_32_random_bytes);
     CPPUNIT_TEST(secret_box_round_trip);
     CPPUNIT_TEST(secret_box_v2_is_bound_to_row_and_column);
@@ -85,6 +86,14 @@ public:
         std::string out;
         CPPUNIT_ASSERT(!base64_decode("YWJ", out));
         CPPUNIT_ASSERT(!base64_decode("YW J", out));
+    }
+
+    void hex_of_every_byte() {
+        CPPUNIT_ASSERT_EQUAL(std::string(), wh::to_hex(""));
+        CPPUNIT_ASSERT_EQUAL(std::string("00ff7c61"), wh::to_hex(std::string("\x00\xff|a", 4)));
+        std::string h = wh::random_hex(12);
+        CPPUNIT_ASSERT_EQUAL(size_t(24), h.size());
+        CPPUNIT_ASSERT(h.find_first_not_of("0123456789abcdef") == std::string::npos);
     }
 
     void generated_secrets_are_32_random_bytes() {
