@@ -14,12 +14,24 @@
 
 namespace wh {
 
-bool valid_scope_id(const std::string& id) {
-    if (id.empty() || id.size() > 64) return false;
-    for (char c : id)
+namespace {
+
+bool id_alphabet(const std::string& s, size_t max_length) {
+    if (s.empty() || s.size() > max_length) return false;
+    for (char c : s)
         if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
             return false;
     return true;
+}
+
+}  // namespace
+
+bool valid_scope_id(const std::string& id) {
+    return id_alphabet(id, 64);
+}
+
+bool valid_ordering_key(const std::string& key) {
+    return id_alphabet(key, 128);
 }
 
 namespace {

@@ -14,6 +14,8 @@ namespace wh {
 
 // IDs of resellers, portfolios and merchants: 1-64 of [A-Za-z0-9._-].
 bool valid_scope_id(const std::string& id);
+// Ordering keys of events: 1-128 of the same alphabet.
+bool valid_ordering_key(const std::string& key);
 
 struct Url {
     std::string scheme;  // "http" or "https", lower case

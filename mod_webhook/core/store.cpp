@@ -549,8 +549,8 @@ std::optional<std::string> find_idempotent(wh::Db& db, const std::string& resell
 
 // One row of VALUES; event_date NULL means the column's default (now, in epoch ms), the
 // same expression as in sql/001_schema.sql, so one SQL text serves both cases.
-const char* kEventRow = "(?,?,?,?,?,COALESCE(?, FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)),?,?)";
-constexpr size_t kEventParams = 8;
+const char* kEventRow = "(?,?,?,?,?,COALESCE(?, FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)),?,?,?)";
+constexpr size_t kEventParams = 9;
 
 void add_event_params(Params& params, const EventInput& e, const std::string& public_id) {
     params.emplace_back(public_id);
@@ -561,6 +561,7 @@ void add_event_params(Params& params, const EventInput& e, const std::string& pu
     params.emplace_back(e.event_date);
     params.emplace_back(e.data_json);
     params.emplace_back(e.idempotency_key);
+    params.emplace_back(e.ordering_key);
 }
 
 // "INSERT … VALUES (row),(row),…" for n rows, built once per n.
@@ -571,7 +572,7 @@ const std::string& event_insert_sql(size_t n) {
     std::string& sql = cache[n];
     if (sql.empty()) {
         sql = "INSERT INTO webhook_events (public_id, event_code, reseller_id, portfolio_id, merchant_id, "
-              "event_date, data, idempotency_key) VALUES ";
+              "event_date, data, idempotency_key, ordering_key) VALUES ";
         for (size_t i = 0; i < n; ++i) (sql += i ? "," : "") += kEventRow;
     }
     return sql;

@@ -539,8 +539,8 @@ std::string dump_data(const json_t* data) {
     return out;
 }
 
-const std::set<std::string> kEventFields = {"eventCode", "resellerId", "portfolioId", "merchantId",
-                                            "eventDate", "data",       "idempotencyKey"};
+const std::set<std::string> kEventFields = {"eventCode", "resellerId", "portfolioId",   "merchantId",
+                                            "eventDate", "data",       "idempotencyKey", "orderingKey"};
 
 bool check_idempotency_key(const std::string& key, const std::string& field, FieldErrors& errs) {
     // valid_utf8: the header is raw bytes (a body key is always valid, the parser saw to it)
@@ -599,6 +599,13 @@ void validate_event(const json_t* item, const std::string& prefix, const Catalog
         if (!json_is_string(key)) add(errs, prefix + "idempotencyKey", "must be a string");
         else if (check_idempotency_key(str_of(key), prefix + "idempotencyKey", errs))
             ev.idempotency_key = str_of(key);
+    }
+
+    const json_t* order = json_object_get(item, "orderingKey");
+    if (order && !json_is_null(order)) {
+        if (!json_is_string(order) || !wh::valid_ordering_key(str_of(order)))
+            add(errs, prefix + "orderingKey", "must be 1-128 characters of A-Z a-z 0-9 . _ -");
+        else ev.ordering_key = str_of(order);
     }
 }
 

@@ -117,6 +117,7 @@ struct EventInput {
     std::optional<long long> event_date;  // epoch ms; nullopt = the DB default (now)
     std::string data_json;                // compact JSON text of the data object
     std::optional<std::string> idempotency_key;
+    std::optional<std::string> ordering_key;  // orderingKey: per-key order for endpoints that ask
 };
 
 // POST /events body: one event object or an array of 1..1000. header_key is the

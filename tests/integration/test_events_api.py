@@ -40,6 +40,25 @@ class EventsApi(unittest.TestCase):
         self.assertEqual([r[0] for r in rows], ids)
         self.assertEqual([r[1] for r in rows], [e["portfolioId"] for e in events])
 
+    def test_ordering_key_is_stored_per_event(self):
+        reseller = h.unique_id("res")
+        status, _, body = h.post_events({"eventCode": CODE, "resellerId": reseller, "portfolioId": "pf-o",
+                                         "data": {}, "orderingKey": "sub_1.A-9"})
+        self.assertEqual(status, 202, body)
+        events = [{"eventCode": CODE, "resellerId": reseller, "portfolioId": "pf-o", "data": {"i": i}}
+                  for i in range(3)]
+        events[0]["orderingKey"], events[1]["orderingKey"], events[2]["orderingKey"] = "k" * 128, None, "k" * 128
+        status, _, body = h.post_events(events)
+        self.assertEqual(status, 202, body)
+        rows = h.sql("SELECT ordering_key FROM webhook_events WHERE reseller_id = %s ORDER BY id" % h.q(reseller))
+        self.assertEqual([r[0] for r in rows], ["sub_1.A-9", "k" * 128, None, "k" * 128])
+        for bad in ("", "a b", "k" * 129, 7):
+            status, _, body = h.post_events({"eventCode": CODE, "resellerId": reseller, "portfolioId": "pf-o",
+                                             "data": {}, "orderingKey": bad})
+            self.assertEqual(status, 422, body)
+            self.assertIn("orderingKey", [e["field"] for e in body["errors"]])
+        self.assertEqual(len(h.sql("SELECT id FROM webhook_events WHERE reseller_id = %s" % h.q(reseller))), 4)
+
     def test_idempotency_key_returns_the_first_event(self):
         reseller = h.unique_id("res")
         key = h.unique_id("idem")

@@ -40,6 +40,7 @@ class Outbox(unittest.TestCase):
             insert = fill(documented_insert(), {
                 "event_code": CODE, "reseller_id": reseller, "portfolio_id": portfolio,
                 "merchant_id": "m-42", "data": json.dumps(data), "idempotency_key": "merchant-m-42-created",
+                "ordering_key": "merchant-m-42",
             })
             # the gateway's own transaction: its business write and the event commit together
             before_ms = int(time.time() * 1000)
@@ -48,13 +49,15 @@ class Outbox(unittest.TestCase):
             rolled_back = fill(documented_insert(), {
                 "event_code": CODE, "reseller_id": reseller, "portfolio_id": portfolio,
                 "merchant_id": "m-43", "data": json.dumps({"merchantId": "m-43"}), "idempotency_key": None,
+                "ordering_key": None,
             })
             h.sql("START TRANSACTION; %s; ROLLBACK;" % rolled_back)
 
-            rows = h.sql("SELECT public_id, event_date, merchant_id FROM webhook_events WHERE reseller_id = %s"
-                         % h.q(reseller))
+            rows = h.sql("SELECT public_id, event_date, merchant_id, ordering_key FROM webhook_events "
+                         "WHERE reseller_id = %s" % h.q(reseller))
             self.assertEqual(len(rows), 1, rows)
-            public_id, event_date, merchant = rows[0]
+            public_id, event_date, merchant, ordering_key = rows[0]
+            self.assertEqual(ordering_key, "merchant-m-42")
             self.assertRegex(public_id, r"^evt_[0-9a-f]{24}$")  # the column default
             self.assertEqual(merchant, "m-42")
             self.assertLessEqual(abs(int(event_date) - before_ms), 60000)  # default: now, epoch ms

@@ -68,6 +68,7 @@ class ApiValidateTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(test_request_body);
     CPPUNIT_TEST(event_single_valid);
     CPPUNIT_TEST(event_header_key);
+    CPPUNIT_TEST(event_ordering_key);
     CPPUNIT_TEST(event_every_bad_field);
     CPPUNIT_TEST(event_batch_index_in_field);
     CPPUNIT_TEST(event_batch_limits);
@@ -463,6 +464,29 @@ public:
         auto k = parse(R"({"eventCode":"billing.subscription-created","resellerId":"R1","portfolioId":"P1","data":{},"idempotencyKey":"body"})");
         CPPUNIT_ASSERT(has_field(validate_events(k.get(), "other", catalogue(), out, is_array), "Idempotency-Key"));
         CPPUNIT_ASSERT(has_field(validate_events(j.get(), std::string(256, 'k'), catalogue(), out, is_array), "Idempotency-Key"));
+    }
+
+    void event_ordering_key() {
+        const std::string head = R"({"eventCode":"billing.subscription-created","resellerId":"R1","portfolioId":"P1","data":{})";
+        std::vector<EventInput> out;
+        bool is_array;
+        for (const std::string& key : {std::string("sub_2.A-9"), std::string(128, 'k')}) {
+            auto j = parse(head + R"(,"orderingKey":")" + key + "\"}");
+            FieldErrors errs = validate_events(j.get(), "", catalogue(), out, is_array);
+            CPPUNIT_ASSERT_MESSAGE(fields(errs), errs.empty());
+            CPPUNIT_ASSERT_EQUAL(key, *out[0].ordering_key);
+        }
+        auto none = parse(head + R"(,"orderingKey":null})");
+        CPPUNIT_ASSERT(validate_events(none.get(), "", catalogue(), out, is_array).empty());
+        CPPUNIT_ASSERT(!out[0].ordering_key);
+        const std::vector<std::string> bads = {R"("")", "\"" + std::string(129, 'k') + "\"", R"("a b")", R"("é")",
+                                               R"("a/b")", "7", "[]"};
+        for (const std::string& bad : bads) {
+            auto j = parse(head + R"(,"orderingKey":)" + bad + "}");
+            CPPUNIT_ASSERT_MESSAGE(bad, has_field(validate_events(j.get(), "", catalogue(), out, is_array), "orderingKey"));
+        }
+        auto batch = parse("[" + head + "}," + head + R"(,"orderingKey":"a b"}])");
+        CPPUNIT_ASSERT(has_field(validate_events(batch.get(), "", catalogue(), out, is_array), "[1].orderingKey"));
     }
 
     void event_every_bad_field() {
