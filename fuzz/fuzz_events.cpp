@@ -74,6 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(wh::valid_scope_id(ev.reseller_id));
         FUZZ_CHECK(wh::valid_scope_id(ev.portfolio_id));
         if (ev.merchant_id) FUZZ_CHECK(wh::valid_scope_id(*ev.merchant_id));
+        if (ev.ordering_key) FUZZ_CHECK(wh::valid_ordering_key(*ev.ordering_key));
         if (ev.event_date) FUZZ_CHECK(*ev.event_date >= 0 && *ev.event_date <= kMaxEventDate);
         wh::JsonPtr d = wh::json_parse(ev.data_json);
         FUZZ_CHECK(d && json_is_object(d.get()));
