@@ -225,7 +225,7 @@ void DeliveryLoop::db_cycle() {
     if (!db_step("WH00186", "renewing this worker's row in webhook_workers (share_work)",
                  [&] { membership_.tick(db_, now); }))
         return;
-    const Share share = membership_.share();  // the last one when the renewal failed
+    const Share share = membership_.share();
     // A worker that shares work comes back before its row expires, whatever poll_interval_ms.
     if (membership_.joined()) next_db_at_ = std::min(next_db_at_, now + kShareRenewal);
     if (!membership_.settled(now)) return;  // a newcomer: the others do not count it yet

@@ -463,18 +463,18 @@ std::vector<uint64_t> take_heads(Db& d, const std::vector<uint64_t>& open, const
 //    deliveries. On the claim's own node, a replicated write of these rows either committed
 //    before step 2 (so it is counted), holds the row (skipped), or arrives while this claim
 //    holds the row and aborts it (1213 again). No new lock waits: the rows are locked
-//    already. Two single-table UPDATEs by primary key: joined in one multi-table UPDATE,
-//    MariaDB read the small endpoint table whole and waited for (and deadlocked on) rows
-//    of other workers' endpoints that it was not updating. updated_at is kept: the
-//    registration did not change.
+//    already. Two single-table UPDATEs by primary key (see id_list): joined in one
+//    multi-table UPDATE, MariaDB read the small endpoint table whole and waited for (and
+//    deadlocked on) rows of other workers' endpoints that it was not updating. updated_at
+//    is kept: the registration did not change.
 void write_cap_rows(Db& d, const std::set<uint64_t>& taken_from, const Candidates& c) {
-    d.exec("UPDATE webhook_endpoints SET write_seq = write_seq + 1, updated_at = updated_at WHERE id IN (" +
-           id_list({taken_from.begin(), taken_from.end()}) + ")");
+    d.exec("UPDATE webhook_endpoints FORCE INDEX (PRIMARY) SET write_seq = write_seq + 1, updated_at = updated_at "
+           "WHERE id IN (" + id_list({taken_from.begin(), taken_from.end()}) + ")");
     std::set<ScopeKey> scopes;
     for (auto ep : taken_from) scopes.insert(c.info.at(ep).scope);
     Params params;
     std::string where = scope_match("", scopes, params);
-    d.exec("UPDATE webhook_scopes SET write_seq = write_seq + 1 WHERE " + where, params);
+    d.exec("UPDATE webhook_scopes FORCE INDEX (PRIMARY) SET write_seq = write_seq + 1 WHERE " + where, params);
 }
 
 // The data of the events in column `event_col` of rows, each loaded once: the deliveries of
